@@ -1,0 +1,42 @@
+# runner-fleet: `make plan` (offline plan of the dev stack) and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STACK ?= dev
+OUT ?= plan/$(STACK)
+
+.PHONY: plan test lint format lock clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+plan: $(BIN)/.installed
+	$(BIN)/python -m components.plan --stack-file stacks/Pulumi.$(STACK).yaml --out $(OUT)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-resolve the locks from the exact pins in pyproject.toml (needs network access to the package index).
+lock:
+	rm -rf build/lock && $(PYTHON) -m venv build/lock
+	build/lock/bin/pip install --quiet $$($(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(" ".join(p["dependencies"]))')
+	build/lock/bin/pip freeze > build/runtime.txt
+	build/lock/bin/pip install --quiet $$($(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(" ".join(p["optional-dependencies"]["dev"]))')
+	build/lock/bin/pip freeze > build/all.txt
+	{ echo "# Runtime lock (pip toolchain in Pulumi.yaml); regenerate with 'make lock'."; cat build/runtime.txt; } > requirements.txt
+	{ echo "# Test and lint tools on top of the runtime lock; regenerate with 'make lock'."; echo "-r requirements.txt"; \
+	  grep -vxFf build/runtime.txt build/all.txt; } > requirements-dev.txt
+
+clean:
+	rm -rf $(VENV) plan build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""CiVariables: the project and group CI/CD variables of the stack (gitlab.ProjectVariable / GroupVariable).
+
+A variable's identity is owner + key + environment scope, so the same key can carry different values
+for `production` and `review/*` without the two overwriting each other. Values that come from a secret
+config key, and every masked value, are passed as secrets (the provider does not mark `value` secret).
+https://www.pulumi.com/registry/packages/gitlab/api-docs/projectvariable/ ,
+https://docs.gitlab.com/ci/variables/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gitlab as gitlab
+
+from components.model import ScopeKind, VariableSpec
+
+
+@dataclass(frozen=True)
+class CiVariablesArgs:
+    variables: Sequence[VariableSpec]
+    secrets: Mapping[str, pulumi.Output[str]]
+    protect: bool = False
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "all"
+
+
+def resource_name(var: VariableSpec) -> str:
+    """Stable and unique: readable parts plus a short hash of the exact identity."""
+    digest = hashlib.sha256("\0".join(var.identity).encode()).hexdigest()[:6]
+    env = "all" if var.environment_scope == "*" else _slug(var.environment_scope)
+    return f"var-{var.owner_kind.value}-{_slug(var.owner)}-{var.key.lower()}-{env}-{digest}"
+
+
+class CiVariables(pulumi.ComponentResource):
+    def __init__(self, name: str, args: CiVariablesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("runner-fleet:ci_variables:CiVariables", name, None, opts)
+        for var in args.variables:
+            value: pulumi.Input[str]
+            if var.secret is not None:
+                value = pulumi.Output.secret(args.secrets[var.secret])
+            elif var.masked:
+                value = pulumi.Output.secret(var.value or "")
+            else:
+                value = var.value or ""
+            common = {
+                "key": var.key,
+                "value": value,
+                "masked": var.masked,
+                "protected": var.protected,
+                "raw": var.raw,
+                "environment_scope": var.environment_scope,
+                "variable_type": var.variable_type.value,
+                "description": "Managed by runner-fleet",
+            }
+            child = pulumi.ResourceOptions(parent=self, protect=args.protect)
+            if var.owner_kind is ScopeKind.PROJECT:
+                gitlab.ProjectVariable(resource_name(var), project=var.owner, opts=child, **common)
+            else:
+                gitlab.GroupVariable(resource_name(var), group=var.owner, opts=child, **common)
+        self.register_outputs({})

@@ -1,0 +1,300 @@
+"""Run the real program for one stack file under Pulumi's mock engine and record everything it declares.
+
+Shared by the offline plan (`python -m components.plan`) and the tests. The program, the spec and the
+provider SDKs run for real; only the engine is replaced: secure config values become placeholders that
+are still secrets, provider-computed outputs get deterministic fake values (runner tokens look like
+`glrt-mock-...`, so a leak is easy to spot), and every `RegisterResource` request is recorded with its
+parent and options. https://www.pulumi.com/docs/iac/guides/testing/unit/
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import runpy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components import versions
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = ROOT / "__main__.py"
+SECRET = "[secret]"
+SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
+
+
+class StackFileError(Exception):
+    """The stack file cannot be read at all (missing, not YAML, no config map)."""
+
+
+@dataclass(frozen=True)
+class StackFile:
+    path: Path
+    stack: str
+    config: Mapping[str, str]  # fully qualified key -> string value, as the engine passes them
+    secret_keys: tuple[str, ...]
+
+
+def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
+    """Read `Pulumi.<stack>.yaml` the way the CLI hands it to the program; secure values become placeholders."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise StackFileError(f"{path}: cannot read the stack file ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path}: not valid YAML ({exc})") from exc
+    if document is None:
+        document = {}
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise StackFileError(f"{path}: expected a map with a 'config' map")
+    name = stack or _stack_name(path)
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        full = key if ":" in str(key) else f"{versions.PROJECT}:{key}"
+        plain, secret = _unsecure(value, full)
+        config[full] = plain if isinstance(plain, str) else json.dumps(plain)
+        if secret:
+            secret_keys.append(full)
+    return StackFile(path=path, stack=name, config=config, secret_keys=tuple(secret_keys))
+
+
+def _stack_name(path: Path) -> str:
+    stem = path.name
+    for suffix in (".yaml", ".yml"):
+        stem = stem.removesuffix(suffix)
+    return stem.removeprefix("Pulumi.") or "dev"
+
+
+def _unsecure(value: Any, key: str) -> tuple[Any, bool]:
+    """Replace `{secure: ...}` (at any depth) by a placeholder; report whether the key holds a secret."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return SECRET_PLACEHOLDER.format(key=key), True
+    if isinstance(value, dict):
+        pairs = {k: _unsecure(v, key) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list):
+        items = [_unsecure(v, key) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
+
+
+# --- the mock engine -----------------------------------------------------------------------------
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _numeric_id(*parts: str) -> int:
+    return 1000 + int(_digest(*parts)[:8], 16) % 900000
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Fake provider responses: deterministic, and shaped like the real providers' outputs."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, str] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        rid = f"{args.name}-id"
+        if args.typ == "gitlab:index/userRunner:UserRunner":
+            token = f"glrt-mock-{_digest(args.name)[:20]}"
+            self.tokens[args.name] = token
+            state["token"] = pulumi.Output.secret(token)
+            rid = str(_numeric_id("runner", args.name))
+        elif args.typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = "sha256:" + _digest("image", str(args.inputs.get("name")))
+            state["repoDigest"] = f"{args.inputs.get('name')}@sha256:{_digest('digest', str(args.inputs.get('name')))}"
+        elif args.typ == "docker:index/volume:Volume":
+            state.setdefault("name", args.name)
+            state["mountpoint"] = f"/var/lib/docker/volumes/{state['name']}/_data"
+        return rid, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "gitlab:index/getProject:getProject":
+            path = str(args.args.get("pathWithNamespace"))
+            return {"id": str(_numeric_id("project", path)), "pathWithNamespace": path}
+        if args.token == "gitlab:index/getGroup:getGroup":
+            path = str(args.args.get("fullPath"))
+            return {"groupId": _numeric_id("group", path), "fullPath": path}
+        return {}
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]  # as the engine received them; secrets still wrapped (see `display`)
+    options: dict[str, Any]
+
+    @property
+    def display_inputs(self) -> dict[str, Any]:
+        return display(self.inputs)
+
+
+class _RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: _Mocks) -> None:
+        super().__init__(mocks)
+        self.records: list[Resource] = []
+        self.invokes: list[dict[str, Any]] = []
+        self._names: dict[str, str] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        self._names[response.urn] = request.name
+        provider_urn = request.provider.split("::")[:-1] if request.provider else []
+        options = {
+            "protect": bool(request.protect),
+            "provider": provider_urn[-1] if provider_urn else None,
+            "dependsOn": sorted(self._names.get(u, u) for u in request.dependencies),
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            "ignoreChanges": list(request.ignoreChanges),
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+            "retainOnDelete": bool(request.retainOnDelete),
+        }
+        self.records.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                options=options,
+            )
+        )
+        return response
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self.invokes.append({"token": request.tok, "args": display(rpc.deserialize_properties(request.args))})
+        return super().Invoke(request)
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def reveal(value: Any) -> Any:
+    """The value with secret wrappers removed (for assertions on what a secret holds)."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def display(value: Any) -> Any:
+    """The value as a preview shows it: secrets as "[secret]", whole numbers as ints."""
+    if is_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: display(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [display(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass
+class PlanResult:
+    stack: str
+    resources: list[Resource]
+    invokes: list[dict[str, Any]]
+    outputs: dict[str, Any]
+    warnings: list[str]
+    tokens: dict[str, str] = field(default_factory=dict)  # UserRunner name -> mock glrt- token
+
+    def of_type(self, typ: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, name: str, typ: str | None = None) -> Resource:
+        found = [r for r in self.resources if r.name == name and (typ is None or r.type == typ)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r} of type {typ or 'any'}")
+        return found[0]
+
+    def children(self, parent: Resource) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def mask_tokens(self, text: str) -> str:
+        for token in self.tokens.values():
+            text = text.replace(token, SECRET)
+        return text
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _no_ambient_config() -> Iterator[None]:
+    """Config comes from the stack file only, never from PULUMI_CONFIG* in the caller's environment."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG")}
+    for key in saved:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def run(stack_file: StackFile, program: Path = PROGRAM) -> PlanResult:
+    """Run `program` for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
+    mocks = _Mocks()
+    monitor = _RecordingMonitor(mocks)
+    collector = _WarningCollector()
+    logger = logging.getLogger(f"runner-fleet.mock.{id(monitor)}")
+    logger.propagate = False
+    logger.addHandler(collector)
+    with _no_ambient_config():
+        pulumi.runtime.reset_options(project=versions.PROJECT, stack=stack_file.stack, preview=False)
+        pulumi.runtime.set_all_config(dict(stack_file.config), list(stack_file.secret_keys))
+        pulumi.runtime.set_mocks(
+            mocks, project=versions.PROJECT, stack=stack_file.stack, preview=False, monitor=monitor, logger=logger
+        )
+        root = pulumi.runtime.get_root_resource()
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        outputs = _sync_await(_resolve_outputs(root.outputs if root is not None else {}))  # type: ignore[attr-defined]
+    return PlanResult(
+        stack=stack_file.stack,
+        resources=sorted(monitor.records, key=lambda r: r.urn),
+        invokes=sorted(monitor.invokes, key=lambda i: json.dumps(i, sort_keys=True)),
+        outputs=outputs,
+        warnings=collector.messages,
+        tokens=dict(mocks.tokens),
+    )
+
+
+async def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    resolved: dict[str, Any] = {}
+    for name, value in outputs.items():
+        out = pulumi.Output.from_input(value)
+        resolved[name] = SECRET if await out.is_secret() else await out.future()
+    return resolved

@@ -1,0 +1,60 @@
+"""RunnerRegistration: one GitLab runner (new creation workflow) and its `glrt-` authentication token.
+
+Declares a `gitlab.UserRunner` (POST /api/v4/user/runners). Tags, run-untagged, locked, access level,
+maximum timeout and paused are server-side settings with glrt tokens, so they live here and never in
+config.toml. https://www.pulumi.com/registry/packages/gitlab/api-docs/userrunner/ ,
+https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gitlab as gitlab
+
+from components.model import RunnerSpec, ScopeKind
+
+
+@dataclass(frozen=True)
+class RunnerRegistrationArgs:
+    runner: RunnerSpec
+    stack: str
+    scope_id: pulumi.Input[int] | None  # numeric group/project id (resolved from a path by the fleet)
+    protect: bool = False
+
+
+def description(stack: str, runner_key: str) -> str:
+    return f"runner-fleet {stack}/{runner_key}"
+
+
+class RunnerRegistration(pulumi.ComponentResource):
+    token: pulumi.Output[str]
+    runner_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RunnerRegistrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("runner-fleet:registration:RunnerRegistration", name, None, opts)
+        runner = args.runner
+        kind = runner.scope.kind
+        user_runner = gitlab.UserRunner(
+            name,
+            runner_type=runner.scope.runner_type,
+            group_id=args.scope_id if kind is ScopeKind.GROUP else None,
+            project_id=args.scope_id if kind is ScopeKind.PROJECT else None,
+            description=description(args.stack, runner.key),
+            maintenance_note=(
+                f"Managed by runner-fleet (Pulumi stack '{args.stack}', runner '{runner.key}'). "
+                "Change the stack file, not this page: the next pulumi up puts these settings back."
+            ),
+            tag_lists=list(runner.tags),
+            untagged=runner.run_untagged,
+            locked=runner.locked,
+            paused=runner.paused,
+            access_level=runner.access_level.value,
+            maximum_timeout=runner.maximum_timeout,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),  # the SDK marks `token` secret
+        )
+        # Secret end to end, whatever the engine does with additional_secret_outputs.
+        self.token = pulumi.Output.secret(user_runner.token)
+        self.runner_id = user_runner.id
+        self.register_outputs({"runnerId": self.runner_id})

@@ -1,0 +1,235 @@
+"""spec.py: parsing into the frozen model, and every bad input reported by key path before anything exists."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components import versions
+from components.model import AccessLevel, Executor, LogFormat, ScopeKind
+from components.spec import SpecError, parse_spec
+from tests.conftest import FLEET, fleet, spec_of
+
+
+def test_parses_the_fleet_into_sorted_frozen_models() -> None:
+    spec = spec_of(fleet())
+    assert [h.key for h in spec.hosts] == ["edge-1", "edge-2", "edge-3"]
+    assert [r.key for r in spec.runners] == ["docs", "images", "release", "shared", "unit"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.hosts[0].concurrent = 99  # type: ignore[misc]
+    images = next(r for r in spec.runners if r.key == "images")
+    assert images.scope.kind is ScopeKind.GROUP and images.scope.ref == "acme/platform"
+    assert images.image == versions.BUILDKIT_IMAGE
+    assert images.allowed_images == versions.BUILDKIT_ALLOWED_IMAGES
+    release = next(r for r in spec.runners if r.key == "release")
+    assert release.access_level is AccessLevel.REF_PROTECTED and release.locked and release.paused
+    assert spec.host("edge-3").log_format is LogFormat.TEXT
+    assert spec.host("edge-1").executor is Executor.DOCKER
+
+
+def test_defaults_are_safe() -> None:
+    spec = spec_of(fleet())
+    unit = next(r for r in spec.runners if r.key == "unit")
+    assert unit.buildkit is False, "the relaxation is asked for, never implied"
+    assert unit.allowed_images == ()
+    assert unit.run_untagged is False and unit.access_level is AccessLevel.NOT_PROTECTED
+    assert spec.host("edge-2").concurrent == 4
+    assert spec.protect is False
+
+
+def test_numeric_strings_are_ids_and_tags_are_a_set() -> None:
+    values = fleet()
+    values["runners"]["unit"].update({"scope": {"project": "42"}, "tags": ["b", "a", "b"]})
+    unit = next(r for r in spec_of(values).runners if r.key == "unit")
+    assert unit.scope.ref == 42 and unit.tags == ("a", "b")
+
+
+def test_json_text_is_accepted_as_the_engine_passes_it() -> None:
+    values = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in fleet().items()}
+    assert spec_of(values) == spec_of(fleet())
+
+
+def test_drain_covers_the_longest_job_on_the_host() -> None:
+    spec = spec_of(fleet())
+    assert spec.drain_seconds("edge-1") == 7200 + versions.DRAIN_MARGIN_SECONDS
+    # edge-2's runners have no maximumTimeout: GitLab's default job timeout of one hour applies.
+    assert spec.drain_seconds("edge-2") == versions.DEFAULT_JOB_TIMEOUT + versions.DRAIN_MARGIN_SECONDS
+
+
+def test_warnings_do_not_block() -> None:
+    values = fleet()
+    values["hosts"]["edge-3"]["concurrent"] = 1
+    values["runners"]["unit"]["host"] = "edge-3"
+    values["hosts"]["spare"] = {"docker": {"host": "ssh://ci@spare.acme.test"}}
+    spec = spec_of(values)
+    assert any(w.startswith("hosts.edge-3.concurrent:") for w in spec.warnings)
+    assert any(w.startswith("hosts.spare:") for w in spec.warnings)
+
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        *parents, last = path.split("/")
+        node = data
+        for part in parents:
+            node = node[part]
+        node[last] = value
+
+    return mutate
+
+
+def _drop(path: str) -> Mutation:
+    def mutate(data: dict[str, Any]) -> None:
+        *parents, last = path.split("/")
+        node = data
+        for part in parents:
+            node = node[part]
+        del node[last]
+
+    return mutate
+
+
+BAD_INPUTS: list[tuple[str, Mutation, str, str]] = [
+    ("missing gitlabUrl", _drop("gitlabUrl"), "gitlabUrl:", "is required"),
+    ("gitlabUrl not a URL", _set("gitlabUrl", "gitlab.acme.test"), "gitlabUrl:", "http(s)://"),
+    ("legacy /ci suffix", _set("gitlabUrl", "https://gitlab.acme.test/ci"), "gitlabUrl:", "/ci"),
+    ("missing hosts", _drop("hosts"), "hosts:", "is required"),
+    ("hosts not a map", _set("hosts", ["edge-1"]), "hosts:", "expected a map"),
+    ("typo in a host key", _set("hosts/edge-1/concurent", 4), "hosts.edge-1.concurent:", "did you mean 'concurrent'"),
+    ("host without target", _drop("hosts/edge-1/docker"), "hosts.edge-1:", "exactly one of 'docker' or 'kubernetes'"),
+    (
+        "host with both targets",
+        _set("hosts/edge-1/kubernetes", {"namespace": "ci"}),
+        "hosts.edge-1:",
+        "exactly one of 'docker' or 'kubernetes'",
+    ),
+    ("http docker URL", _set("hosts/edge-1/docker/host", "http://edge-1:2375"), "hosts.edge-1.docker.host:", "ssh://"),
+    ("tcp without port", _set("hosts/edge-1/docker/host", "tcp://edge-1"), "hosts.edge-1.docker.host:", "port"),
+    ("relative unix socket", _set("hosts/edge-1/docker/host", "unix://docker.sock"), "hosts.edge-1.docker.host:", "absolute"),
+    ("missing docker host", _set("hosts/edge-1/docker", {}), "hosts.edge-1.docker.host:", "is required"),
+    ("typo in docker", _set("hosts/edge-1/docker/hots", "x"), "hosts.edge-1.docker.hots:", "unknown key"),
+    ("concurrent zero", _set("hosts/edge-1/concurrent", 0), "hosts.edge-1.concurrent:", ">= 1"),
+    ("concurrent text", _set("hosts/edge-1/concurrent", "four"), "hosts.edge-1.concurrent:", "whole number"),
+    ("concurrent boolean", _set("hosts/edge-1/concurrent", True), "hosts.edge-1.concurrent:", "whole number"),
+    ("negative check interval", _set("hosts/edge-1/checkInterval", -3), "hosts.edge-1.checkInterval:", ">= 1"),
+    ("negative shutdown timeout", _set("hosts/edge-1/shutdownTimeout", -1), "hosts.edge-1.shutdownTimeout:", ">= 1"),
+    ("unknown log format", _set("hosts/edge-1/logFormat", "xml"), "hosts.edge-1.logFormat:", "runner, text, json"),
+    ("host key with capitals", _set("hosts/Edge_4", {"docker": {"host": "ssh://a@b"}}), "hosts.Edge_4:", "lower-case"),
+    ("missing runners", _drop("runners"), "runners:", "is required"),
+    ("runners empty", _set("runners", {}), "runners:", "at least one"),
+    ("runner on unknown host", _set("runners/images/host", "edge-9"), "runners.images.host:", "unknown host 'edge-9' (known: edge-1, edge-2, edge-3)"),
+    ("runner without host", _drop("runners/images/host"), "runners.images.host:", "is required"),
+    ("runner without scope", _drop("runners/images/scope"), "runners.images.scope:", "is required"),
+    ("two scopes", _set("runners/images/scope", {"group": 1, "project": 2}), "runners.images.scope:", "exactly one of"),
+    ("unknown scope", _set("runners/images/scope", {"namespace": "acme"}), "runners.images.scope.namespace:", "unknown scope"),
+    ("instance false", _set("runners/images/scope", {"instance": False}), "runners.images.scope.instance:", "expected true"),
+    ("empty group path", _set("runners/images/scope", {"group": ""}), "runners.images.scope.group:", "numeric group id"),
+    ("negative project id", _set("runners/images/scope", {"project": -4}), "runners.images.scope.project:", "numeric project id"),
+    ("tags not a list", _set("runners/images/tags", "buildkit,images"), "runners.images.tags:", "list of strings"),
+    ("tag not a string", _set("runners/images/tags", ["ok", 5]), "runners.images.tags[1]:", "non-empty string"),
+    ("no tags, no untagged", lambda d: d["runners"]["unit"].update(tags=[], runUntagged=False), "runners.unit.tags:", "runUntagged"),
+    ("negative limit", _set("runners/images/limit", -1), "runners.images.limit:", ">= 0"),
+    ("negative timeout", _set("runners/images/maximumTimeout", -60), "runners.images.maximumTimeout:", ">= 600"),
+    ("timeout under GitLab's minimum", _set("runners/images/maximumTimeout", 300), "runners.images.maximumTimeout:", ">= 600"),
+    ("buildkit as text", _set("runners/images/buildkit", "yes"), "runners.images.buildkit:", "true or false"),
+    ("typo in a runner key", _set("runners/images/buildKit", True), "runners.images.buildKit:", "did you mean 'buildkit'"),
+    ("unknown pull policy", _set("runners/images/pullPolicy", "sometimes"), "runners.images.pullPolicy:", "if-not-present"),
+    ("locked group runner", _set("runners/images/locked", True), "runners.images.locked:", "only project runners"),
+    ("image outside the allow list", _set("runners/images/image", "docker:dind"), "runners.images.image:", "not allowed"),
+    ("empty allow list for buildkit", _set("runners/images/allowedImages", []), "runners.images.allowedImages:", "must restrict"),
+    ("extraConfig not TOML", _set("runners/unit/extraConfig", "limit = = 3"), "runners.unit.extraConfig:", "not valid TOML"),
+    ("extraConfig not text", _set("runners/unit/extraConfig", {"limit": 3}), "runners.unit.extraConfig:", "TOML text"),
+    (
+        "extraConfig relaxes a plain runner",
+        _set("runners/unit/extraConfig", "[docker]\nprivileged = true\n"),
+        "runners.unit.extraConfig.docker.privileged:",
+        "relaxes isolation",
+    ),
+    (
+        "extraConfig adds security_opt",
+        _set("runners/unit/extraConfig", '[docker]\nsecurity_opt = ["seccomp=unconfined"]\n'),
+        "runners.unit.extraConfig.docker.security_opt:",
+        "relaxes isolation",
+    ),
+    ("extraConfig overrides an owned key", _set("runners/unit/extraConfig", "limit = 9\n"), "runners.unit.extraConfig.limit:", "set by runner-fleet"),
+    (
+        "extraConfig unknown to gitlab-runner",
+        _set("runners/unit/extraConfig", '[docker]\nimagee = "x"\n'),
+        "runners.unit.extraConfig.docker:",
+        "'imagee' was unexpected",
+    ),
+    ("extraConfig wrong type", _set("runners/unit/extraConfig", "output_limit = \"big\"\n"), "runners.unit.extraConfig.output_limit:", "config schema"),
+    ("typo at the top level", _set("runner", {}), "runner:", "did you mean 'runners'"),
+    ("protect as text", _set("protect", "yes"), "protect:", "true or false"),
+    ("tls on an ssh host", _set("hosts/edge-1/docker/tls", {"ca": "a", "cert": "b", "key": "c"}), "hosts.edge-1.docker.tls", "only to tcp://"),
+    ("tls key not set", _set("hosts/edge-2/docker", {"host": "tcp://e:2376", "tls": {"ca": "ca", "cert": "c", "key": "k"}}), "hosts.edge-2.docker.tls.ca:", "not set"),
+    ("variables not a list", _set("variables", {"KEY": "v"}), "variables:", "list of variables"),
+    ("variable without owner", _set("variables", [{"key": "K", "value": "v"}]), "variables[0]:", "'project' or 'group'"),
+    ("variable bad key", _set("variables", [{"project": 1, "key": "MY-KEY", "value": "v"}]), "variables[0].key:", "letters, digits"),
+    ("value and secret", _set("variables", [{"project": 1, "key": "K", "value": "v", "secret": "s"}]), "variables[0]:", "exactly one of 'value'"),
+    ("unmaskable value", _set("variables", [{"project": 1, "key": "K", "value": "short", "masked": True}]), "variables[0].value:", "refuses to mask"),
+    ("secret key missing", _set("variables", [{"group": "g", "key": "K", "secret": "deployToken"}]), "variables[0].secret:", "not set"),
+    (
+        "duplicate variable identity",
+        _set("variables", [{"group": "g", "key": "K", "value": "a"}, {"group": "g", "key": "K", "value": "b"}]),
+        "variables[1]:",
+        "duplicates variables[0]",
+    ),
+    ("number as a value", _set("variables", [{"project": 1, "key": "K", "value": 5}]), "variables[0].value:", "quote numbers"),
+    ("k8s without namespace", _set("hosts/edge-3", {"kubernetes": {"context": "c"}}), "hosts.edge-3.kubernetes.namespace:", "is required"),
+    ("k8s bad namespace", _set("hosts/edge-3", {"kubernetes": {"namespace": "CI_Runners"}}), "hosts.edge-3.kubernetes.namespace:", "RFC 1123"),
+    (
+        "k8s bad toleration effect",
+        _set("hosts/edge-3", {"kubernetes": {"namespace": "ci", "tolerations": {"a=b": "Never"}}}),
+        "hosts.edge-3.kubernetes.tolerations.a=b:",
+        "NoSchedule",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "mutate", "key", "message"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_names_the_key(case: str, mutate: Mutation, key: str, message: str) -> None:
+    values = copy.deepcopy(FLEET)
+    mutate(values)
+    with pytest.raises(SpecError) as caught:
+        parse_spec(values, stack="test", source="stacks/Pulumi.test.yaml")
+    matching = [p for p in caught.value.problems if p.startswith(key)]
+    assert matching, f"{case}: no problem names {key!r}: {caught.value.problems}"
+    assert any(message in p for p in matching), f"{case}: {matching}"
+    assert "stacks/Pulumi.test.yaml" in str(caught.value)
+
+
+def test_every_problem_is_reported_together() -> None:
+    values = fleet()
+    values["hosts"]["edge-1"]["concurrent"] = 0
+    values["runners"]["images"]["host"] = "nowhere"
+    values["runners"]["unit"]["scope"] = {"group": 1, "project": 2}
+    values["gitlabUrl"] = "ftp://x"
+    with pytest.raises(SpecError) as caught:
+        parse_spec(values, stack="test")
+    keys = [p.split(":")[0] for p in caught.value.problems]
+    assert keys == ["gitlabUrl", "hosts.edge-1.concurrent", "runners.images.host", "runners.unit.scope"]
+
+
+def test_secrets_must_be_secret() -> None:
+    values = fleet(variables=[{"project": 1, "key": "TOKEN", "secret": "deployToken"}], deployToken="plain")
+    with pytest.raises(SpecError, match=r"variables\[0\]\.secret: config key 'deployToken' is not a secret"):
+        parse_spec(values, stack="test")
+    spec = parse_spec(values, stack="test", secret_keys=["deployToken"])
+    assert spec.secret_keys == {"deployToken"}
+    assert spec.variables[0].secret == "deployToken" and spec.variables[0].value is None
+
+
+def test_reordering_maps_changes_nothing() -> None:
+    values = fleet()
+    reordered = {k: values[k] for k in reversed(list(values))}
+    reordered["hosts"] = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(values["hosts"].items()))}
+    reordered["runners"] = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(values["runners"].items()))}
+    assert spec_of(reordered) == spec_of(values)

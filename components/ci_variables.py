@@ -13,11 +13,13 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_gitlab as gitlab
 
 from components.model import ScopeKind, VariableSpec
+from components.secrets import secret
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,12 @@ class CiVariables(pulumi.ComponentResource):
         for var in args.variables:
             value: pulumi.Input[str]
             if var.secret is not None:
-                value = pulumi.Output.secret(args.secrets[var.secret])
+                value = secret(args.secrets[var.secret])
             elif var.masked:
-                value = pulumi.Output.secret(var.value or "")
+                value = secret(var.value or "")
             else:
                 value = var.value or ""
-            common = {
+            fields: dict[str, Any] = {
                 "key": var.key,
                 "value": value,
                 "masked": var.masked,
@@ -61,7 +63,7 @@ class CiVariables(pulumi.ComponentResource):
             }
             child = pulumi.ResourceOptions(parent=self, protect=args.protect)
             if var.owner_kind is ScopeKind.PROJECT:
-                gitlab.ProjectVariable(resource_name(var), project=var.owner, opts=child, **common)
+                gitlab.ProjectVariable(resource_name(var), opts=child, project=var.owner, **fields)
             else:
-                gitlab.GroupVariable(resource_name(var), group=var.owner, opts=child, **common)
+                gitlab.GroupVariable(resource_name(var), opts=child, group=var.owner, **fields)
         self.register_outputs({})

@@ -28,6 +28,7 @@ import pulumi_docker as docker
 
 from components import runner_config
 from components.model import FleetSpec
+from components.secrets import secret
 
 CONFIG_DIR = "/etc/gitlab-runner"
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -71,7 +72,7 @@ class DockerRunnerHost(pulumi.ComponentResource):
         )
         config_dir = docker.ContainerVolumeArgs(volume_name=volume.name, container_path=CONFIG_DIR)
 
-        config_toml = pulumi.Output.secret(
+        config_toml = secret(
             pulumi.Output.all(**args.tokens).apply(lambda tokens: runner_config.render(spec, key, tokens))
         )
         writer = docker.Container(

@@ -15,13 +15,13 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import manifests, runner_config
 from components.model import FleetSpec
+from components.secrets import secret
 
 _KINDS: Mapping[str, tuple[type[pulumi.CustomResource], str]] = {
     "Namespace": (k8s.core.v1.Namespace, "namespace"),
@@ -51,7 +51,7 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesRunnerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:kubernetes_host:KubernetesRunnerHost", name, None, opts)
         spec, key = args.spec, args.host_key
-        config_toml = pulumi.Output.secret(
+        config_toml = secret(
             pulumi.Output.all(**args.tokens).apply(lambda tokens: runner_config.render(spec, key, tokens))
         )
         # A digest of the text is not the text: keep it plain so the pod template stays reviewable.
@@ -72,7 +72,9 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
             elif kind == "Deployment":
                 fields["spec"] = config_checksum.apply(lambda c: manifests.deployment(spec, host, c)["spec"])
             depends_on = [] if kind == "Namespace" else list(namespaces)
-            resource = cls(f"{name}-{suffix}", opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on), **fields)
+            resource = cls(
+                f"{name}-{suffix}", opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on), **fields
+            )
             if kind == "Namespace":
                 namespaces.append(resource)
         self.manager_name = pulumi.Output.from_input(manifests.object_name(key))

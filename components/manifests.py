@@ -50,7 +50,9 @@ def labels(spec: FleetSpec, host_key: str) -> dict[str, str]:
 
 
 def selector(spec: FleetSpec, host_key: str) -> dict[str, str]:
-    return {k: v for k, v in labels(spec, host_key).items() if k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+    return {
+        k: v for k, v in labels(spec, host_key).items() if k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
+    }
 
 
 def job_pod_security_level(spec: FleetSpec, host: HostSpec) -> str:
@@ -87,7 +89,11 @@ def service_account(spec: FleetSpec, host: HostSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": {"name": object_name(host.key), "namespace": host.kubernetes.namespace, "labels": labels(spec, host.key)},
+        "metadata": {
+            "name": object_name(host.key),
+            "namespace": host.kubernetes.namespace,
+            "labels": labels(spec, host.key),
+        },
         "automountServiceAccountToken": True,  # the manager talks to the API server in-cluster
     }
 
@@ -98,7 +104,11 @@ def role(spec: FleetSpec, host: HostSpec) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
-        "metadata": {"name": object_name(host.key), "namespace": host.kubernetes.job_namespace, "labels": labels(spec, host.key)},
+        "metadata": {
+            "name": object_name(host.key),
+            "namespace": host.kubernetes.job_namespace,
+            "labels": labels(spec, host.key),
+        },
         "rules": [dict(rule) for rule in EXECUTOR_RULES],
     }
 
@@ -121,7 +131,11 @@ def config_secret(spec: FleetSpec, host: HostSpec, config_toml: str) -> dict[str
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": f"{object_name(host.key)}-config", "namespace": host.kubernetes.namespace, "labels": labels(spec, host.key)},
+        "metadata": {
+            "name": f"{object_name(host.key)}-config",
+            "namespace": host.kubernetes.namespace,
+            "labels": labels(spec, host.key),
+        },
         "type": "Opaque",
         "stringData": {"config.toml": config_toml},
     }

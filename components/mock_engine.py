@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import runpy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,7 @@ class _Mocks(pulumi.runtime.Mocks):
             state["mountpoint"] = f"/var/lib/docker/volumes/{state['name']}/_data"
         return rid, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         if args.token == "gitlab:index/getProject:getProject":
             path = str(args.args.get("pathWithNamespace"))
             return {"id": str(_numeric_id("project", path)), "pathWithNamespace": path}
@@ -156,7 +156,7 @@ class _RecordingMonitor(MockMonitor):
         self.invokes: list[dict[str, Any]] = []
         self._names: dict[str, str] = {}
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -184,7 +184,7 @@ class _RecordingMonitor(MockMonitor):
         )
         return response
 
-    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def Invoke(self, request: Any) -> Any:
         self.invokes.append({"token": request.tok, "args": display(rpc.deserialize_properties(request.args))})
         return super().Invoke(request)
 
@@ -267,6 +267,22 @@ def _no_ambient_config() -> Iterator[None]:
 
 def run(stack_file: StackFile, program: Path = PROGRAM) -> PlanResult:
     """Run `program` for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
+    return run_function(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        stack=stack_file.stack,
+        config=stack_file.config,
+        secret_keys=stack_file.secret_keys,
+    )
+
+
+def run_function(
+    body: Callable[[], object],
+    *,
+    stack: str = "test",
+    config: Mapping[str, str] | None = None,
+    secret_keys: Sequence[str] = (),
+) -> PlanResult:
+    """Run `body` (a program, or a few components for a component test) under the mock engine."""
     mocks = _Mocks()
     monitor = _RecordingMonitor(mocks)
     collector = _WarningCollector()
@@ -274,16 +290,16 @@ def run(stack_file: StackFile, program: Path = PROGRAM) -> PlanResult:
     logger.propagate = False
     logger.addHandler(collector)
     with _no_ambient_config():
-        pulumi.runtime.reset_options(project=versions.PROJECT, stack=stack_file.stack, preview=False)
-        pulumi.runtime.set_all_config(dict(stack_file.config), list(stack_file.secret_keys))
+        pulumi.runtime.reset_options(project=versions.PROJECT, stack=stack, preview=False)
+        pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
         pulumi.runtime.set_mocks(
-            mocks, project=versions.PROJECT, stack=stack_file.stack, preview=False, monitor=monitor, logger=logger
+            mocks, project=versions.PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger
         )
         root = pulumi.runtime.get_root_resource()
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        _sync_await(run_pulumi_func(body))  # type: ignore[arg-type]
         outputs = _sync_await(_resolve_outputs(root.outputs if root is not None else {}))  # type: ignore[attr-defined]
     return PlanResult(
-        stack=stack_file.stack,
+        stack=stack,
         resources=sorted(monitor.records, key=lambda r: r.urn),
         invokes=sorted(monitor.invokes, key=lambda i: json.dumps(i, sort_keys=True)),
         outputs=outputs,

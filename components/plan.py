@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_INVALID
-    except Exception as exc:  # noqa: BLE001 - a plan never shows a traceback
+    except Exception as exc:
         print(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     write(result, args.out)

@@ -18,6 +18,7 @@ import pulumi_gitlab as gitlab
 import pulumi_kubernetes as kubernetes
 
 from components.model import HostSpec
+from components.secrets import secret
 from components.spec import GitlabConnection
 
 
@@ -45,9 +46,9 @@ def docker_provider(
         host=target.url,
         ssh_opts=list(target.ssh_opts) or None,
         cert_path=target.cert_path,
-        ca_material=pulumi.Output.secret(secrets[tls.ca]) if tls else None,
-        cert_material=pulumi.Output.secret(secrets[tls.cert]) if tls else None,
-        key_material=pulumi.Output.secret(secrets[tls.key]) if tls else None,
+        ca_material=secret(secrets[tls.ca]) if tls else None,
+        cert_material=secret(secrets[tls.cert]) if tls else None,
+        key_material=secret(secrets[tls.key]) if tls else None,
         opts=opts,
     )
 
@@ -57,7 +58,7 @@ def kubernetes_provider(
 ) -> kubernetes.Provider:
     target = host.kubernetes
     assert target is not None
-    kubeconfig = pulumi.Output.secret(secrets[target.kubeconfig]) if target.kubeconfig else None
+    kubeconfig = secret(secrets[target.kubeconfig]) if target.kubeconfig else None
     return kubernetes.Provider(
         f"k8s-{host.key}",
         context=target.context,

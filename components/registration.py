@@ -14,6 +14,7 @@ import pulumi
 import pulumi_gitlab as gitlab
 
 from components.model import RunnerSpec, ScopeKind
+from components.secrets import secret
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,6 @@ class RunnerRegistration(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),  # the SDK marks `token` secret
         )
         # Secret end to end, whatever the engine does with additional_secret_outputs.
-        self.token = pulumi.Output.secret(user_runner.token)
+        self.token = secret(user_runner.token)
         self.runner_id = user_runner.id
         self.register_outputs({"runnerId": self.runner_id})

@@ -235,9 +235,7 @@ def _conflicts(owned: Mapping[str, Any], extra: Mapping[str, Any], prefix: str =
         mine = owned[key]
         if isinstance(mine, dict) and isinstance(value, dict):
             found += _conflicts(mine, value, f"{path}.")
-        elif key == "environment" and isinstance(value, list):
-            continue
-        elif _concatenable(mine, value):
+        elif (key == "environment" and isinstance(value, list)) or _concatenable(mine, value):
             continue
         else:
             found.append(path)
@@ -280,7 +278,9 @@ def _ordered_like(merged: dict[str, Any], owned: Mapping[str, Any]) -> dict[str,
     """Owned keys first, in their order (identity reads first), then defaults and extraConfig."""
     keys = [k for k in owned if k in merged] + [k for k in merged if k not in owned]
     return {
-        k: _ordered_like(merged[k], owned[k]) if isinstance(merged[k], dict) and isinstance(owned.get(k), dict) else merged[k]
+        k: _ordered_like(merged[k], owned[k])
+        if isinstance(merged[k], dict) and isinstance(owned.get(k), dict)
+        else merged[k]
         for k in keys
     }
 
@@ -330,7 +330,9 @@ def schema_errors(document: Mapping[str, Any]) -> list[tuple[list[str | int], st
 
 
 def validate_text(text: str) -> list[str]:
-    return [f"{'.'.join(map(str, path)) or '<root>'}: {message}" for path, message in schema_errors(tomllib.loads(text))]
+    return [
+        f"{'.'.join(map(str, path)) or '<root>'}: {message}" for path, message in schema_errors(tomllib.loads(text))
+    ]
 
 
 def check_spec(spec: FleetSpec) -> list[str]:
@@ -348,7 +350,8 @@ def check_spec(spec: FleetSpec) -> list[str]:
                 continue
             for key in _relaxations(extra):
                 problems.append(
-                    f"{path}.{key}: relaxes isolation; runner-fleet grants only the BuildKit relaxation, through buildkit: true"
+                    f"{path}.{key}: relaxes isolation; runner-fleet grants only the BuildKit relaxation, "
+                    "through buildkit: true"
                 )
             owned = _owned(spec, host, runner, TOKEN_PLACEHOLDER)
             for key in _conflicts(owned, extra):
@@ -367,5 +370,7 @@ def check_spec(spec: FleetSpec) -> list[str]:
                     f"(gitlab-runner {versions.RUNNER_VERSION} config schema)"
                 )
             else:
-                problems.append(f"hosts.{host.key}: rendered config.toml breaks the runner schema at {where}: {message}")
+                problems.append(
+                    f"hosts.{host.key}: rendered config.toml breaks the runner schema at {where}: {message}"
+                )
     return problems

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -171,7 +171,9 @@ class _Reader:
             return default
         return value
 
-    def integer(self, obj: Mapping[str, Any], key: str, path: str, default: int | None, minimum: int, why: str = "") -> int | None:
+    def integer(
+        self, obj: Mapping[str, Any], key: str, path: str, default: int | None, minimum: int, why: str = ""
+    ) -> int | None:
         if key not in obj or obj[key] is None:
             return default
         value = obj[key]
@@ -247,10 +249,16 @@ def _parse_docker(r: _Reader, raw: object, path: str) -> DockerTarget | None:
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in DOCKER_SCHEMES:
-            r.add(f"{path}.host", f"expected an ssh://user@host[:port], tcp://host:port or unix:///path URL, found {url!r}")
+            r.add(
+                f"{path}.host",
+                f"expected an ssh://user@host[:port], tcp://host:port or unix:///path URL, found {url!r}",
+            )
             ok = False
         elif parts.scheme == "unix" and not parts.path.startswith("/"):
-            r.add(f"{path}.host", f"a unix:// URL needs an absolute socket path (unix:///var/run/docker.sock), found {url!r}")
+            r.add(
+                f"{path}.host",
+                f"a unix:// URL needs an absolute socket path (unix:///var/run/docker.sock), found {url!r}",
+            )
             ok = False
         elif parts.scheme in ("ssh", "tcp") and not parts.hostname:
             r.add(f"{path}.host", f"expected a host name in {url!r}")
@@ -415,7 +423,10 @@ def _parse_runner(r: _Reader, key: str, raw: object, hosts: Mapping[str, HostSpe
     if allowed is None:
         allowed = versions.BUILDKIT_ALLOWED_IMAGES if buildkit else ()
     elif buildkit and not allowed:
-        r.add(f"{path}.allowedImages", "a BuildKit runner must restrict its images; an empty list would allow any image to run unconfined")
+        r.add(
+            f"{path}.allowedImages",
+            "a BuildKit runner must restrict its images; an empty list would allow any image to run unconfined",
+        )
     if allowed and not any(_glob_match(pattern, image) for pattern in allowed):
         r.add(f"{path}.image", f"{image!r} is not allowed by allowedImages ({', '.join(allowed)})")
     extra = obj.get("extraConfig", "")
@@ -445,14 +456,19 @@ def _parse_runner(r: _Reader, key: str, raw: object, hosts: Mapping[str, HostSpe
 
 def _glob_match(pattern: str, name: str) -> bool:
     """gitlab-runner matches allowed_images with doublestar globs; '*' does not cross '/'."""
-    regex = "".join(".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in re.split(r"(\*\*|\*)", pattern))
+    regex = "".join(
+        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part)
+        for part in re.split(r"(\*\*|\*)", pattern)
+    )
     return re.fullmatch(regex, name) is not None
 
 
 # --- variables ---------------------------------------------------------------------------------
 
 
-def _parse_variable(r: _Reader, i: int, raw: object, secret_keys: frozenset[str], all_keys: frozenset[str]) -> VariableSpec | None:
+def _parse_variable(
+    r: _Reader, i: int, raw: object, secret_keys: frozenset[str], all_keys: frozenset[str]
+) -> VariableSpec | None:
     path = f"variables[{i}]"
     obj = r.mapping(raw, path, VARIABLE_KEYS, "a map with project or group, key, and value or secret")
     if obj is None:
@@ -569,7 +585,9 @@ def parse_spec(
 
     referenced = _referenced_secrets(r, hosts.values(), valid_vars, secrets, all_keys)
     for key in sorted(all_keys - set(TOP_LEVEL_KEYS) - referenced):
-        r.add(key, _unknown_key(key, TOP_LEVEL_KEYS) + " (or a secret referenced by a variable, docker tls or kubeconfig)")
+        r.add(
+            key, _unknown_key(key, TOP_LEVEL_KEYS) + " (or a secret referenced by a variable, docker tls or kubeconfig)"
+        )
 
     _check_namespaces(r, hosts.values())
     warnings = _warnings(hosts, runners)
@@ -602,7 +620,10 @@ def _check_namespaces(r: _Reader, hosts: Iterable[HostSpec | None]) -> None:
         for key, ns in (("namespace", target.namespace), ("jobNamespace", target.job_namespace)):
             owner = owners.get((target.context, ns))
             if owner is not None and owner != host.key:
-                r.add(f"hosts.{host.key}.kubernetes.{key}", f"namespace {ns!r} is already declared by host {owner!r} in the same context")
+                r.add(
+                    f"hosts.{host.key}.kubernetes.{key}",
+                    f"namespace {ns!r} is already declared by host {owner!r} in the same context",
+                )
             owners[(target.context, ns)] = host.key
 
 
@@ -737,4 +758,3 @@ def _gitlab_connection(spec: FleetSpec) -> GitlabConnection:
         retries=gl.get_int("retries"),
         early_auth_check=gl.get_bool("earlyAuthCheck"),
     )
-

@@ -63,7 +63,9 @@ def spec_of(values: dict[str, Any], stack: str = "test", secret_keys: tuple[str,
     return parse_spec(values, stack=stack, secret_keys=secret_keys)
 
 
-def write_stack(directory: Path, values: dict[str, Any], stack: str = "test", extra: dict[str, Any] | None = None) -> Path:
+def write_stack(
+    directory: Path, values: dict[str, Any], stack: str = "test", extra: dict[str, Any] | None = None
+) -> Path:
     """Write a stack file the way users do: project keys with the runner-fleet: prefix."""
     config = {f"runner-fleet:{k}": v for k, v in values.items()}
     config.update(extra or {})

@@ -1,0 +1,222 @@
+"""The whole program per stack file under the mock engine, and the offline plan command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components import plan, runner_config
+from components.mock_engine import PlanResult, reveal
+from tests.conftest import ROOT, fleet, write_stack
+
+USER_RUNNER = "gitlab:index/userRunner:UserRunner"
+CONTAINER = "docker:index/container:Container"
+
+
+def test_registrations_match_the_stack(plan_values: Callable[..., PlanResult]) -> None:
+    result = plan_values(fleet())
+    runners = {r.name: r.display_inputs for r in result.of_type(USER_RUNNER)}
+    assert set(runners) == {f"runner-{k}" for k in ("docs", "images", "release", "shared", "unit")}
+    lookups = {(i["token"].split("/")[-1], json.dumps(i["args"], sort_keys=True)) for i in result.invokes}
+    assert lookups == {
+        ("getGroup:getGroup", '{"fullPath": "acme/platform"}'),
+        ("getProject:getProject", '{"pathWithNamespace": "acme/platform/release"}'),
+    }
+    group_lookup = next(r for r in result.invokes if r["token"].endswith("getGroup"))
+    assert group_lookup is not None
+    images = runners["runner-images"]
+    assert images["runnerType"] == "group_type" and isinstance(images["groupId"], int)
+    assert images["tagLists"] == ["buildkit", "images"] and images["untagged"] is False
+    assert images["maximumTimeout"] == 7200 and images["accessLevel"] == "not_protected"
+    assert images["description"] == "runner-fleet test/images"
+    assert runners["runner-unit"]["runnerType"] == "project_type" and runners["runner-unit"]["projectId"] == 42
+    assert runners["runner-docs"]["groupId"] == 7
+    shared = runners["runner-shared"]
+    assert shared["runnerType"] == "instance_type" and "groupId" not in shared and "projectId" not in shared
+    assert shared["untagged"] is True
+    release = runners["runner-release"]
+    assert release["accessLevel"] == "ref_protected" and release["locked"] is True and release["paused"] is True
+    assert release["runnerType"] == "project_type" and isinstance(release["projectId"], int)
+    for res in result.of_type(USER_RUNNER):
+        assert res.options["provider"] == "gitlab"
+        assert "token" in res.options["additionalSecretOutputs"]
+
+
+def test_one_draining_manager_per_host(plan_values: Callable[..., PlanResult]) -> None:
+    result = plan_values(fleet())
+    managers = {r.name: r.display_inputs for r in result.of_type(CONTAINER) if r.name.endswith("-manager")}
+    assert set(managers) == {"host-edge-1-manager", "host-edge-2-manager", "host-edge-3-manager"}
+    expected_grace = {"edge-1": 7260, "edge-2": 3660, "edge-3": 1260}
+    for host, grace in expected_grace.items():
+        manager = managers[f"host-{host}-manager"]
+        assert manager["name"] == f"gitlab-runner-test-{host}"
+        assert manager["stopSignal"] == "SIGQUIT"
+        assert manager["destroyGraceSeconds"] == grace and manager["stopTimeout"] == grace
+        assert manager["privileged"] is False
+        assert manager["securityOpts"] == ["no-new-privileges=true"]
+        assert manager["mounts"] == [
+            {"source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "type": "bind"}
+        ]
+        assert manager["logOpts"]["max-size"] and manager["logDriver"] == "json-file"
+        assert manager["restart"] == "unless-stopped"
+        assert "uploads" not in manager, "config reaches the manager through the volume, not an upload"
+
+
+def test_config_files_are_the_rendered_ones_and_stay_secret(plan_values: Callable[..., PlanResult]) -> None:
+    result = plan_values(fleet())
+    files = plan.config_files(result)
+    assert set(files) == {"edge-1", "edge-2", "edge-3"}
+    for host, text in files.items():
+        assert runner_config.validate_text(text) == [], host
+        assert "glrt-" not in text
+    doc = tomllib.loads(files["edge-1"])
+    assert [r["token"] for r in doc["runners"]] == ["[secret]", "[secret]"]
+    writers = [r for r in result.of_type(CONTAINER) if r.name.endswith("-config-writer")]
+    for writer in writers:
+        assert writer.display_inputs["uploads"] == "[secret]"
+        (upload,) = reveal(writer.inputs)["uploads"]
+        assert upload["permissions"] == "0600" and upload["file"] == "/etc/gitlab-runner/config.toml"
+        assert "glrt-mock-" in upload["content"], "the real token reaches the file on the host"
+
+
+def test_buildkit_relaxation_only_on_buildkit_runners(plan_values: Callable[..., PlanResult]) -> None:
+    files = plan.config_files(plan_values(fleet()))
+    relaxed = {
+        entry["name"]
+        for text in files.values()
+        for entry in tomllib.loads(text)["runners"]
+        if "security_opt" in entry.get("docker", {})
+    }
+    assert relaxed == {"test-images", "test-docs"}
+
+
+def test_no_token_in_any_output(tmp_path: Path, plan_values: Callable[..., PlanResult]) -> None:
+    result = plan_values(fleet())
+    assert result.tokens, "the mock issued tokens"
+    plan.write(result, tmp_path / "out")
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            assert "glrt-" not in path.read_text(), path
+    assert "glrt-" not in json.dumps(result.outputs)
+
+
+def test_prod_protects_registrations(plan_values: Callable[..., PlanResult]) -> None:
+    result = plan_values(fleet(protect=True, variables=[{"group": "acme", "key": "K", "value": "v"}]))
+    for res in result.of_type(USER_RUNNER) + result.of_type("gitlab:index/groupVariable:GroupVariable"):
+        assert res.options["protect"] is True, res.name
+    for res in result.of_type(CONTAINER):
+        assert res.options["protect"] is False
+
+
+def test_reordered_stack_plans_identically(tmp_path: Path) -> None:
+    values = fleet()
+    reordered = {k: values[k] for k in reversed(list(values))}
+    reordered["hosts"] = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(values["hosts"].items()))}
+    reordered["runners"] = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(values["runners"].items()))}
+    outputs = []
+    for name, data in (("a", values), ("b", reordered)):
+        directory = tmp_path / name
+        directory.mkdir()
+        stack_file = write_stack(directory, data)
+        out = directory / "plan"
+        assert plan.main(["--stack-file", str(stack_file), "--out", str(out)]) == 0
+        outputs.append({p.relative_to(out): p.read_text() for p in sorted(out.rglob("*")) if p.is_file()})
+    assert outputs[0] == outputs[1]
+
+
+def test_secret_variables_and_tls_stay_secret(plan_values: Callable[..., PlanResult]) -> None:
+    values = fleet(variables=[{"project": "acme/app", "key": "DEPLOY_TOKEN", "secret": "deployToken", "masked": True}])
+    values["hosts"]["edge-2"]["docker"] = {
+        "host": "tcp://edge-2.acme.test:2376",
+        "tls": {"ca": "edgeCa", "cert": "edgeCert", "key": "edgeKey"},
+    }
+    extra = {f"runner-fleet:{k}": {"secure": "v1:AAAA"} for k in ("deployToken", "edgeCa", "edgeCert", "edgeKey")}
+    result = plan_values(values, extra=extra)
+    (var,) = result.of_type("gitlab:index/projectVariable:ProjectVariable")
+    assert var.display_inputs["value"] == "[secret]" and var.display_inputs["masked"] is True
+    (provider,) = [r for r in result.of_type("pulumi:providers:docker") if r.name == "docker-edge-2"]
+    for key in ("caMaterial", "certMaterial", "keyMaterial"):
+        assert provider.display_inputs[key] == "[secret]"
+    assert provider.display_inputs["host"] == "tcp://edge-2.acme.test:2376"
+
+
+def _run_plan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "components.plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_plan_command_writes_the_plan(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    done = _run_plan("--stack-file", "stacks/Pulumi.dev.yaml", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "runner-fleet:fleet:RunnerFleet  fleet" in done.stdout
+    document = json.loads((out / "plan.json").read_text())
+    assert document["stack"] == "dev"
+    for res in document["resources"]:
+        assert {"type", "name", "parent", "inputs", "options"} <= set(res)
+        assert "protect" in res["options"]
+    assert (out / "hosts" / "build-1" / "config.toml").is_file()
+
+
+BROKEN: list[tuple[str, Any, list[str]]] = [
+    (
+        "unknown host and typo",
+        {"runners": {"x": {"host": "edge-9", "scope": {"instance": True}, "tagz": []}}},
+        ["runners.x.host:", "runners.x.tagz:"],
+    ),
+    ("bad docker URL", {"hosts": {"edge-1": {"docker": {"host": "http://edge-1"}}}}, ["hosts.edge-1.docker.host:"]),
+    (
+        "scope and concurrent",
+        {
+            "hosts": {"edge-1": {"docker": {"host": "ssh://a@b"}, "concurrent": 0}},
+            "runners": {"y": {"host": "edge-1", "scope": {"group": 1, "project": 1}, "tags": ["t"]}},
+        },
+        ["hosts.edge-1.concurrent:", "runners.y.scope:"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "override", "keys"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_plan_command_rejects_broken_stacks(
+    tmp_path: Path, case: str, override: dict[str, Any], keys: list[str]
+) -> None:
+    stack_file = write_stack(tmp_path, fleet(**override))
+    done = _run_plan("--stack-file", str(stack_file), "--out", str(tmp_path / "plan"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    for key in keys:
+        assert any(line.startswith(key) for line in lines), (key, lines)
+    assert not (tmp_path / "plan").exists(), "nothing is written for an invalid stack"
+
+
+@pytest.mark.parametrize("content", ["config: [1, 2", "- just\n- a list\n", ""])
+def test_plan_command_survives_unreadable_files(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(content)
+    done = _run_plan("--stack-file", str(path), "--out", str(tmp_path / "plan"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip()
+
+
+def test_missing_stack_file(tmp_path: Path) -> None:
+    done = _run_plan("--stack-file", str(tmp_path / "Pulumi.nope.yaml"), "--out", str(tmp_path / "plan"))
+    assert done.returncode == 2 and "cannot read" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_stack_file_secrets_are_placeholders(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, fleet(), extra={"gitlab:token": {"secure": "v1:abc"}})
+    from components.mock_engine import read_stack_file
+
+    stack = read_stack_file(path)
+    assert "gitlab:token" in stack.secret_keys
+    assert "v1:abc" not in yaml.safe_dump(dict(stack.config))

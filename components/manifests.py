@@ -180,11 +180,11 @@ def _manager_container(host: HostSpec) -> dict[str, Any]:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "volumeMounts": [
+            {"name": "home", "mountPath": HOME},
             # A writable config dir (gitlab-runner writes .runner_system_id next to config.toml) ...
             {"name": "config-dir", "mountPath": CONFIG_DIR},
             # ... holding the Secret's config.toml as a single read-only file.
             {"name": "config", "mountPath": f"{CONFIG_DIR}/config.toml", "subPath": "config.toml", "readOnly": True},
-            {"name": "home", "mountPath": f"{HOME}/work"},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
@@ -222,7 +222,8 @@ def deployment(spec: FleetSpec, host: HostSpec, config_checksum: str) -> dict[st
                     },
                     "containers": [_manager_container(host)],
                     "volumes": [
-                        {"name": "config", "secret": {"secretName": f"{name}-config", "defaultMode": 0o400}},
+                        # 0440: readable by the runner through fsGroup, by nobody else.
+                        {"name": "config", "secret": {"secretName": f"{name}-config", "defaultMode": 0o440}},
                         {"name": "config-dir", "emptyDir": {"sizeLimit": "16Mi"}},
                         {"name": "home", "emptyDir": {"sizeLimit": "1Gi"}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},

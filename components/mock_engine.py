@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "__main__.py"
 SECRET = "[secret]"
 SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
+STACK_FILE_ENV = "RUNNER_FLEET_STACK_FILE"
 
 
 class StackFileError(Exception):
@@ -267,12 +268,16 @@ def _no_ambient_config() -> Iterator[None]:
 
 def run(stack_file: StackFile, program: Path = PROGRAM) -> PlanResult:
     """Run `program` for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
-    return run_function(
-        lambda: runpy.run_path(str(program), run_name="__main__"),
-        stack=stack_file.stack,
-        config=stack_file.config,
-        secret_keys=stack_file.secret_keys,
-    )
+    os.environ[STACK_FILE_ENV] = str(stack_file.path)  # so that problems name the file actually read
+    try:
+        return run_function(
+            lambda: runpy.run_path(str(program), run_name="__main__"),
+            stack=stack_file.stack,
+            config=stack_file.config,
+            secret_keys=stack_file.secret_keys,
+        )
+    finally:
+        del os.environ[STACK_FILE_ENV]
 
 
 def run_function(

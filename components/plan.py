@@ -47,9 +47,20 @@ def config_files(result: PlanResult) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+APPLY_ORDER = ("Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "Deployment", "Service")
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
 def manifest(res: Resource) -> dict[str, Any]:
     """The object as the Kubernetes provider would apply it, secrets shown as [secret]."""
-    body = mock_engine.display(res.inputs)
+    body = _sorted(mock_engine.display(res.inputs))
     if res.type == "kubernetes:core/v1:Secret":
         body["stringData"] = {k: mock_engine.SECRET for k in mock_engine.reveal(res.inputs).get("stringData", {})}
     ordered = {"apiVersion": body.pop("apiVersion"), "kind": body.pop("kind"), "metadata": body.pop("metadata")}
@@ -63,7 +74,11 @@ def manifests(result: PlanResult) -> dict[str, list[dict[str, Any]]]:
         if res.type.startswith("kubernetes:") and res.custom and not res.type.startswith("pulumi:providers"):
             host = mock_engine.reveal(res.inputs)["metadata"]["labels"][HOST_LABEL]
             out.setdefault(host, []).append(manifest(res))
-    return out
+    order = {kind: i for i, kind in enumerate(APPLY_ORDER)}
+    return {
+        host: sorted(objs, key=lambda o: (order.get(o["kind"], 99), o["metadata"]["name"]))
+        for host, objs in out.items()
+    }
 
 
 def plan_document(result: PlanResult) -> dict[str, Any]:
@@ -77,7 +92,7 @@ def plan_document(result: PlanResult) -> dict[str, Any]:
                 "urn": r.urn,
                 "parent": r.parent,
                 "custom": r.custom,
-                "inputs": r.display_inputs,
+                "inputs": _sorted(r.display_inputs),
                 "options": r.options,
             }
             for r in result.resources

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -731,7 +732,7 @@ def _project_config_keys(project: str) -> list[str]:
 def load(source: str | None = None) -> FleetConfig:
     """Read and validate the whole stack configuration; raise SpecError before anything is declared."""
     project, stack = pulumi.get_project(), pulumi.get_stack()
-    source = source or f"stacks/Pulumi.{stack}.yaml"
+    source = source or os.environ.get("RUNNER_FLEET_STACK_FILE") or f"stacks/Pulumi.{stack}.yaml"
     cfg = pulumi.Config()
     keys = _project_config_keys(project)
     secret_keys = {k for k in keys if runtime_config.is_config_secret(f"{project}:{k}")}

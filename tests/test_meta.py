@@ -96,3 +96,29 @@ def test_make_plan_default_output_is_ignored_by_git() -> None:
 def test_package_imports_without_pulumi_engine() -> None:
     done = subprocess.run([sys.executable, "-c", "import components.runner_config, components.manifests"], cwd=ROOT)
     assert done.returncode == 0
+
+
+def test_gitlab_ci_files_validate() -> None:
+    files = [ROOT / ".gitlab-ci.yml", *sorted((ROOT / "examples").glob("*.gitlab-ci.yml"))]
+    assert len(files) >= 2
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.gitlab-ci",
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_buildkit_example_overrides_the_entrypoint_and_uses_build_secrets() -> None:
+    job = yaml.safe_load((ROOT / "examples" / "build-image.gitlab-ci.yml").read_text())["build-image"]
+    assert job["image"]["entrypoint"] == [""]
+    assert job["image"]["name"].startswith("moby/buildkit:") and job["image"]["name"].endswith("-rootless")
+    script = " ".join(job["script"])
+    assert "buildctl-daemonless.sh build" in script and "--secret id=" in script
+    assert "--opt build-arg:CI_JOB_TOKEN" not in script

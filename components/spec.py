@@ -92,7 +92,9 @@ VARIABLE_KEYS = (
 )
 
 # Host and runner keys become parts of resource, container and Kubernetes object names.
-NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?$")
+# Kubernetes hosts name their objects gitlab-runner-<host>[-metrics]: a DNS label within 63 characters.
+K8S_HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,39}[a-z0-9])?$")
 K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DOCKER_SCHEMES = ("ssh", "tcp", "unix")
 VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
@@ -139,9 +141,13 @@ class _Reader:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(f"{path}: {message}")
 
     def mapping(self, value: object, path: str, allowed: Iterable[str] | None, what: str) -> dict[str, Any] | None:
         if not isinstance(value, dict):
@@ -215,7 +221,7 @@ class _Reader:
         if not NAME_RE.match(key):
             self.add(
                 path,
-                f"{what} key {key!r} must be lower-case letters, digits and '-', at most 40 characters, "
+                f"{what} key {key!r} must be letters, digits, '-', '_' or '.', at most 40 characters, "
                 "starting and ending with a letter or digit (it becomes part of resource names)",
             )
             return False
@@ -343,6 +349,11 @@ def _parse_host(r: _Reader, key: str, raw: object) -> HostSpec | None:
         r.add(path, "expected exactly one of 'docker' or 'kubernetes' (where this host's manager runs)")
     docker = _parse_docker(r, obj["docker"], f"{path}.docker") if has_docker else None
     kubernetes = _parse_kubernetes(r, obj["kubernetes"], f"{path}.kubernetes") if has_k8s else None
+    if has_k8s and named and not K8S_HOST_RE.match(key):
+        r.add(
+            path, f"a Kubernetes host key names Kubernetes objects: lower-case letters, digits and '-', found {key!r}"
+        )
+        named = False
     concurrent = r.integer(obj, "concurrent", path, 4, 1, " (0 makes gitlab-runner exit)")
     check_interval = r.integer(obj, "checkInterval", path, 3, 1)
     shutdown_timeout = r.integer(obj, "shutdownTimeout", path, 30, 1)
@@ -413,7 +424,9 @@ def _parse_runner(r: _Reader, key: str, raw: object, hosts: Mapping[str, HostSpe
         r.add(f"{path}.tags", "a runner with no tags must set runUntagged: true (GitLab refuses it otherwise)")
     locked = r.boolean(obj, "locked", path, False)
     if locked and scope is not None and scope.kind is not ScopeKind.PROJECT:
-        r.add(f"{path}.locked", f"only project runners can be locked, this one is a {scope.kind.value} runner")
+        r.warn(
+            f"{path}.locked", f"only project runners can be locked; GitLab ignores it on this {scope.kind.value} runner"
+        )
     maximum_timeout = r.integer(
         obj, "maximumTimeout", path, None, versions.MIN_MAXIMUM_TIMEOUT, " seconds (GitLab's minimum)"
     )
@@ -591,7 +604,7 @@ def parse_spec(
         )
 
     _check_namespaces(r, hosts.values())
-    warnings = _warnings(hosts, runners)
+    warnings = r.warnings + _warnings(hosts, runners)
 
     spec = FleetSpec(
         stack=stack,

@@ -63,12 +63,14 @@ def test_drain_covers_the_longest_job_on_the_host() -> None:
 
 def test_warnings_do_not_block() -> None:
     values = fleet()
+    values["runners"]["images"]["locked"] = True
     values["hosts"]["edge-3"]["concurrent"] = 1
     values["runners"]["unit"]["host"] = "edge-3"
     values["hosts"]["spare"] = {"docker": {"host": "ssh://ci@spare.acme.test"}}
     spec = spec_of(values)
     assert any(w.startswith("hosts.edge-3.concurrent:") for w in spec.warnings)
     assert any(w.startswith("hosts.spare:") for w in spec.warnings)
+    assert any(w.startswith("runners.images.locked:") for w in spec.warnings)
 
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -126,7 +128,24 @@ BAD_INPUTS: list[tuple[str, Mutation, str, str]] = [
     ("negative check interval", _set("hosts/edge-1/checkInterval", -3), "hosts.edge-1.checkInterval:", ">= 1"),
     ("negative shutdown timeout", _set("hosts/edge-1/shutdownTimeout", -1), "hosts.edge-1.shutdownTimeout:", ">= 1"),
     ("unknown log format", _set("hosts/edge-1/logFormat", "xml"), "hosts.edge-1.logFormat:", "runner, text, json"),
-    ("host key with capitals", _set("hosts/Edge_4", {"docker": {"host": "ssh://a@b"}}), "hosts.Edge_4:", "lower-case"),
+    (
+        "host key with a space",
+        _set("hosts/edge 4", {"docker": {"host": "ssh://a@b"}}),
+        "hosts.edge 4:",
+        "letters, digits",
+    ),
+    (
+        "runner key with a slash",
+        _set("runners/a|b", {"host": "edge-1", "scope": {"instance": True}}),
+        "runners.a|b:",
+        "letters, digits",
+    ),
+    (
+        "k8s host key with capitals",
+        _set("hosts/Edge_4", {"kubernetes": {"namespace": "ci"}}),
+        "hosts.Edge_4:",
+        "lower-case",
+    ),
     ("missing runners", _drop("runners"), "runners:", "is required"),
     ("runners empty", _set("runners", {}), "runners:", "at least one"),
     (
@@ -191,7 +210,6 @@ BAD_INPUTS: list[tuple[str, Mutation, str, str]] = [
         "runners.images.pullPolicy:",
         "if-not-present",
     ),
-    ("locked group runner", _set("runners/images/locked", True), "runners.images.locked:", "only project runners"),
     (
         "image outside the allow list",
         _set("runners/images/image", "docker:dind"),

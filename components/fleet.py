@@ -8,6 +8,8 @@ ids once per distinct path. Every name derives from a stable key, never from a p
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_gitlab as gitlab
 
@@ -18,6 +20,12 @@ from components.kubernetes_host import KubernetesRunnerHost, KubernetesRunnerHos
 from components.model import Executor, ScopeKind
 from components.registration import RunnerRegistration, RunnerRegistrationArgs
 from components.spec import FleetConfig
+
+# Per executor: the provider for the host, the component that declares its manager, and its Args.
+HOST_KINDS: dict[Executor, tuple[Any, Any, Any]] = {
+    Executor.DOCKER: (providers.docker_provider, DockerRunnerHost, DockerRunnerHostArgs),
+    Executor.KUBERNETES: (providers.kubernetes_provider, KubernetesRunnerHost, KubernetesRunnerHostArgs),
+}
 
 
 def _resolve_ids(
@@ -65,23 +73,14 @@ class RunnerFleet(pulumi.ComponentResource):
         managers: dict[str, pulumi.Output[str]] = {}
         for host in spec.hosts:
             tokens = {r.key: registrations[r.key].token for r in spec.runners_on(host.key)}
-            host_opts = pulumi.ResourceOptions(parent=self)
-            if host.executor is Executor.DOCKER:
-                provider = providers.docker_provider(host, config.secrets, child)
-                docker_host = DockerRunnerHost(
-                    f"host-{host.key}",
-                    DockerRunnerHostArgs(spec=spec, host_key=host.key, tokens=tokens),
-                    pulumi.ResourceOptions.merge(host_opts, pulumi.ResourceOptions(providers=[provider])),
-                )
-                managers[host.key] = docker_host.manager_name
-            else:
-                k8s = providers.kubernetes_provider(host, config.secrets, child)
-                k8s_host = KubernetesRunnerHost(
-                    f"host-{host.key}",
-                    KubernetesRunnerHostArgs(spec=spec, host_key=host.key, tokens=tokens),
-                    pulumi.ResourceOptions.merge(host_opts, pulumi.ResourceOptions(providers=[k8s])),
-                )
-                managers[host.key] = k8s_host.manager_name
+            make_provider, component, component_args = HOST_KINDS[host.executor]
+            provider = make_provider(host, config.secrets, child)
+            declared = component(
+                f"host-{host.key}",
+                component_args(spec=spec, host_key=host.key, tokens=tokens),
+                pulumi.ResourceOptions(parent=self, providers=[provider]),
+            )
+            managers[host.key] = declared.manager_name
 
         if spec.variables:
             CiVariables(

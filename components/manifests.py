@@ -10,6 +10,7 @@ checksum are spliced in by the caller. Sources:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from components import versions
@@ -36,13 +37,14 @@ EXECUTOR_RULES: tuple[dict[str, Any], ...] = (
 
 
 def object_name(host_key: str) -> str:
-    return f"gitlab-runner-{host_key}"
+    """A DNS label from the host key; unique because each host owns its namespaces."""
+    return "gitlab-runner-" + re.sub(r"[^a-z0-9-]+", "-", host_key.lower()).strip("-")
 
 
 def labels(spec: FleetSpec, host_key: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "gitlab-runner",
-        "app.kubernetes.io/instance": f"{spec.stack}-{host_key}",
+        "app.kubernetes.io/instance": f"{spec.stack}-{host_key}"[:63].rstrip("-_."),
         "app.kubernetes.io/managed-by": "runner-fleet",
         "runner-fleet.io/stack": spec.stack,
         "runner-fleet.io/host": host_key,

@@ -93,8 +93,6 @@ VARIABLE_KEYS = (
 
 # Host and runner keys become parts of resource, container and Kubernetes object names.
 NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?$")
-# Kubernetes hosts name their objects gitlab-runner-<host>[-metrics]: a DNS label within 63 characters.
-K8S_HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,39}[a-z0-9])?$")
 K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DOCKER_SCHEMES = ("ssh", "tcp", "unix")
 VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
@@ -349,11 +347,6 @@ def _parse_host(r: _Reader, key: str, raw: object) -> HostSpec | None:
         r.add(path, "expected exactly one of 'docker' or 'kubernetes' (where this host's manager runs)")
     docker = _parse_docker(r, obj["docker"], f"{path}.docker") if has_docker else None
     kubernetes = _parse_kubernetes(r, obj["kubernetes"], f"{path}.kubernetes") if has_k8s else None
-    if has_k8s and named and not K8S_HOST_RE.match(key):
-        r.add(
-            path, f"a Kubernetes host key names Kubernetes objects: lower-case letters, digits and '-', found {key!r}"
-        )
-        named = False
     concurrent = r.integer(obj, "concurrent", path, 4, 1, " (0 makes gitlab-runner exit)")
     check_interval = r.integer(obj, "checkInterval", path, 3, 1)
     shutdown_timeout = r.integer(obj, "shutdownTimeout", path, 30, 1)

@@ -216,6 +216,19 @@ def test_a_namespace_belongs_to_one_host_per_cluster() -> None:
         spec_of(values)
 
 
+def test_host_keys_become_dns_names() -> None:
+    values = copy.deepcopy(MIXED)
+    values["hosts"]["EU_Main"] = values["hosts"].pop("eu")
+    for runner in values["runners"].values():
+        if runner["host"] == "eu":
+            runner["host"] = "EU_Main"
+    objects = _objects(spec_of(values), "EU_Main")
+    for obj in objects:
+        kubernetes_validate.validate(obj, "1.30.0", strict=True)
+    (deployment,) = _kind(objects, "Deployment")
+    assert deployment["metadata"]["name"] == "gitlab-runner-eu-main"
+
+
 def test_kubeconfig_contents_stay_secret(plan_values: Callable[..., PlanResult]) -> None:
     values = copy.deepcopy(MIXED)
     values["hosts"]["us"]["kubernetes"]["kubeconfig"] = "usKubeconfig"

@@ -140,12 +140,6 @@ BAD_INPUTS: list[tuple[str, Mutation, str, str]] = [
         "runners.a|b:",
         "letters, digits",
     ),
-    (
-        "k8s host key with capitals",
-        _set("hosts/Edge_4", {"kubernetes": {"namespace": "ci"}}),
-        "hosts.Edge_4:",
-        "lower-case",
-    ),
     ("missing runners", _drop("runners"), "runners:", "is required"),
     ("runners empty", _set("runners", {}), "runners:", "at least one"),
     (

@@ -266,7 +266,7 @@ def _no_ambient_config() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def run(stack_file: StackFile, program: Path = PROGRAM) -> PlanResult:
+def run(stack_file: StackFile, program: Path = PROGRAM, records: list[Resource] | None = None) -> PlanResult:
     """Run `program` for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
     os.environ[STACK_FILE_ENV] = str(stack_file.path)  # so that problems name the file actually read
     try:
@@ -275,6 +275,7 @@ def run(stack_file: StackFile, program: Path = PROGRAM) -> PlanResult:
             stack=stack_file.stack,
             config=stack_file.config,
             secret_keys=stack_file.secret_keys,
+            records=records,
         )
     finally:
         del os.environ[STACK_FILE_ENV]
@@ -286,10 +287,16 @@ def run_function(
     stack: str = "test",
     config: Mapping[str, str] | None = None,
     secret_keys: Sequence[str] = (),
+    records: list[Resource] | None = None,
 ) -> PlanResult:
-    """Run `body` (a program, or a few components for a component test) under the mock engine."""
+    """Run `body` (a program, or a few components for a component test) under the mock engine.
+
+    `records`, when given, receives every declared resource as it is registered, even if `body` fails.
+    """
     mocks = _Mocks()
     monitor = _RecordingMonitor(mocks)
+    if records is not None:
+        monitor.records = records
     collector = _WarningCollector()
     logger = logging.getLogger(f"runner-fleet.mock.{id(monitor)}")
     logger.propagate = False

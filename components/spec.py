@@ -569,6 +569,10 @@ def parse_spec(
     r = _Reader()
     secrets = frozenset(secret_keys)
     all_keys = frozenset(values)
+    for key in sorted(secrets & set(TOP_LEVEL_KEYS)):
+        # The shape of the stack never depends on a secret value.
+        r.add(key, "must not be a secret (or contain one); put secrets in their own keys and reference them")
+        values = {k: v for k, v in values.items() if k != key}
     gitlab_url = _parse_gitlab_url(r, values)
     protect = _decode(values.get("protect", False))
     if not isinstance(protect, bool):
@@ -741,7 +745,10 @@ def load(source: str | None = None) -> FleetConfig:
     source = source or os.environ.get("RUNNER_FLEET_STACK_FILE") or f"stacks/Pulumi.{stack}.yaml"
     cfg = pulumi.Config()
     keys = _project_config_keys(project)
-    secret_keys = {k for k in keys if runtime_config.is_config_secret(f"{project}:{k}")}
+    env_secrets = set(runtime_config.get_config_secret_keys_env())
+    secret_keys = {
+        k for k in keys if runtime_config.is_config_secret(f"{project}:{k}") or f"{project}:{k}" in env_secrets
+    }
     # Secret values are never read as plain text here: only their presence is checked.
     values = {k: cfg.get(k) for k in keys if k not in secret_keys}
     values.update({k: "[secret]" for k in secret_keys})

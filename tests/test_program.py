@@ -220,3 +220,17 @@ def test_stack_file_secrets_are_placeholders(tmp_path: Path) -> None:
     stack = read_stack_file(path)
     assert "gitlab:token" in stack.secret_keys
     assert "v1:abc" not in yaml.safe_dump(dict(stack.config))
+
+
+def test_an_invalid_stack_declares_nothing(tmp_path: Path) -> None:
+    from components import mock_engine
+    from components.spec import SpecError
+
+    stack = mock_engine.read_stack_file(write_stack(tmp_path, fleet(gitlabUrl="nope")))
+    declared: list[mock_engine.Resource] = []
+    with pytest.raises(SpecError, match="gitlabUrl"):
+        mock_engine.run(stack, records=declared)
+    assert declared == []
+    valid = mock_engine.read_stack_file(write_stack(tmp_path, fleet()))
+    mock_engine.run(valid, records=declared)
+    assert declared, "the same recorder sees a valid stack's resources"

@@ -364,6 +364,12 @@ def test_secrets_must_be_secret() -> None:
     assert spec.variables[0].secret == "deployToken" and spec.variables[0].value is None
 
 
+def test_structure_never_comes_from_a_secret() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(fleet(), stack="test", secret_keys=["hosts"])
+    assert any(p.startswith("hosts: must not be a secret") for p in caught.value.problems)
+
+
 def test_reordering_maps_changes_nothing() -> None:
     values = fleet()
     reordered = {k: values[k] for k in reversed(list(values))}

@@ -61,6 +61,7 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         host = spec.host(key)
         assert host.kubernetes is not None
         namespaces: list[pulumi.Resource] = []
+        declared: list[pulumi.Resource] = []
         for shape in manifests.all_objects(spec, key, runner_config.TOKEN_PLACEHOLDER, ""):
             kind = shape["kind"]
             cls, suffix = _KINDS[kind]
@@ -71,10 +72,12 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
                 fields["string_data"] = config_toml.apply(lambda text: {"config.toml": text})
             elif kind == "Deployment":
                 fields["spec"] = config_checksum.apply(lambda c: manifests.deployment(spec, host, c)["spec"])
-            depends_on = [] if kind == "Namespace" else list(namespaces)
+            # Namespaces first; the Deployment last, once its ServiceAccount, RBAC and Secret exist.
+            depends_on = [] if kind == "Namespace" else list(declared if kind == "Deployment" else namespaces)
             resource = cls(
                 f"{name}-{suffix}", opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on), **fields
             )
+            declared.append(resource)
             if kind == "Namespace":
                 namespaces.append(resource)
         self.manager_name = pulumi.Output.from_input(manifests.object_name(key))

@@ -235,3 +235,17 @@ def test_kubeconfig_contents_stay_secret(plan_values: Callable[..., PlanResult])
     result = plan_values(values, extra={"runner-fleet:usKubeconfig": {"secure": "v1:xyz"}})
     provider = result.named("k8s-us", "pulumi:providers:kubernetes").display_inputs
     assert provider["kubeconfig"] == "[secret]" and provider["context"] == "us-1"
+
+
+def test_apply_order(mixed_plan: PlanResult) -> None:
+    deployment = mixed_plan.named("host-eu-manager", "kubernetes:apps/v1:Deployment")
+    for needed in (
+        "host-eu-namespace",
+        "host-eu-job-namespace",
+        "host-eu-service-account",
+        "host-eu-role-binding",
+        "host-eu-config",
+    ):
+        assert needed in deployment.options["dependsOn"], needed
+    role = mixed_plan.named("host-eu-role", "kubernetes:rbac.authorization.k8s.io/v1:Role")
+    assert "host-eu-job-namespace" in role.options["dependsOn"]

@@ -242,15 +242,31 @@ def _conflicts(owned: Mapping[str, Any], extra: Mapping[str, Any], prefix: str =
     return found
 
 
-def _relaxations(extra: Mapping[str, Any]) -> list[str]:
+def _relaxations(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key path, why) for everything in extraConfig that would relax a job's isolation."""
     found = []
     for section, keys in RELAXATIONS.items():
         table = extra.get(section)
         if isinstance(table, dict):
-            found += [f"{section}.{key}" for key in sorted(keys & set(table))]
+            found += [(f"{section}.{key}", "privileges, profiles or namespaces") for key in sorted(keys & set(table))]
     env = extra.get("environment")
     if isinstance(env, list) and any(str(e).startswith("BUILDKITD_FLAGS=") for e in env):
-        found.append("environment (BUILDKITD_FLAGS)")
+        found.append(("environment", "BUILDKITD_FLAGS"))
+    docker = extra.get("docker")
+    if isinstance(docker, dict):
+        volumes = docker.get("volumes")
+        if isinstance(volumes, list) and any("docker.sock" in str(v) or str(v).split(":")[0] == "/" for v in volumes):
+            found.append(("docker.volumes", "the host's docker.sock or root filesystem"))
+        if docker.get("network_mode") == "host":
+            found.append(("docker.network_mode", "the host's network"))
+    k8s = extra.get("kubernetes")
+    if isinstance(k8s, dict):
+        if isinstance(k8s.get("volumes"), dict) and "host_path" in k8s["volumes"]:
+            found.append(("kubernetes.volumes.host_path", "the node's filesystem"))
+        annotations = k8s.get("pod_annotations")
+        prefixes = ("container.apparmor.", "seccomp.security.", "container.seccomp.")
+        if isinstance(annotations, dict) and any(str(a).startswith(prefixes) for a in annotations):
+            found.append(("kubernetes.pod_annotations", "AppArmor/seccomp profile annotations"))
     return found
 
 
@@ -335,42 +351,53 @@ def validate_text(text: str) -> list[str]:
     ]
 
 
+def _check_extra(spec: FleetSpec, host: HostSpec, runner: RunnerSpec) -> list[str]:
+    """Problems of one runner's extraConfig; raises TOMLDecodeError when it is not TOML at all."""
+    path = f"runners.{runner.key}.extraConfig"
+    extra = parse_extra(runner)
+    relaxed = _relaxations(extra)
+    problems = [
+        f"{path}.{key}: relaxes isolation ({why}); runner-fleet grants only the BuildKit relaxation, "
+        "through buildkit: true"
+        for key, why in relaxed
+    ]
+    owned = _owned(spec, host, runner, TOKEN_PLACEHOLDER)
+    problems += [
+        f"{path}.{key}: set by runner-fleet from the runner's own keys; change it there"
+        for key in _conflicts(owned, extra)
+        if key not in {k for k, _ in relaxed}
+    ]
+    return problems
+
+
+def _check_schema(spec: FleetSpec, host: HostSpec) -> list[str]:
+    """The host's whole config.toml against gitlab-runner's schema, errors mapped to stack keys."""
+    runners = spec.runners_on(host.key)
+    document = config_document(spec, host.key, {r.key: TOKEN_PLACEHOLDER for r in runners})
+    problems = []
+    for where, message in schema_errors(document):
+        if len(where) >= 2 and where[0] == "runners" and isinstance(where[1], int):
+            inner = "".join(f".{part}" for part in where[2:])
+            problems.append(
+                f"runners.{runners[where[1]].key}.extraConfig{inner}: {message} "
+                f"(gitlab-runner {versions.RUNNER_VERSION} config schema)"
+            )
+        else:
+            problems.append(f"hosts.{host.key}: rendered config.toml breaks the runner schema at {where}: {message}")
+    return problems
+
+
 def check_spec(spec: FleetSpec) -> list[str]:
     """Problems only rendering can find: bad extraConfig, owned-key conflicts, schema violations."""
     problems: list[str] = []
     for host in spec.hosts:
-        bad_extra = False
+        parsed = True
         for runner in spec.runners_on(host.key):
-            path = f"runners.{runner.key}.extraConfig"
             try:
-                extra = parse_extra(runner)
+                problems += _check_extra(spec, host, runner)
             except tomllib.TOMLDecodeError as exc:
-                problems.append(f"{path}: not valid TOML ({exc})")
-                bad_extra = True
-                continue
-            for key in _relaxations(extra):
-                problems.append(
-                    f"{path}.{key}: relaxes isolation; runner-fleet grants only the BuildKit relaxation, "
-                    "through buildkit: true"
-                )
-            owned = _owned(spec, host, runner, TOKEN_PLACEHOLDER)
-            for key in _conflicts(owned, extra):
-                if not any(key == r.split(" ")[0] for r in _relaxations(extra)):
-                    problems.append(f"{path}.{key}: set by runner-fleet from the runner's own keys; change it there")
-        if bad_extra:
-            continue
-        document = config_document(spec, host.key, {r.key: TOKEN_PLACEHOLDER for r in spec.runners_on(host.key)})
-        runners = spec.runners_on(host.key)
-        for where, message in schema_errors(document):
-            if len(where) >= 2 and where[0] == "runners" and isinstance(where[1], int):
-                runner_key = runners[where[1]].key
-                inner = ".".join(map(str, where[2:]))
-                problems.append(
-                    f"runners.{runner_key}.extraConfig{'.' + inner if inner else ''}: {message} "
-                    f"(gitlab-runner {versions.RUNNER_VERSION} config schema)"
-                )
-            else:
-                problems.append(
-                    f"hosts.{host.key}: rendered config.toml breaks the runner schema at {where}: {message}"
-                )
+                problems.append(f"runners.{runner.key}.extraConfig: not valid TOML ({exc})")
+                parsed = False
+        if parsed:
+            problems += _check_schema(spec, host)
     return problems

@@ -253,6 +253,26 @@ BAD_INPUTS: list[tuple[str, Mutation, str, str]] = [
         "runners.unit.extraConfig.output_limit:",
         "config schema",
     ),
+    (
+        "extraConfig mounts docker.sock",
+        _set(
+            "runners/unit/extraConfig", '[docker]\nvolumes = ["/cache", "/var/run/docker.sock:/var/run/docker.sock"]\n'
+        ),
+        "runners.unit.extraConfig.docker.volumes:",
+        "docker.sock",
+    ),
+    (
+        "extraConfig host network",
+        _set("runners/unit/extraConfig", '[docker]\nnetwork_mode = "host"\n'),
+        "runners.unit.extraConfig.docker.network_mode:",
+        "relaxes isolation",
+    ),
+    (
+        "extraConfig overrides BUILDKITD_FLAGS",
+        _set("runners/images/extraConfig", 'environment = ["BUILDKITD_FLAGS="]\n'),
+        "runners.images.extraConfig.environment:",
+        "BUILDKITD_FLAGS",
+    ),
     ("typo at the top level", _set("runner", {}), "runner:", "did you mean 'runners'"),
     ("protect as text", _set("protect", "yes"), "protect:", "true or false"),
     (

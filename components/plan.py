@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,10 +83,46 @@ def manifests(result: PlanResult) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def _manager(result: PlanResult, host: str) -> tuple[str, int]:
+    """(where the manager runs, its drain period in seconds) from the declared resources."""
+    for res in result.resources:
+        inputs = mock_engine.reveal(res.inputs)
+        if res.type == "docker:index/container:Container":
+            labels = {x["label"]: x["value"] for x in inputs.get("labels") or []}
+            if labels.get(HOST_LABEL) == host and labels.get("runner-fleet.io/role") == "manager":
+                return f"container {inputs['name']}", int(inputs["destroyGraceSeconds"])
+        elif res.type == "kubernetes:apps/v1:Deployment" and inputs["metadata"]["labels"].get(HOST_LABEL) == host:
+            grace = inputs["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+            return f"deployment {inputs['metadata']['namespace']}/{inputs['metadata']['name']}", int(grace)
+    raise KeyError(f"no manager declared for host {host!r}")
+
+
+def _relaxed(entry: dict[str, Any]) -> bool:
+    build = entry.get("kubernetes", {}).get("build_container_security_context", {})
+    return "security_opt" in entry.get("docker", {}) or build.get("seccomp_profile", {}).get("type") == "Unconfined"
+
+
+def hosts_summary(result: PlanResult) -> dict[str, Any]:
+    """Per host: executor, manager, drain period and runners (with whether each is BuildKit-relaxed)."""
+    summary: dict[str, Any] = {}
+    for host, text in config_files(result).items():
+        document = tomllib.loads(text)
+        manager, drain = _manager(result, host)
+        summary[host] = {
+            "executor": document["runners"][0]["executor"] if document["runners"] else None,
+            "manager": manager,
+            "concurrent": document["concurrent"],
+            "drainSeconds": drain,
+            "runners": {entry["name"]: {"buildkit": _relaxed(entry)} for entry in document["runners"]},
+        }
+    return summary
+
+
 def plan_document(result: PlanResult) -> dict[str, Any]:
     return {
         "project": "runner-fleet",
         "stack": result.stack,
+        "hosts": hosts_summary(result),
         "resources": [
             {
                 "type": r.type,
@@ -161,10 +199,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(tree(result))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    hosts = ", ".join(config_files(result)) or "none"
-    print(f"\n{len(result.resources)} resources for stack '{result.stack}'; hosts: {hosts}; written to {args.out}/")
+    print()
+    for host, info in hosts_summary(result).items():
+        runners = ", ".join(f"{name}{' (buildkit)' if r['buildkit'] else ''}" for name, r in info["runners"].items())
+        print(f"host {host}: {info['executor']} manager {info['manager']}, drains {info['drainSeconds']} s; {runners}")
+    print(f"{len(result.resources)} resources for stack '{result.stack}'; written to {args.out}/")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The mock engine leaves one idle asyncio loop per worker thread; letting the interpreter collect them
+    # at exit can print a spurious "Exception ignored" traceback. Everything is written and flushed: leave.
+    os._exit(status)

@@ -165,6 +165,12 @@ def test_plan_command_writes_the_plan(tmp_path: Path) -> None:
         assert {"type", "name", "parent", "inputs", "options"} <= set(res)
         assert "protect" in res["options"]
     assert (out / "hosts" / "build-1" / "config.toml").is_file()
+    build = document["hosts"]["build-1"]
+    assert build["executor"] == "docker" and build["manager"] == "container gitlab-runner-dev-build-1"
+    assert build["runners"] == {"dev-images": {"buildkit": True}, "dev-tests": {"buildkit": False}}
+    assert build["drainSeconds"] >= 3600
+    assert "host build-1: docker manager container gitlab-runner-dev-build-1" in done.stdout
+    assert "Traceback" not in done.stderr
 
 
 BROKEN: list[tuple[str, Any, list[str]]] = [

@@ -123,7 +123,14 @@ def test_variables_are_identified_by_owner_key_and_environment(plan_values: Any)
     variables = [
         {"project": "acme/app", "key": "API_URL", "value": "https://api.acme.test", "environmentScope": "production"},
         {"project": "acme/app", "key": "API_URL", "value": "https://staging.acme.test", "environmentScope": "review/*"},
-        {"group": "acme", "key": "KUBECONFIG_DEV", "value": "apiVersion: v1", "type": "file", "protected": True, "raw": True},
+        {
+            "group": "acme",
+            "key": "KUBECONFIG_DEV",
+            "value": "apiVersion: v1",
+            "type": "file",
+            "protected": True,
+            "raw": True,
+        },
         {"group": "acme", "key": "REGISTRY_PASSWORD", "value": "s3cr3t-value_123", "masked": True},
     ]
     result = plan_values(fleet(variables=variables))

@@ -249,3 +249,12 @@ def test_apply_order(mixed_plan: PlanResult) -> None:
         assert needed in deployment.options["dependsOn"], needed
     role = mixed_plan.named("host-eu-role", "kubernetes:rbac.authorization.k8s.io/v1:Role")
     assert "host-eu-job-namespace" in role.options["dependsOn"]
+
+
+def test_fallback_host_manifests_validate_on_a_1_29_cluster() -> None:
+    from tests.test_runner_config import K8S_FLEET
+
+    spec = spec_of(K8S_FLEET)
+    for obj in _objects(spec, "legacy"):
+        kubernetes_validate.validate(obj, "1.29.0", strict=True)
+    assert "app_armor_profile" not in runner_config.render_placeholder(spec, "legacy")

@@ -59,6 +59,31 @@ def fleet(**overrides: Any) -> dict[str, Any]:
     return data
 
 
+# A mixed fleet: one Docker host, two clusters (one with BuildKit, one without).
+K8S_MIXED = fleet(
+    hosts={
+        "edge-1": {"docker": {"host": "ssh://ci@edge-1.acme.test"}},
+        "eu": {
+            "kubernetes": {"context": "eu-1", "namespace": "runners", "jobNamespace": "builds"},
+            "concurrent": 12,
+        },
+        "us": {"kubernetes": {"context": "us-1", "namespace": "runners"}},
+    },
+    runners={
+        "docker-images": {"host": "edge-1", "scope": {"group": "acme"}, "tags": ["buildkit"], "buildkit": True},
+        "eu-images": {
+            "host": "eu",
+            "scope": {"group": "acme/platform"},
+            "tags": ["buildkit", "eu"],
+            "buildkit": True,
+            "maximumTimeout": 10800,
+        },
+        "eu-tests": {"host": "eu", "scope": {"project": 77}, "tags": ["eu", "tests"], "maximumTimeout": 1800},
+        "us-tests": {"host": "us", "scope": {"instance": True}, "tags": ["us"]},
+    },
+)
+
+
 def spec_of(values: dict[str, Any], stack: str = "test", secret_keys: tuple[str, ...] = ()) -> FleetSpec:
     return parse_spec(values, stack=stack, secret_keys=secret_keys)
 
@@ -87,3 +112,7 @@ def plan_values(tmp_path: Path) -> Callable[..., PlanResult]:
 
 def plan_file(path: Path) -> PlanResult:
     return mock_engine.run(mock_engine.read_stack_file(path))
+
+
+def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]

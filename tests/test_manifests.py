@@ -1,0 +1,121 @@
+"""manifests.py: the Kubernetes objects of a manager, as an operator reviews them (pure)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from components import manifests, runner_config
+from components.model import FleetSpec
+from components.spec import SpecError
+from tests.conftest import K8S_MIXED, of_kind, spec_of
+
+
+def _objects(spec: FleetSpec, host: str) -> list[dict[str, Any]]:
+    return manifests.all_objects(spec, host, runner_config.render_placeholder(spec, host), "sha256:" + "0" * 64)
+
+
+def test_namespaces_carry_pod_security_levels() -> None:
+    spec = spec_of(K8S_MIXED)
+    eu = {o["metadata"]["name"]: o["metadata"]["labels"] for o in of_kind(_objects(spec, "eu"), "Namespace")}
+    assert eu["runners"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert eu["builds"]["pod-security.kubernetes.io/enforce"] == "privileged", "BuildKit runs unconfined there"
+    us = {o["metadata"]["name"]: o["metadata"]["labels"] for o in of_kind(_objects(spec, "us"), "Namespace")}
+    assert us["runners"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert us["runners-jobs"]["pod-security.kubernetes.io/enforce"] == "baseline", "no BuildKit: no privileged"
+
+
+def test_rbac_is_the_executor_minimum_namespaced() -> None:
+    objects = _objects(spec_of(K8S_MIXED), "eu")
+    (role,) = of_kind(objects, "Role")
+    (binding,) = of_kind(objects, "RoleBinding")
+    assert not of_kind(objects, "ClusterRole") and not of_kind(objects, "ClusterRoleBinding")
+    assert role["metadata"]["namespace"] == "builds" and binding["metadata"]["namespace"] == "builds"
+    rules = {(tuple(r["apiGroups"]), r["resources"][0]): r["verbs"] for r in role["rules"]}
+    assert rules == {
+        (("",), "events"): ["list", "watch"],
+        (("",), "pods"): ["create", "delete", "get", "list", "watch"],
+        (("",), "pods/attach"): ["create", "delete", "get", "patch"],
+        (("",), "pods/exec"): ["create", "delete", "get", "patch"],
+        (("",), "pods/log"): ["get", "list"],
+        (("",), "secrets"): ["create", "delete", "get", "update"],
+        (("",), "serviceaccounts"): ["get"],
+        (("",), "services"): ["create", "get"],
+    }
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
+        assert len(rule["resources"]) == 1
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gitlab-runner-eu", "namespace": "runners"}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "gitlab-runner-eu"}
+
+
+def test_manager_is_hardened_and_drains() -> None:
+    (deployment,) = of_kind(_objects(spec_of(K8S_MIXED), "eu"), "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    ctx = container["securityContext"]
+    assert ctx["runAsNonRoot"] is True and ctx["runAsUser"] != 0
+    assert ctx["allowPrivilegeEscalation"] is False and ctx["privileged"] is False
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    assert ctx["seccompProfile"] == {"type": "RuntimeDefault"} and ctx["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["image"] == "gitlab/gitlab-runner:alpine-v19.3.0"
+    assert pod["terminationGracePeriodSeconds"] >= 10800, "covers the longest job on this host"
+    assert container["command"][:3] == ["/usr/bin/dumb-init", "--rewrite", "15:3"], "SIGTERM becomes SIGQUIT"
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "metrics"}
+    assert "exec" not in container["livenessProbe"], "no gitlab-runner verify: probes never call GitLab"
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert manifests.CONFIG_DIR in writable, "gitlab-runner writes .runner_system_id next to config.toml"
+    (config_volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    assert config_volume["secret"]["secretName"] == "gitlab-runner-eu-config"
+
+
+def test_metrics_service() -> None:
+    (service,) = of_kind(_objects(spec_of(K8S_MIXED), "eu"), "Service")
+    assert service["spec"]["ports"][0]["port"] == 9252
+    (deployment,) = of_kind(_objects(spec_of(K8S_MIXED), "eu"), "Deployment")
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_buildkit_jobs_sharing_the_manager_namespace_are_warned_about() -> None:
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["eu"]["kubernetes"]["jobNamespace"] = "runners"
+    spec = spec_of(values)
+    assert any(w.startswith("hosts.eu.kubernetes.jobNamespace:") for w in spec.warnings)
+    (namespace,) = of_kind(_objects(spec, "eu"), "Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_a_namespace_belongs_to_one_host_per_cluster() -> None:
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["us"]["kubernetes"] = {"context": "eu-1", "namespace": "builds"}
+
+    with pytest.raises(SpecError, match=r"hosts\.us\.kubernetes\.namespace: namespace 'builds' is already declared"):
+        spec_of(values)
+
+
+def test_host_keys_become_dns_names() -> None:
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["EU_Main"] = values["hosts"].pop("eu")
+    for runner in values["runners"].values():
+        if runner["host"] == "eu":
+            runner["host"] = "EU_Main"
+    objects = _objects(spec_of(values), "EU_Main")
+    for obj in objects:
+        kubernetes_validate.validate(obj, "1.30.0", strict=True)
+    (deployment,) = of_kind(objects, "Deployment")
+    assert deployment["metadata"]["name"] == "gitlab-runner-eu-main"
+
+
+def test_fallback_host_manifests_validate_on_a_1_29_cluster() -> None:
+    from tests.test_runner_config import K8S_FLEET
+
+    spec = spec_of(K8S_FLEET)
+    for obj in _objects(spec, "legacy"):
+        kubernetes_validate.validate(obj, "1.29.0", strict=True)
+    assert "app_armor_profile" not in runner_config.render_placeholder(spec, "legacy")

@@ -1,0 +1,94 @@
+"""The offline plan command: files written, exit codes, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, fleet, write_stack
+
+
+def _run_plan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "components.plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_plan_command_writes_the_plan(tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    done = _run_plan("--stack-file", "stacks/Pulumi.dev.yaml", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "runner-fleet:fleet:RunnerFleet  fleet" in done.stdout
+    document = json.loads((out / "plan.json").read_text())
+    assert document["stack"] == "dev"
+    for res in document["resources"]:
+        assert {"type", "name", "parent", "inputs", "options"} <= set(res)
+        assert "protect" in res["options"]
+    assert (out / "hosts" / "build-1" / "config.toml").is_file()
+    build = document["hosts"]["build-1"]
+    assert build["executor"] == "docker" and build["manager"] == "container gitlab-runner-dev-build-1"
+    assert build["runners"] == {"dev-images": {"buildkit": True}, "dev-tests": {"buildkit": False}}
+    assert build["drainSeconds"] >= 3600
+    assert "host build-1: docker manager container gitlab-runner-dev-build-1" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+BROKEN: list[tuple[str, Any, list[str]]] = [
+    (
+        "unknown host and typo",
+        {"runners": {"x": {"host": "edge-9", "scope": {"instance": True}, "tagz": []}}},
+        ["runners.x.host:", "runners.x.tagz:"],
+    ),
+    ("bad docker URL", {"hosts": {"edge-1": {"docker": {"host": "http://edge-1"}}}}, ["hosts.edge-1.docker.host:"]),
+    (
+        "scope and concurrent",
+        {
+            "hosts": {"edge-1": {"docker": {"host": "ssh://a@b"}, "concurrent": 0}},
+            "runners": {"y": {"host": "edge-1", "scope": {"group": 1, "project": 1}, "tags": ["t"]}},
+        },
+        ["hosts.edge-1.concurrent:", "runners.y.scope:"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "override", "keys"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_plan_command_rejects_broken_stacks(
+    tmp_path: Path, case: str, override: dict[str, Any], keys: list[str]
+) -> None:
+    stack_file = write_stack(tmp_path, fleet(**override))
+    done = _run_plan("--stack-file", str(stack_file), "--out", str(tmp_path / "plan"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    for key in keys:
+        assert any(line.startswith(key) for line in lines), (key, lines)
+    assert not (tmp_path / "plan").exists(), "nothing is written for an invalid stack"
+
+
+@pytest.mark.parametrize("content", ["config: [1, 2", "- just\n- a list\n", ""])
+def test_plan_command_survives_unreadable_files(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(content)
+    done = _run_plan("--stack-file", str(path), "--out", str(tmp_path / "plan"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip()
+
+
+def test_missing_stack_file(tmp_path: Path) -> None:
+    done = _run_plan("--stack-file", str(tmp_path / "Pulumi.nope.yaml"), "--out", str(tmp_path / "plan"))
+    assert done.returncode == 2 and "cannot read" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_stack_file_secrets_are_placeholders(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, fleet(), extra={"gitlab:token": {"secure": "v1:abc"}})
+    from components.mock_engine import read_stack_file
+
+    stack = read_stack_file(path)
+    assert "gitlab:token" in stack.secret_keys
+    assert "v1:abc" not in yaml.safe_dump(dict(stack.config))

@@ -561,12 +561,16 @@ def parse_spec(
     stack: str,
     secret_keys: Iterable[str] = (),
     source: str = "stack configuration",
+    foreign_keys: Iterable[str] = (),
 ) -> FleetSpec:
     """Parse the project's config values (keys without the `runner-fleet:` prefix) into a FleetSpec.
 
+    `foreign_keys` are fully qualified keys of other namespaces that look like ours (a wrong prefix).
     Raises SpecError with every problem found; never returns a partly valid spec.
     """
     r = _Reader()
+    for key in sorted(foreign_keys):
+        r.add(key, f"not in this project's namespace; write it as '{versions.PROJECT}:{key.split(':', 1)[1]}'")
     secrets = frozenset(secret_keys)
     all_keys = frozenset(values)
     for key in sorted(secrets & set(TOP_LEVEL_KEYS)):
@@ -752,7 +756,11 @@ def load(source: str | None = None) -> FleetConfig:
     # Secret values are never read as plain text here: only their presence is checked.
     values = {k: cfg.get(k) for k in keys if k not in secret_keys}
     values.update({k: "[secret]" for k in secret_keys})
-    spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source)
+    everything = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    foreign = [
+        k for k in everything if ":" in k and not k.startswith(f"{project}:") and k.split(":", 1)[1] in TOP_LEVEL_KEYS
+    ]
+    spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source, foreign_keys=foreign)
     for warning in spec.warnings:
         pulumi.log.warn(warning)
     secrets = {k: cfg.require_secret(k) for k in sorted(spec.secret_keys)}

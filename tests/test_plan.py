@@ -92,3 +92,12 @@ def test_stack_file_secrets_are_placeholders(tmp_path: Path) -> None:
     stack = read_stack_file(path)
     assert "gitlab:token" in stack.secret_keys
     assert "v1:abc" not in yaml.safe_dump(dict(stack.config))
+
+
+def test_a_wrong_project_prefix_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.dev.yaml"
+    config = {f"gitlab-runners:{k}": v for k, v in fleet().items()}
+    path.write_text(yaml.safe_dump({"config": config}))
+    done = _run_plan("--stack-file", str(path), "--out", str(tmp_path / "plan"))
+    assert done.returncode == 2
+    assert "gitlab-runners:hosts: not in this project's namespace; write it as 'runner-fleet:hosts'" in done.stderr

@@ -28,12 +28,12 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components import versions
+from components.spec import STACK_FILE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "__main__.py"
 SECRET = "[secret]"
 SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
-STACK_FILE_ENV = "RUNNER_FLEET_STACK_FILE"
 
 
 class StackFileError(Exception):
@@ -268,6 +268,7 @@ def _no_ambient_config() -> Iterator[None]:
 
 def run(stack_file: StackFile, program: Path = PROGRAM, records: list[Resource] | None = None) -> PlanResult:
     """Run `program` for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
+    saved = os.environ.get(STACK_FILE_ENV)
     os.environ[STACK_FILE_ENV] = str(stack_file.path)  # so that problems name the file actually read
     try:
         return run_function(
@@ -278,7 +279,10 @@ def run(stack_file: StackFile, program: Path = PROGRAM, records: list[Resource] 
             records=records,
         )
     finally:
-        del os.environ[STACK_FILE_ENV]
+        if saved is None:
+            del os.environ[STACK_FILE_ENV]
+        else:
+            os.environ[STACK_FILE_ENV] = saved
 
 
 def run_function(

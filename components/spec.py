@@ -605,7 +605,7 @@ def parse_spec(
         )
 
     _check_namespaces(r, hosts.values())
-    warnings = r.warnings + _warnings(hosts, runners)
+    _warn_about(r, hosts, runners)
 
     spec = FleetSpec(
         stack=stack,
@@ -615,7 +615,7 @@ def parse_spec(
         variables=tuple(sorted(valid_vars, key=lambda v: v.identity)),
         protect=protect,
         secret_keys=frozenset(referenced),
-        warnings=tuple(warnings),
+        warnings=tuple(r.warnings),
     )
     # Rendering checks (extraConfig merges, the runner's config schema) run on every valid part, so
     # they are reported together with the structural problems.
@@ -642,32 +642,33 @@ def _check_namespaces(r: _Reader, hosts: Iterable[HostSpec | None]) -> None:
             owners[(target.context, ns)] = host.key
 
 
-def _warnings(hosts: Mapping[str, HostSpec | None], runners: Iterable[RunnerSpec | None]) -> list[str]:
+def _warn_about(r: _Reader, hosts: Mapping[str, HostSpec | None], runners: Iterable[RunnerSpec | None]) -> None:
     """Legal but probably unintended: said on every run, never blocking."""
-    out = []
     placed = [x for x in runners if x is not None]
     for key, host in hosts.items():
         if host is None:
             continue
         count = sum(1 for x in placed if x.host == key)
         if count == 0:
-            out.append(f"hosts.{key}: no runner is placed on this host; its manager will have nothing to run")
+            r.warn(f"hosts.{key}", "no runner is placed on this host; its manager will have nothing to run")
         elif host.concurrent < count:
-            out.append(
-                f"hosts.{key}.concurrent: {host.concurrent} is lower than the {count} runners on this host; "
-                "gitlab-runner then reports long-polling stalls"
+            r.warn(
+                f"hosts.{key}.concurrent",
+                f"{host.concurrent} is lower than the {count} runners on this host; "
+                "gitlab-runner then reports long-polling stalls",
             )
         if host.kubernetes and host.kubernetes.job_namespace == host.kubernetes.namespace:
-            out.append(
-                f"hosts.{key}.kubernetes.jobNamespace: jobs share the manager's namespace, which is then labelled "
-                "for the jobs' Pod Security level instead of restricted"
+            r.warn(
+                f"hosts.{key}.kubernetes.jobNamespace",
+                "jobs share the manager's namespace, which is then labelled "
+                "for the jobs' Pod Security level instead of restricted",
             )
         if host.docker and host.docker.scheme == "tcp" and not (host.docker.tls or host.docker.cert_path):
-            out.append(
-                f"hosts.{key}.docker: tcp:// without tls or certPath relies on DOCKER_CERT_PATH on the machine "
-                "running pulumi; an unencrypted Docker API is root on that host"
+            r.warn(
+                f"hosts.{key}.docker",
+                "tcp:// without tls or certPath relies on DOCKER_CERT_PATH on the machine "
+                "running pulumi; an unencrypted Docker API is root on that host",
             )
-    return out
 
 
 def _check_variable_identities(r: _Reader, variables: list[VariableSpec | None]) -> None:
@@ -736,30 +737,29 @@ class FleetConfig:
     secrets: Mapping[str, pulumi.Output[str]]  # referenced secret config values, still secret
 
 
-def _project_config_keys(project: str) -> list[str]:
-    """Every key of the project's namespace: the engine passes config both ways, so look at both."""
-    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    prefix = f"{project}:"
-    return sorted(k[len(prefix) :] for k in keys if k.startswith(prefix))
+# Set by the offline plan so that problems name the stack file it actually read.
+STACK_FILE_ENV = "RUNNER_FLEET_STACK_FILE"
+
+
+def _config_keys() -> set[str]:
+    """Every fully qualified config key: the engine passes config both ways, so look at both."""
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
 
 
 def load(source: str | None = None) -> FleetConfig:
     """Read and validate the whole stack configuration; raise SpecError before anything is declared."""
     project, stack = pulumi.get_project(), pulumi.get_stack()
-    source = source or os.environ.get("RUNNER_FLEET_STACK_FILE") or f"stacks/Pulumi.{stack}.yaml"
+    source = source or os.environ.get(STACK_FILE_ENV) or f"stacks/Pulumi.{stack}.yaml"
     cfg = pulumi.Config()
-    keys = _project_config_keys(project)
+    prefix = f"{project}:"
+    everything = _config_keys()
+    keys = sorted(k.removeprefix(prefix) for k in everything if k.startswith(prefix))
+    foreign = [k for k in everything if ":" in k and not k.startswith(prefix) and k.split(":", 1)[1] in TOP_LEVEL_KEYS]
     env_secrets = set(runtime_config.get_config_secret_keys_env())
-    secret_keys = {
-        k for k in keys if runtime_config.is_config_secret(f"{project}:{k}") or f"{project}:{k}" in env_secrets
-    }
+    secret_keys = {k for k in keys if runtime_config.is_config_secret(prefix + k) or prefix + k in env_secrets}
     # Secret values are never read as plain text here: only their presence is checked.
     values = {k: cfg.get(k) for k in keys if k not in secret_keys}
     values.update({k: "[secret]" for k in secret_keys})
-    everything = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    foreign = [
-        k for k in everything if ":" in k and not k.startswith(f"{project}:") and k.split(":", 1)[1] in TOP_LEVEL_KEYS
-    ]
     spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source, foreign_keys=foreign)
     for warning in spec.warnings:
         pulumi.log.warn(warning)

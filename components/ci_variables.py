@@ -24,9 +24,14 @@ from components.secrets import secret
 
 @dataclass(frozen=True)
 class CiVariablesArgs:
+    """The variables of one stack."""
+
     variables: Sequence[VariableSpec]
+    """Every variable, sorted by identity."""
     secrets: Mapping[str, pulumi.Output[str]]
+    """Secret config values by key, for variables whose value is `secret: <key>`."""
     protect: bool = False
+    """Deletion protection of every variable; off by default."""
 
 
 def _slug(text: str) -> str:

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components import runner_config
-from components.model import FleetSpec
+from components.model import ManagerSpec
+from components.render import config_toml
+from components.render import labels as marks
 from components.secrets import secret
 
 CONFIG_DIR = "/etc/gitlab-runner"
+CONFIG_FILE = f"{CONFIG_DIR}/config.toml"
 DOCKER_SOCKET = "/var/run/docker.sock"
 LOG_OPTS = {"max-size": "20m", "max-file": "5"}
 # The manager needs none of these; docker.sock already makes it powerful, so keep the rest small.
@@ -39,17 +41,20 @@ DROPPED_CAPABILITIES = ["AUDIT_WRITE", "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "
 
 @dataclass(frozen=True)
 class DockerRunnerHostArgs:
-    spec: FleetSpec
-    host_key: str
-    tokens: Mapping[str, pulumi.Output[str]]  # runner key -> glrt- token (secret)
+    """What one Docker host's manager is made from."""
+
+    manager: ManagerSpec
+    """The host's view of the fleet: its settings, its runners, its drain period."""
+    tokens: Mapping[str, pulumi.Output[str]]
+    """Runner key -> glrt- token (secret), for every runner on the host."""
 
 
 def container_name(stack: str, host_key: str) -> str:
     return f"gitlab-runner-{stack}-{host_key}"
 
 
-def _labels(stack: str, host_key: str, role: str) -> list[docker.ContainerLabelArgs]:
-    values = {"runner-fleet.io/stack": stack, "runner-fleet.io/host": host_key, "runner-fleet.io/role": role}
+def _labels(manager: ManagerSpec, role: str) -> list[docker.ContainerLabelArgs]:
+    values = {marks.STACK: manager.stack, marks.HOST: manager.host.key, marks.ROLE: role}
     return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
 
 
@@ -58,23 +63,22 @@ class DockerRunnerHost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DockerRunnerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:docker_host:DockerRunnerHost", name, None, opts)
-        spec, key = args.spec, args.host_key
-        host = spec.host(key)
-        base = container_name(spec.stack, key)
+        manager = args.manager
+        base = container_name(manager.stack, manager.host.key)
         child = pulumi.ResourceOptions(parent=self)
 
-        image = docker.RemoteImage(f"{name}-runner-image", name=host.runner_image, keep_locally=True, opts=child)
+        image = docker.RemoteImage(
+            f"{name}-runner-image", name=manager.host.runner_image, keep_locally=True, opts=child
+        )
         volume = docker.Volume(
             f"{name}-config",
             name=f"{base}-config",
-            labels=[docker.VolumeLabelArgs(label=x.label, value=x.value) for x in _labels(spec.stack, key, "config")],
+            labels=[docker.VolumeLabelArgs(label=x.label, value=x.value) for x in _labels(manager, marks.ROLE_CONFIG)],
             opts=child,
         )
         config_dir = docker.ContainerVolumeArgs(volume_name=volume.name, container_path=CONFIG_DIR)
 
-        config_toml = secret(
-            pulumi.Output.all(**args.tokens).apply(lambda tokens: runner_config.render(spec, key, tokens))
-        )
+        config = secret(pulumi.Output.all(**args.tokens).apply(lambda tokens: config_toml.render(manager, tokens)))
         writer = docker.Container(
             f"{name}-config-writer",
             name=f"{base}-config-writer",
@@ -82,15 +86,13 @@ class DockerRunnerHost(pulumi.ComponentResource):
             start=False,  # never runs: created only to upload config.toml into the volume
             must_run=False,
             volumes=[config_dir],
-            uploads=[
-                docker.ContainerUploadArgs(file=f"{CONFIG_DIR}/config.toml", content=config_toml, permissions="0600")
-            ],
-            labels=_labels(spec.stack, key, "config-writer"),
+            uploads=[docker.ContainerUploadArgs(file=CONFIG_FILE, content=config, permissions="0600")],
+            labels=_labels(manager, marks.ROLE_CONFIG_WRITER),
             opts=child,
         )
 
-        drain = spec.drain_seconds(key)
-        manager = docker.Container(
+        drain = manager.drain_seconds
+        container = docker.Container(
             f"{name}-manager",
             name=base,
             image=image.image_id,
@@ -107,8 +109,8 @@ class DockerRunnerHost(pulumi.ComponentResource):
             destroy_grace_seconds=drain,
             log_driver="json-file",
             log_opts=LOG_OPTS,
-            labels=_labels(spec.stack, key, "manager"),
+            labels=_labels(manager, marks.ROLE_MANAGER),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[writer]),
         )
-        self.manager_name = manager.name
+        self.manager_name = container.name
         self.register_outputs({"managerName": self.manager_name})

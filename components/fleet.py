@@ -8,7 +8,8 @@ ids once per distinct path. Every name derives from a stable key, never from a p
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import assert_never
 
 import pulumi
 import pulumi_gitlab as gitlab
@@ -17,15 +18,9 @@ from components import providers
 from components.ci_variables import CiVariables, CiVariablesArgs
 from components.docker_host import DockerRunnerHost, DockerRunnerHostArgs
 from components.kubernetes_host import KubernetesRunnerHost, KubernetesRunnerHostArgs
-from components.model import Executor, ScopeKind
+from components.model import DockerTarget, KubernetesTarget, ManagerSpec, ScopeKind
 from components.registration import RunnerRegistration, RunnerRegistrationArgs
 from components.spec import FleetConfig
-
-# Per executor: the provider for the host, the component that declares its manager, and its Args.
-HOST_KINDS: dict[Executor, tuple[Any, Any, Any]] = {
-    Executor.DOCKER: (providers.docker_provider, DockerRunnerHost, DockerRunnerHostArgs),
-    Executor.KUBERNETES: (providers.kubernetes_provider, KubernetesRunnerHost, KubernetesRunnerHostArgs),
-}
 
 
 def _resolve_ids(
@@ -33,13 +28,12 @@ def _resolve_ids(
 ) -> dict[tuple[ScopeKind, str], pulumi.Output[int]]:
     """One lookup per distinct group/project path; numeric ids are used as they are."""
     opts = pulumi.InvokeOutputOptions(provider=provider, parent=parent)
-    paths = sorted(
-        {(r.scope.kind, r.scope.ref) for r in config.spec.runners if isinstance(r.scope.ref, str)},
-        key=lambda p: (p[0].value, p[1]),
-    )
+    paths: set[tuple[ScopeKind, str]] = set()
+    for runner in config.spec.runners:
+        if isinstance(runner.scope.ref, str):
+            paths.add((runner.scope.kind, runner.scope.ref))
     ids: dict[tuple[ScopeKind, str], pulumi.Output[int]] = {}
-    for kind, path in paths:
-        assert isinstance(path, str)
+    for kind, path in sorted(paths):
         if kind is ScopeKind.PROJECT:
             project = gitlab.get_project_output(path_with_namespace=path, opts=opts)
             ids[(kind, path)] = pulumi.Output.unsecret(project.id.apply(int))
@@ -56,8 +50,7 @@ class RunnerFleet(pulumi.ComponentResource):
     def __init__(self, name: str, config: FleetConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:fleet:RunnerFleet", name, None, opts)
         spec = config.spec
-        child = pulumi.ResourceOptions(parent=self)
-        gl = providers.gitlab_provider("gitlab", config.gitlab, child)
+        gl = providers.gitlab_provider("gitlab", config.gitlab, pulumi.ResourceOptions(parent=self))
         ids = _resolve_ids(config, gl, self)
 
         registrations: dict[str, RunnerRegistration] = {}
@@ -71,16 +64,9 @@ class RunnerFleet(pulumi.ComponentResource):
             )
 
         managers: dict[str, pulumi.Output[str]] = {}
-        for host in spec.hosts:
-            tokens = {r.key: registrations[r.key].token for r in spec.runners_on(host.key)}
-            make_provider, component, component_args = HOST_KINDS[host.executor]
-            provider = make_provider(host, config.secrets, child)
-            declared = component(
-                f"host-{host.key}",
-                component_args(spec=spec, host_key=host.key, tokens=tokens),
-                pulumi.ResourceOptions(parent=self, providers=[provider]),
-            )
-            managers[host.key] = declared.manager_name
+        for manager in spec.managers:
+            tokens = {r.key: registrations[r.key].token for r in manager.runners}
+            managers[manager.host.key] = self._host(manager, tokens, config.secrets)
 
         if spec.variables:
             CiVariables(
@@ -92,3 +78,27 @@ class RunnerFleet(pulumi.ComponentResource):
         self.runner_ids = pulumi.Output.all(**{k: r.runner_id for k, r in registrations.items()})  # type: ignore[assignment]
         self.managers = pulumi.Output.all(**managers)  # type: ignore[assignment]
         self.register_outputs({"runnerIds": self.runner_ids, "managers": self.managers})
+
+    def _host(
+        self, manager: ManagerSpec, tokens: Mapping[str, pulumi.Output[str]], secrets: Mapping[str, pulumi.Output[str]]
+    ) -> pulumi.Output[str]:
+        """The host's provider and manager component, by where the manager runs; returns the manager's name."""
+        name, key, child = f"host-{manager.host.key}", manager.host.key, pulumi.ResourceOptions(parent=self)
+        target = manager.host.target
+        match target:
+            case DockerTarget():
+                docker = providers.docker_provider(key, target, secrets, child)
+                return DockerRunnerHost(
+                    name,
+                    DockerRunnerHostArgs(manager=manager, tokens=tokens),
+                    pulumi.ResourceOptions(parent=self, providers=[docker]),
+                ).manager_name
+            case KubernetesTarget():
+                cluster = providers.kubernetes_provider(key, target, secrets, child)
+                return KubernetesRunnerHost(
+                    name,
+                    KubernetesRunnerHostArgs(manager=manager, target=target, tokens=tokens),
+                    pulumi.ResourceOptions(parent=self, providers=[cluster]),
+                ).manager_name
+            case _:
+                assert_never(target)

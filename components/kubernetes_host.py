@@ -1,48 +1,39 @@
 """KubernetesRunnerHost: one gitlab-runner manager Deployment on a cluster, with the kubernetes executor.
 
-Declares, through the host's `kubernetes.Provider` (passed in), exactly the objects `manifests.py` renders:
+Declares, through the host's `kubernetes.Provider` (passed in), the objects `render/manifests.py` describes:
 the manager Namespace (Pod Security `restricted`), the job Namespace (`privileged` only when a BuildKit
 runner builds there, else `baseline`), ServiceAccount, Role + RoleBinding with the executor's documented
 rules, a Secret with config.toml, the Deployment and the metrics Service. The Deployment's pod template
 carries a checksum of config.toml, so any config change (token, runner, limit) rolls the manager: the new
 pod starts first, the old one drains (SIGTERM rewritten to SIGQUIT) within the grace period.
+Which objects exist never depends on a secret: only the Secret's data and the checksum come from the tokens.
 https://docs.gitlab.com/runner/executors/kubernetes/ , https://www.pulumi.com/registry/packages/kubernetes/
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import manifests, runner_config
-from components.model import FleetSpec
+from components.model import KubernetesTarget, ManagerSpec
+from components.render import config_toml, manifests
 from components.secrets import secret
-
-_KINDS: Mapping[str, tuple[type[pulumi.CustomResource], str]] = {
-    "Namespace": (k8s.core.v1.Namespace, "namespace"),
-    "ServiceAccount": (k8s.core.v1.ServiceAccount, "service-account"),
-    "Role": (k8s.rbac.v1.Role, "role"),
-    "RoleBinding": (k8s.rbac.v1.RoleBinding, "role-binding"),
-    "Secret": (k8s.core.v1.Secret, "config"),
-    "Deployment": (k8s.apps.v1.Deployment, "manager"),
-    "Service": (k8s.core.v1.Service, "metrics"),
-}
 
 
 @dataclass(frozen=True)
 class KubernetesRunnerHostArgs:
-    spec: FleetSpec
-    host_key: str
-    tokens: Mapping[str, pulumi.Output[str]]  # runner key -> glrt- token (secret)
+    """What one Kubernetes host's manager is made from."""
 
-
-def checksum(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    manager: ManagerSpec
+    """The host's view of the fleet: its settings, its runners, its drain period."""
+    target: KubernetesTarget
+    """The host's cluster namespace (the manager's `host.target`, typed)."""
+    tokens: Mapping[str, pulumi.Output[str]]
+    """Runner key -> glrt- token (secret), for every runner on the host."""
 
 
 class KubernetesRunnerHost(pulumi.ComponentResource):
@@ -50,39 +41,66 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubernetesRunnerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:kubernetes_host:KubernetesRunnerHost", name, None, opts)
-        spec, key = args.spec, args.host_key
-        config_toml = secret(
-            pulumi.Output.all(**args.tokens).apply(lambda tokens: runner_config.render(spec, key, tokens))
-        )
+        manager, target = args.manager, args.target
+        config = secret(pulumi.Output.all(**args.tokens).apply(lambda tokens: config_toml.render(manager, tokens)))
         # A digest of the text is not the text: keep it plain so the pod template stays reviewable.
-        config_checksum = pulumi.Output.unsecret(config_toml.apply(checksum))
+        checksum = pulumi.Output.unsecret(config.apply(manifests.config_checksum))
+        # Typed as Any: the SDK wants its own Args types; these plain dicts are what it serialises them to.
+        secret_metadata: Any = manifests.config_secret_metadata(manager, target)
+        secret_data: pulumi.Output[Any] = config.apply(manifests.config_secret_data)
+        deployment_metadata: Any = manifests.deployment_metadata(manager, target)
+        deployment_spec: pulumi.Output[Any] = checksum.apply(lambda c: manifests.deployment_spec(manager, c))
 
-        # Shape first, with placeholders: which objects exist never depends on a secret value.
-        host = spec.host(key)
-        assert host.kubernetes is not None
-        namespaces: list[pulumi.Resource] = []
-        declared: list[pulumi.Resource] = []
-        for shape in manifests.all_objects(spec, key, runner_config.TOKEN_PLACEHOLDER, ""):
-            kind = shape["kind"]
-            cls, suffix = _KINDS[kind]
-            fields = {_snake(k): v for k, v in shape.items() if k not in ("apiVersion", "kind")}
-            if kind == "Namespace" and shape["metadata"]["name"] != host.kubernetes.namespace:
-                suffix = "job-namespace"
-            elif kind == "Secret":
-                fields["string_data"] = config_toml.apply(lambda text: {"config.toml": text})
-            elif kind == "Deployment":
-                fields["spec"] = config_checksum.apply(lambda c: manifests.deployment(spec, host, c)["spec"])
-            # Namespaces first; the Deployment last, once its ServiceAccount, RBAC and Secret exist.
-            depends_on = [] if kind == "Namespace" else list(declared if kind == "Deployment" else namespaces)
-            resource = cls(
-                f"{name}-{suffix}", opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on), **fields
-            )
-            declared.append(resource)
-            if kind == "Namespace":
-                namespaces.append(resource)
-        self.manager_name = pulumi.Output.from_input(manifests.object_name(key))
+        namespaces = self._namespaces(name, manager, target)
+        # Everything else lives in those namespaces; the Deployment waits for its identity, RBAC and config.
+        in_namespaces = pulumi.ResourceOptions(parent=self, depends_on=namespaces)
+        account = manifests.service_account(manager, target)
+        role = manifests.role(manager, target)
+        binding = manifests.role_binding(manager, target)
+        service = manifests.metrics_service(manager, target)
+        ready: list[pulumi.Resource] = [
+            *namespaces,
+            k8s.core.v1.ServiceAccount(
+                f"{name}-service-account",
+                metadata=account["metadata"],
+                automount_service_account_token=account["automountServiceAccountToken"],
+                opts=in_namespaces,
+            ),
+            k8s.rbac.v1.Role(f"{name}-role", metadata=role["metadata"], rules=role["rules"], opts=in_namespaces),
+            k8s.rbac.v1.RoleBinding(
+                f"{name}-role-binding",
+                metadata=binding["metadata"],
+                role_ref=binding["roleRef"],
+                subjects=binding["subjects"],
+                opts=in_namespaces,
+            ),
+            k8s.core.v1.Secret(
+                f"{name}-config",
+                metadata=secret_metadata,
+                type=manifests.SECRET_TYPE,
+                string_data=secret_data,
+                opts=in_namespaces,
+            ),
+        ]
+        k8s.apps.v1.Deployment(
+            f"{name}-manager",
+            metadata=deployment_metadata,
+            spec=deployment_spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
+        )
+        k8s.core.v1.Service(f"{name}-metrics", metadata=service["metadata"], spec=service["spec"], opts=in_namespaces)
+        self.manager_name = pulumi.Output.from_input(manifests.object_name(manager.host.key))
         self.register_outputs({"managerName": self.manager_name})
 
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    def _namespaces(self, name: str, manager: ManagerSpec, target: KubernetesTarget) -> list[pulumi.Resource]:
+        """The manager's namespace and, when apart, the job namespace; they depend on nothing."""
+        first = pulumi.ResourceOptions(parent=self)
+        declared: list[pulumi.Resource] = [
+            k8s.core.v1.Namespace(
+                f"{name}-namespace", metadata=manifests.manager_namespace(manager, target)["metadata"], opts=first
+            )
+        ]
+        job = manifests.job_namespace(manager, target)
+        if job is not None:
+            declared.append(k8s.core.v1.Namespace(f"{name}-job-namespace", metadata=job["metadata"], opts=first))
+        return declared

@@ -1,15 +1,31 @@
-"""The typed, frozen model of one stack's fleet: what `spec.py` produces and every component consumes.
+"""The typed, frozen model of one stack's fleet: what `components/spec/` produces and everything else consumes.
 
-Nothing here reads configuration or declares resources; `spec.py` builds these objects once, after every
-check has passed. Contract: ../README.md ("Stack file reference") and ARCHITECTURE.md section 3.
+Nothing here reads configuration, renders files or declares resources. The spec builds these objects once,
+after every check has passed; the renderers and the components only read them. Every default of the stack
+file lives here, as a field default or as one of the `default_*` functions for defaults that depend on another
+key. Contract: ../README.md ("Stack file reference") and ARCHITECTURE.md section 3.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from components import versions
+
+REDACTED = "[secret]"
+"""How a secret value is shown in every file, message and report runner-fleet writes."""
+
+DEFAULT_JOB_TIMEOUT = 3600
+"""Seconds: GitLab's default project job timeout, assumed for a runner without `maximumTimeout`."""
+
+DRAIN_MARGIN_SECONDS = 60
+"""Seconds a manager gets after its longest job: upload logs and artifacts, unregister, exit."""
+
+BUILDKIT_ALLOWED_IMAGES = ("moby/buildkit:*rootless", "docker.io/moby/buildkit:*rootless")
+"""The images a BuildKit runner may start unconfined unless `allowedImages` says otherwise. Both the short and
+the docker.io forms, since gitlab-runner matches the name as the job writes it."""
 
 
 class ScopeKind(enum.StrEnum):
@@ -21,17 +37,23 @@ class ScopeKind(enum.StrEnum):
 
 
 class Executor(enum.StrEnum):
+    """The gitlab-runner executor of a host's manager, decided by where the manager runs."""
+
     DOCKER = "docker"
     KUBERNETES = "kubernetes"
 
 
 class LogFormat(enum.StrEnum):
+    """gitlab-runner's `log_format`."""
+
     RUNNER = "runner"
     TEXT = "text"
     JSON = "json"
 
 
 class LogLevel(enum.StrEnum):
+    """gitlab-runner's `log_level`."""
+
     DEBUG = "debug"
     INFO = "info"
     WARN = "warn"
@@ -41,35 +63,39 @@ class LogLevel(enum.StrEnum):
 
 
 class PullPolicy(enum.StrEnum):
+    """A runner's image pull policy (also the only one its jobs may ask for)."""
+
     ALWAYS = "always"
     IF_NOT_PRESENT = "if-not-present"
     NEVER = "never"
 
 
 class AccessLevel(enum.StrEnum):
+    """GitLab's `access_level` of a runner: which refs' jobs it takes."""
+
     NOT_PROTECTED = "not_protected"
     REF_PROTECTED = "ref_protected"
 
 
 class VariableType(enum.StrEnum):
+    """GitLab's `variable_type` of a CI/CD variable."""
+
     ENV_VAR = "env_var"
     FILE = "file"
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Exactly one of instance, group or project; `ref` is a numeric id or a full path."""
+    """Exactly one of instance, group or project."""
 
     kind: ScopeKind
+    """Instance, group or project runner."""
     ref: int | str | None = None
+    """The group or project: a numeric id or a full path; None for instance runners."""
 
     @property
     def runner_type(self) -> str:
         return f"{self.kind.value}_type"
-
-    @property
-    def is_path(self) -> bool:
-        return isinstance(self.ref, str)
 
 
 @dataclass(frozen=True)
@@ -77,67 +103,139 @@ class DockerTls:
     """Names of secret config keys that hold the PEM material for a tcp:// Docker engine."""
 
     ca: str
+    """Secret config key holding the CA certificate."""
     cert: str
+    """Secret config key holding the client certificate."""
     key: str
+    """Secret config key holding the client key."""
 
 
 @dataclass(frozen=True)
 class DockerTarget:
+    """A Docker engine that runs the manager container and, through its docker.sock, the jobs."""
+
+    executor: ClassVar[Executor] = Executor.DOCKER
+
     url: str
+    """The engine: ssh://user@host[:port], tcp://host:port or unix:///path."""
     ssh_opts: tuple[str, ...] = ()
+    """Extra options for the local `ssh` client (ssh:// only); none by default."""
     cert_path: str | None = None
+    """Directory with ca.pem, cert.pem and key.pem on the machine running pulumi (tcp:// only); unset by default."""
     tls: DockerTls | None = None
+    """TLS material from secret config keys (tcp:// only); unset by default."""
 
     @property
     def scheme(self) -> str:
         return self.url.split("://", 1)[0]
 
 
+def default_job_namespace(namespace: str) -> str:
+    """Job pods need a laxer Pod Security level than the manager's `restricted`, so they live apart by default."""
+    return f"{namespace}-jobs"
+
+
 @dataclass(frozen=True)
 class KubernetesTarget:
+    """A namespace of a cluster that runs the manager Deployment; its jobs run in `job_namespace`."""
+
+    executor: ClassVar[Executor] = Executor.KUBERNETES
+
     namespace: str
+    """The manager's namespace (Pod Security `restricted`)."""
     job_namespace: str
+    """Where job pods run; default `default_job_namespace(namespace)`."""
     context: str | None = None
-    kubeconfig: str | None = None  # name of a secret config key holding kubeconfig contents
+    """kubeconfig context; default: the kubeconfig's current context."""
+    kubeconfig: str | None = None
+    """Name of a secret config key holding kubeconfig contents; default: the local kubeconfig."""
     node_selector: tuple[tuple[str, str], ...] = ()
-    tolerations: tuple[tuple[str, str], ...] = ()  # ("key=value", "Effect") as config.toml wants them
-    apparmor_fallback: bool = False  # clusters < 1.30: annotation instead of the appArmorProfile field
+    """Job pods' node selector as sorted (label, value) pairs; none by default."""
+    tolerations: tuple[tuple[str, str], ...] = ()
+    """Job pods' tolerations as sorted ("key=value", effect) pairs, as config.toml wants them; none by default."""
+    apparmor_fallback: bool = False
+    """Clusters < 1.30: the AppArmor annotation instead of the appArmorProfile field; off by default."""
+
+
+Target = DockerTarget | KubernetesTarget
+"""Where a host's manager runs: the one typed choice between the two executors."""
 
 
 @dataclass(frozen=True)
 class HostSpec:
+    """A place where one gitlab-runner manager runs and serves every runner placed on it."""
+
     key: str
-    concurrent: int
-    docker: DockerTarget | None = None
-    kubernetes: KubernetesTarget | None = None
+    """The host key in the stack file; part of resource and object names."""
+    target: Target
+    """The Docker engine or Kubernetes namespace the manager runs on."""
+    concurrent: int = 4
+    """The manager's global job limit (config.toml `concurrent`)."""
     check_interval: int = 3
+    """Seconds between the manager's job requests."""
     shutdown_timeout: int = 30
+    """Seconds gitlab-runner waits for a forced shutdown to finish."""
     log_format: LogFormat = LogFormat.JSON
+    """gitlab-runner's log format; JSON by default."""
     log_level: LogLevel = LogLevel.INFO
+    """gitlab-runner's log level; info by default."""
     runner_image: str = versions.RUNNER_IMAGE
+    """The manager's image; the pinned gitlab-runner release by default."""
 
     @property
     def executor(self) -> Executor:
-        return Executor.DOCKER if self.docker is not None else Executor.KUBERNETES
+        return self.target.executor
+
+
+def default_job_image(buildkit: bool) -> str:
+    """A runner's default job image: rootless BuildKit for BuildKit runners, a small Alpine otherwise."""
+    return versions.BUILDKIT_IMAGE if buildkit else versions.DEFAULT_JOB_IMAGE
+
+
+def default_allowed_images(buildkit: bool) -> tuple[str, ...]:
+    """A BuildKit runner may start only rootless BuildKit images; other runners any image."""
+    return BUILDKIT_ALLOWED_IMAGES if buildkit else ()
+
+
+def default_run_untagged(tags: tuple[str, ...]) -> bool:
+    """A runner without tags runs untagged jobs (GitLab refuses a runner that would run none)."""
+    return not tags
 
 
 @dataclass(frozen=True)
 class RunnerSpec:
+    """One GitLab runner registration (one glrt- token), placed on one host."""
+
     key: str
+    """The runner key in the stack file; part of resource names."""
     host: str
+    """Key of the host whose manager runs this runner."""
     scope: Scope
+    """Instance, group or project runner."""
     tags: tuple[str, ...]
+    """Job tags it takes, sorted and without duplicates."""
     image: str
+    """Default job image; default `default_job_image(buildkit)`."""
     allowed_images: tuple[str, ...]
+    """Image globs jobs may use (empty: any); default `default_allowed_images(buildkit)`."""
     buildkit: bool = False
+    """Rootless BuildKit profile (seccomp/AppArmor unconfined build container); asked for, never implied."""
     protected_only: bool = False
+    """Takes jobs of protected branches and tags only; off by default."""
     run_untagged: bool = False
+    """Takes untagged jobs; default `default_run_untagged(tags)`."""
     locked: bool = False
+    """Locked to its project (project runners only); off by default."""
     paused: bool = False
+    """Registered but takes no jobs; off by default."""
     maximum_timeout: int | None = None
+    """Seconds a job may run at most (>= 600); unset: the project's timeout (DEFAULT_JOB_TIMEOUT assumed)."""
     limit: int = 0
+    """Concurrent jobs of this runner; 0 (the default) means no limit beyond the host's `concurrent`."""
     pull_policy: PullPolicy = PullPolicy.ALWAYS
-    extra_config: str = ""  # TOML merged into this runner's [[runners]] entry
+    """Image pull policy; always by default."""
+    extra_config: str = ""
+    """TOML merged into this runner's [[runners]] entry; empty by default."""
 
     @property
     def access_level(self) -> AccessLevel:
@@ -145,24 +243,34 @@ class RunnerSpec:
 
     @property
     def job_timeout(self) -> int:
-        """Longest a job on this runner may run: its maximumTimeout, or GitLab's default of one hour."""
-        return self.maximum_timeout if self.maximum_timeout is not None else versions.DEFAULT_JOB_TIMEOUT
+        """Seconds: the longest a job on this runner may run (its maximumTimeout, or GitLab's default)."""
+        return self.maximum_timeout if self.maximum_timeout is not None else DEFAULT_JOB_TIMEOUT
 
 
 @dataclass(frozen=True)
 class VariableSpec:
     """A CI/CD variable; identity is (owner kind, owner, key, environment scope)."""
 
-    owner_kind: ScopeKind  # PROJECT or GROUP
+    owner_kind: ScopeKind
+    """PROJECT or GROUP."""
     owner: str
+    """The project or group: a numeric id or a full path, as text."""
     key: str
-    value: str | None = None  # plain value, or None when `secret` names a config key
+    """The variable's name."""
+    value: str | None = None
+    """The plain value, or None when `secret` names a config key."""
     secret: str | None = None
+    """Name of the secret config key holding the value, or None for a plain value."""
     masked: bool = False
+    """Masked in job logs; off by default."""
     protected: bool = False
+    """Only for protected branches and tags; off by default."""
     raw: bool = False
+    """No `$VAR` expansion; off by default."""
     environment_scope: str = "*"
+    """Environments it applies to; all (`*`) by default."""
     variable_type: VariableType = VariableType.ENV_VAR
+    """An environment variable (default) or a file."""
 
     @property
     def identity(self) -> tuple[str, str, str, str]:
@@ -170,25 +278,58 @@ class VariableSpec:
 
 
 @dataclass(frozen=True)
+class ManagerSpec:
+    """One host's view of the fleet: what its manager's config.toml, objects and container are made from."""
+
+    stack: str
+    """The Pulumi stack name."""
+    gitlab_url: str
+    """The GitLab instance the runners connect to, without a trailing slash."""
+    host: HostSpec
+    """Where the manager runs and its global settings."""
+    runners: tuple[RunnerSpec, ...]
+    """The runners placed on this host, sorted by key."""
+    drain_seconds: int
+    """Seconds the manager may take to finish running jobs when stopped: longest job timeout + DRAIN_MARGIN_SECONDS."""
+
+
+@dataclass(frozen=True)
 class FleetSpec:
     """One stack's fleet, valid as a whole. Hosts and runners are sorted by key."""
 
     stack: str
+    """The Pulumi stack name."""
     gitlab_url: str
+    """The GitLab instance the runners connect to, without a trailing slash."""
     hosts: tuple[HostSpec, ...]
+    """Every host, sorted by key."""
     runners: tuple[RunnerSpec, ...]
+    """Every runner, sorted by key."""
     variables: tuple[VariableSpec, ...] = ()
+    """CI/CD variables, sorted by identity; none by default."""
     protect: bool = False
-    secret_keys: frozenset[str] = field(default_factory=frozenset)  # config keys referenced as secrets
-    warnings: tuple[str, ...] = ()  # legal but probably unintended; logged on every run
-
-    def host(self, key: str) -> HostSpec:
-        return next(h for h in self.hosts if h.key == key)
+    """Deletion protection of registrations and variables; off by default."""
+    secret_keys: frozenset[str] = frozenset()
+    """Config keys referenced as secrets (variables, Docker TLS, kubeconfig)."""
+    warnings: tuple[str, ...] = ()
+    """Legal but probably unintended settings, as `key.path: message`; logged on every run."""
 
     def runners_on(self, host_key: str) -> tuple[RunnerSpec, ...]:
         return tuple(r for r in self.runners if r.host == host_key)
 
-    def drain_seconds(self, host_key: str) -> int:
-        """How long a manager may take to finish running jobs: the longest job timeout plus a margin."""
-        timeouts = [r.job_timeout for r in self.runners_on(host_key)] or [versions.DEFAULT_JOB_TIMEOUT]
-        return max(timeouts) + versions.DRAIN_MARGIN_SECONDS
+    def manager(self, host: HostSpec) -> ManagerSpec:
+        """The view of the fleet that `host`'s manager is built from."""
+        runners = self.runners_on(host.key)
+        longest = max((r.job_timeout for r in runners), default=DEFAULT_JOB_TIMEOUT)
+        return ManagerSpec(
+            stack=self.stack,
+            gitlab_url=self.gitlab_url,
+            host=host,
+            runners=runners,
+            drain_seconds=longest + DRAIN_MARGIN_SECONDS,
+        )
+
+    @property
+    def managers(self) -> tuple[ManagerSpec, ...]:
+        """One manager per host, in host order."""
+        return tuple(self.manager(host) for host in self.hosts)

@@ -17,7 +17,7 @@ import pulumi_docker as docker
 import pulumi_gitlab as gitlab
 import pulumi_kubernetes as kubernetes
 
-from components.model import HostSpec
+from components.model import DockerTarget, KubernetesTarget
 from components.secrets import secret
 from components.spec import GitlabConnection
 
@@ -36,13 +36,11 @@ def gitlab_provider(name: str, conn: GitlabConnection, opts: pulumi.ResourceOpti
 
 
 def docker_provider(
-    host: HostSpec, secrets: Mapping[str, pulumi.Output[str]], opts: pulumi.ResourceOptions
+    host_key: str, target: DockerTarget, secrets: Mapping[str, pulumi.Output[str]], opts: pulumi.ResourceOptions
 ) -> docker.Provider:
-    target = host.docker
-    assert target is not None
     tls = target.tls
     return docker.Provider(
-        f"docker-{host.key}",
+        f"docker-{host_key}",
         host=target.url,
         ssh_opts=list(target.ssh_opts) or None,
         cert_path=target.cert_path,
@@ -54,13 +52,11 @@ def docker_provider(
 
 
 def kubernetes_provider(
-    host: HostSpec, secrets: Mapping[str, pulumi.Output[str]], opts: pulumi.ResourceOptions
+    host_key: str, target: KubernetesTarget, secrets: Mapping[str, pulumi.Output[str]], opts: pulumi.ResourceOptions
 ) -> kubernetes.Provider:
-    target = host.kubernetes
-    assert target is not None
     kubeconfig = secret(secrets[target.kubeconfig]) if target.kubeconfig else None
     return kubernetes.Provider(
-        f"k8s-{host.key}",
+        f"k8s-{host_key}",
         context=target.context,
         kubeconfig=kubeconfig,
         # Objects this stack creates must not silently adopt (and later delete) someone else's.

@@ -19,10 +19,16 @@ from components.secrets import secret
 
 @dataclass(frozen=True)
 class RunnerRegistrationArgs:
+    """What one registration is made from."""
+
     runner: RunnerSpec
+    """The runner's settings (scope, tags, access level, timeout, paused, ...)."""
     stack: str
-    scope_id: pulumi.Input[int] | None  # numeric group/project id (resolved from a path by the fleet)
+    """The Pulumi stack name, written into the runner's description and maintenance note."""
+    scope_id: pulumi.Input[int] | None
+    """Numeric group or project id (the fleet resolves paths); None for instance runners."""
     protect: bool = False
+    """Deletion protection of the GitLab runner; off by default."""
 
 
 def description(stack: str, runner_key: str) -> str:

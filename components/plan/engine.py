@@ -1,6 +1,7 @@
 """Run the real program for one stack file under Pulumi's mock engine and record everything it declares.
 
-Shared by the offline plan (`python -m components.plan`) and the tests. The program, the spec and the
+The one harness: the offline plan (`python -m components.plan`) and every test run programs
+through it. The program, the spec and the
 provider SDKs run for real; only the engine is replaced: secure config values become placeholders that
 are still secrets, provider-computed outputs get deterministic fake values (runner tokens look like
 `glrt-mock-...`, so a leak is easy to spot), and every `RegisterResource` request is recorded with its
@@ -21,78 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components import versions
-from components.spec import STACK_FILE_ENV
+from components.model import REDACTED
+from components.plan.stack_file import StackFile
+from components.spec.keys import PROJECT
 
-ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = ROOT / "__main__.py"
-SECRET = "[secret]"
-SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
-
-
-class StackFileError(Exception):
-    """The stack file cannot be read at all (missing, not YAML, no config map)."""
-
-
-@dataclass(frozen=True)
-class StackFile:
-    path: Path
-    stack: str
-    config: Mapping[str, str]  # fully qualified key -> string value, as the engine passes them
-    secret_keys: tuple[str, ...]
-
-
-def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
-    """Read `Pulumi.<stack>.yaml` the way the CLI hands it to the program; secure values become placeholders."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise StackFileError(f"{path}: cannot read the stack file ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path}: not valid YAML ({exc})") from exc
-    if document is None:
-        document = {}
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise StackFileError(f"{path}: expected a map with a 'config' map")
-    name = stack or _stack_name(path)
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, value in (document.get("config") or {}).items():
-        full = key if ":" in str(key) else f"{versions.PROJECT}:{key}"
-        plain, secret = _unsecure(value, full)
-        config[full] = plain if isinstance(plain, str) else json.dumps(plain)
-        if secret:
-            secret_keys.append(full)
-    return StackFile(path=path, stack=name, config=config, secret_keys=tuple(secret_keys))
-
-
-def _stack_name(path: Path) -> str:
-    stem = path.name
-    for suffix in (".yaml", ".yml"):
-        stem = stem.removesuffix(suffix)
-    return stem.removeprefix("Pulumi.") or "dev"
-
-
-def _unsecure(value: Any, key: str) -> tuple[Any, bool]:
-    """Replace `{secure: ...}` (at any depth) by a placeholder; report whether the key holds a secret."""
-    if isinstance(value, dict) and set(value) == {"secure"}:
-        return SECRET_PLACEHOLDER.format(key=key), True
-    if isinstance(value, dict):
-        pairs = {k: _unsecure(v, key) for k, v in value.items()}
-        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
-    if isinstance(value, list):
-        items = [_unsecure(v, key) for v in value]
-        return [v for v, _ in items], any(s for _, s in items)
-    return value, False
-
-
-# --- the mock engine -----------------------------------------------------------------------------
+PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
 
 
 def _digest(*parts: str) -> str:
@@ -208,7 +147,7 @@ def reveal(value: Any) -> Any:
 def display(value: Any) -> Any:
     """The value as a preview shows it: secrets as "[secret]", whole numbers as ints."""
     if is_secret(value):
-        return SECRET
+        return REDACTED
     if isinstance(value, dict):
         return {k: display(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -227,21 +166,10 @@ class PlanResult:
     warnings: list[str]
     tokens: dict[str, str] = field(default_factory=dict)  # UserRunner name -> mock glrt- token
 
-    def of_type(self, typ: str) -> list[Resource]:
-        return [r for r in self.resources if r.type == typ]
-
-    def named(self, name: str, typ: str | None = None) -> Resource:
-        found = [r for r in self.resources if r.name == name and (typ is None or r.type == typ)]
-        if len(found) != 1:
-            raise KeyError(f"{len(found)} resources named {name!r} of type {typ or 'any'}")
-        return found[0]
-
-    def children(self, parent: Resource) -> list[Resource]:
-        return [r for r in self.resources if r.parent == parent.urn]
-
     def mask_tokens(self, text: str) -> str:
+        """`text` with every token the mock issued shown as REDACTED."""
         for token in self.tokens.values():
-            text = text.replace(token, SECRET)
+            text = text.replace(token, REDACTED)
         return text
 
 
@@ -268,21 +196,13 @@ def _no_ambient_config() -> Iterator[None]:
 
 def run(stack_file: StackFile, program: Path = PROGRAM, records: list[Resource] | None = None) -> PlanResult:
     """Run `program` for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
-    saved = os.environ.get(STACK_FILE_ENV)
-    os.environ[STACK_FILE_ENV] = str(stack_file.path)  # so that problems name the file actually read
-    try:
-        return run_function(
-            lambda: runpy.run_path(str(program), run_name="__main__"),
-            stack=stack_file.stack,
-            config=stack_file.config,
-            secret_keys=stack_file.secret_keys,
-            records=records,
-        )
-    finally:
-        if saved is None:
-            del os.environ[STACK_FILE_ENV]
-        else:
-            os.environ[STACK_FILE_ENV] = saved
+    return run_function(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        stack=stack_file.stack,
+        config=stack_file.config,
+        secret_keys=stack_file.secret_keys,
+        records=records,
+    )
 
 
 def run_function(
@@ -306,11 +226,9 @@ def run_function(
     logger.propagate = False
     logger.addHandler(collector)
     with _no_ambient_config():
-        pulumi.runtime.reset_options(project=versions.PROJECT, stack=stack, preview=False)
+        pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=False)
         pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
-        pulumi.runtime.set_mocks(
-            mocks, project=versions.PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger
-        )
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger)
         root = pulumi.runtime.get_root_resource()
         _sync_await(run_pulumi_func(body))  # type: ignore[arg-type]
         outputs = _sync_await(_resolve_outputs(root.outputs if root is not None else {}))  # type: ignore[attr-defined]
@@ -328,5 +246,5 @@ async def _resolve_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
     for name, value in outputs.items():
         out = pulumi.Output.from_input(value)
-        resolved[name] = SECRET if await out.is_secret() else await out.future()
+        resolved[name] = REDACTED if await out.is_secret() else await out.future()
     return resolved

@@ -1,55 +1,51 @@
-"""Offline plan: what `pulumi up` would declare for a stack file, without the Pulumi CLI, credentials or network.
+"""The plan report: what a mock-engine run declared, as files a reviewer reads.
 
-    python -m components.plan --stack-file stacks/Pulumi.dev.yaml --out plan/dev
-
-Prints the resource tree and writes to --out:
 - plan.json: every resource (type, name, urn, parent, inputs as the engine receives them with secrets
-  shown as "[secret]", options incl. protect), the GitLab lookups, the stack outputs and warnings;
+  shown as "[secret]", options incl. protect), a per-host summary, the GitLab lookups, outputs and warnings;
 - hosts/<host>/config.toml for every host (runner tokens shown as [secret]);
 - hosts/<host>/manifests.yaml for every Kubernetes host (Secret data shown as [secret]).
-Exit 0 on success; 2 when the stack file is invalid, with every problem on stderr, one per line.
+Everything is read back from the declared resources, never re-rendered: the report shows what `pulumi up`
+would send. Labels, file paths and kinds come from the modules that declare them.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
-import sys
 import tomllib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from components import mock_engine
-from components.mock_engine import PlanResult, Resource
-from components.spec import SpecError
+from components.docker_host import CONFIG_FILE
+from components.model import REDACTED
+from components.plan import engine
+from components.plan.engine import PlanResult, Resource
+from components.render import config_toml
+from components.render import labels as marks
+from components.render import manifests as k8s_manifests
+from components.spec.keys import PROJECT
 
-CONFIG_FILE = "/etc/gitlab-runner/config.toml"
-HOST_LABEL = "runner-fleet.io/host"
-EXIT_INVALID = 2
+DOCKER_CONTAINER = "docker:index/container:Container"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
 def config_files(result: PlanResult) -> dict[str, str]:
     """host key -> config.toml as declared (Docker upload or Kubernetes Secret), tokens masked."""
     files: dict[str, str] = {}
     for res in result.resources:
-        revealed = mock_engine.reveal(res.inputs)
-        if res.type == "docker:index/container:Container":
+        revealed = engine.reveal(res.inputs)
+        if res.type == DOCKER_CONTAINER:
             labels = {x["label"]: x["value"] for x in revealed.get("labels") or []}
             for upload in revealed.get("uploads") or []:
                 if upload.get("file") == CONFIG_FILE:
-                    files[labels[HOST_LABEL]] = result.mask_tokens(upload["content"])
-        elif res.type == "kubernetes:core/v1:Secret":
-            host = revealed["metadata"]["labels"][HOST_LABEL]
-            files[host] = result.mask_tokens(revealed["stringData"]["config.toml"])
+                    files[labels[marks.HOST]] = result.mask_tokens(upload["content"])
+        elif res.type == K8S_SECRET:
+            host = revealed["metadata"]["labels"][marks.HOST]
+            files[host] = result.mask_tokens(revealed["stringData"][k8s_manifests.CONFIG_KEY])
     return dict(sorted(files.items()))
-
-
-APPLY_ORDER = ("Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "Deployment", "Service")
 
 
 def _sorted(value: Any) -> Any:
@@ -62,9 +58,9 @@ def _sorted(value: Any) -> Any:
 
 def manifest(res: Resource) -> dict[str, Any]:
     """The object as the Kubernetes provider would apply it, secrets shown as [secret]."""
-    body = _sorted(mock_engine.display(res.inputs))
-    if res.type == "kubernetes:core/v1:Secret":
-        body["stringData"] = {k: mock_engine.SECRET for k in mock_engine.reveal(res.inputs).get("stringData", {})}
+    body = _sorted(engine.display(res.inputs))
+    if res.type == K8S_SECRET:
+        body["stringData"] = {k: REDACTED for k in engine.reveal(res.inputs).get("stringData", {})}
     ordered = {"apiVersion": body.pop("apiVersion"), "kind": body.pop("kind"), "metadata": body.pop("metadata")}
     return {**ordered, **body}
 
@@ -74,9 +70,9 @@ def manifests(result: PlanResult) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for res in result.resources:
         if res.type.startswith("kubernetes:") and res.custom and not res.type.startswith("pulumi:providers"):
-            host = mock_engine.reveal(res.inputs)["metadata"]["labels"][HOST_LABEL]
+            host = engine.reveal(res.inputs)["metadata"]["labels"][marks.HOST]
             out.setdefault(host, []).append(manifest(res))
-    order = {kind: i for i, kind in enumerate(APPLY_ORDER)}
+    order = {kind: i for i, kind in enumerate(k8s_manifests.APPLY_ORDER)}
     return {
         host: sorted(objs, key=lambda o: (order.get(o["kind"], 99), o["metadata"]["name"]))
         for host, objs in out.items()
@@ -86,20 +82,15 @@ def manifests(result: PlanResult) -> dict[str, list[dict[str, Any]]]:
 def _manager(result: PlanResult, host: str) -> tuple[str, int]:
     """(where the manager runs, its drain period in seconds) from the declared resources."""
     for res in result.resources:
-        inputs = mock_engine.reveal(res.inputs)
-        if res.type == "docker:index/container:Container":
+        inputs = engine.reveal(res.inputs)
+        if res.type == DOCKER_CONTAINER:
             labels = {x["label"]: x["value"] for x in inputs.get("labels") or []}
-            if labels.get(HOST_LABEL) == host and labels.get("runner-fleet.io/role") == "manager":
+            if labels.get(marks.HOST) == host and labels.get(marks.ROLE) == marks.ROLE_MANAGER:
                 return f"container {inputs['name']}", int(inputs["destroyGraceSeconds"])
-        elif res.type == "kubernetes:apps/v1:Deployment" and inputs["metadata"]["labels"].get(HOST_LABEL) == host:
+        elif res.type == K8S_DEPLOYMENT and inputs["metadata"]["labels"].get(marks.HOST) == host:
             grace = inputs["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
             return f"deployment {inputs['metadata']['namespace']}/{inputs['metadata']['name']}", int(grace)
     raise KeyError(f"no manager declared for host {host!r}")
-
-
-def _relaxed(entry: dict[str, Any]) -> bool:
-    build = entry.get("kubernetes", {}).get("build_container_security_context", {})
-    return "security_opt" in entry.get("docker", {}) or build.get("seccomp_profile", {}).get("type") == "Unconfined"
 
 
 def hosts_summary(result: PlanResult) -> dict[str, Any]:
@@ -113,14 +104,16 @@ def hosts_summary(result: PlanResult) -> dict[str, Any]:
             "manager": manager,
             "concurrent": document["concurrent"],
             "drainSeconds": drain,
-            "runners": {entry["name"]: {"buildkit": _relaxed(entry)} for entry in document["runners"]},
+            "runners": {
+                entry["name"]: {"buildkit": config_toml.is_buildkit_relaxed(entry)} for entry in document["runners"]
+            },
         }
     return summary
 
 
 def plan_document(result: PlanResult) -> dict[str, Any]:
     return {
-        "project": "runner-fleet",
+        "project": PROJECT,
         "stack": result.stack,
         "hosts": hosts_summary(result),
         "resources": [
@@ -173,44 +166,3 @@ def write(result: PlanResult, out: Path) -> None:
         (out / "hosts" / host / "manifests.yaml").write_text(
             yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
         )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack-file", required=True, type=Path, help="stacks/Pulumi.<stack>.yaml")
-    parser.add_argument("--out", required=True, type=Path, help="directory for plan.json and hosts/")
-    parser.add_argument("--stack", help="stack name (default: from the file name)")
-    args = parser.parse_args(argv)
-    try:
-        stack_file = mock_engine.read_stack_file(args.stack_file, args.stack)
-        result = mock_engine.run(stack_file)
-    except mock_engine.StackFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    except SpecError as exc:
-        print(f"error: {exc.source}: {len(exc.problems)} problem(s); nothing was declared:", file=sys.stderr)
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_INVALID
-    except Exception as exc:
-        print(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    write(result, args.out)
-    print(tree(result))
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print()
-    for host, info in hosts_summary(result).items():
-        runners = ", ".join(f"{name}{' (buildkit)' if r['buildkit'] else ''}" for name, r in info["runners"].items())
-        print(f"host {host}: {info['executor']} manager {info['manager']}, drains {info['drainSeconds']} s; {runners}")
-    print(f"{len(result.resources)} resources for stack '{result.stack}'; written to {args.out}/")
-    return 0
-
-
-if __name__ == "__main__":
-    status = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The mock engine leaves one idle asyncio loop per worker thread; letting the interpreter collect them
-    # at exit can print a spurious "Exception ignored" traceback. Everything is written and flushed: leave.
-    os._exit(status)

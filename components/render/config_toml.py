@@ -1,0 +1,281 @@
+"""Render one manager's gitlab-runner `config.toml`. Pure: no Pulumi, no I/O.
+
+Tokens come in as plain strings at the edge (`Output.all(...).apply(render)` in the host components), so
+the rendered text stays a Pulumi secret. Every rendered file validates against the runner's own config
+schema (`schema.py`). Key reference: https://docs.gitlab.com/runner/configuration/advanced-configuration/
+
+Each `[[runners]]` entry is built from three layers:
+- *defaults* (volumes, resources, timeouts): `extraConfig` may override them;
+- *extraConfig*: the user's TOML passthrough for everything runner-fleet does not model (what it may say is
+  the spec's policy, `components/spec/extra_config.py`);
+- *owned* keys (identity, executor, images, every security setting): they always win over extraConfig.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import tomllib
+from collections.abc import Mapping
+from typing import Any, assert_never
+
+import tomli_w
+
+from components.model import REDACTED, DockerTarget, KubernetesTarget, ManagerSpec, RunnerSpec
+
+METRICS_PORT = 9252
+"""The manager's Prometheus and health listener (`listen_address`)."""
+
+# Facts of the rootless BuildKit image and of how it runs without a process sandbox.
+BUILDKITD_FLAGS = "--oci-worker-no-process-sandbox"
+BUILDKIT_ENV = f"BUILDKITD_FLAGS={BUILDKITD_FLAGS}"
+BUILDKIT_UID = 1000  # USER 1000:1000 in moby/buildkit:rootless
+BUILDKIT_STATE_DIR = "/home/user/.local/share/buildkit"
+SECURITY_OPT_UNCONFINED = ("seccomp=unconfined", "apparmor=unconfined")  # the `=` form; `:` is deprecated
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/build"
+
+
+# --- the keys runner-fleet owns ------------------------------------------------------------------
+
+
+def _image_policy(runner: RunnerSpec) -> dict[str, Any]:
+    policy: dict[str, Any] = {
+        "image": runner.image,
+        "pull_policy": [runner.pull_policy.value],
+        "allowed_pull_policies": [runner.pull_policy.value],
+    }
+    if runner.allowed_images:
+        policy["allowed_images"] = list(runner.allowed_images)
+    return policy
+
+
+def _docker_owned(runner: RunnerSpec) -> dict[str, Any]:
+    docker: dict[str, Any] = {**_image_policy(runner), "privileged": False, "services_privileged": False}
+    if runner.buildkit:
+        docker.update(
+            {
+                # rootlesskit needs unshare/mount: seccomp and AppArmor unconfined, for this runner's job
+                # containers only. `systempaths=unconfined` cannot pass through the runner (runner issue
+                # 36810), hence BUILDKITD_FLAGS.
+                "security_opt": list(SECURITY_OPT_UNCONFINED),
+                # The job must override the image's `rootlesskit buildkitd` entrypoint (`entrypoint: [""]`).
+                "disable_entrypoint_overwrite": False,
+                # The unconfined container runs as the image's non-root user, never as a user the job picks.
+                "allowed_users": [str(BUILDKIT_UID), "user"],
+            }
+        )
+    return docker
+
+
+def _unconfined_build_context(target: KubernetesTarget) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "run_as_user": BUILDKIT_UID,
+        "run_as_group": BUILDKIT_UID,
+        "run_as_non_root": True,
+        "seccomp_profile": {"type": "Unconfined"},
+        # No allow_privilege_escalation=false here: it sets no_new_privs, which breaks the setuid
+        # newuidmap that rootlesskit needs (moby/buildkit#1671).
+    }
+    if not target.apparmor_fallback:
+        context["app_armor_profile"] = {"type": "Unconfined"}  # Kubernetes >= 1.30, runner >= 18.11
+    return context
+
+
+def _confined_context() -> dict[str, Any]:
+    return {
+        "allow_privilege_escalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+
+
+def _kubernetes_owned(target: KubernetesTarget, runner: RunnerSpec) -> dict[str, Any]:
+    k8s: dict[str, Any] = {
+        "namespace": target.job_namespace,
+        **_image_policy(runner),
+        "privileged": False,
+        "pod_security_context": {"seccomp_profile": {"type": "RuntimeDefault"}},
+        "helper_container_security_context": _confined_context(),
+        "service_container_security_context": _confined_context(),
+        # Runs as root to prepare shared volumes; confined, but keeps its capabilities for chmod.
+        "init_permissions_container_security_context": {
+            "allow_privilege_escalation": False,
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        },
+    }
+    if runner.buildkit:
+        k8s["build_container_security_context"] = _unconfined_build_context(target)
+        if target.apparmor_fallback:
+            # Clusters older than 1.30 have no appArmorProfile field; the deprecated annotation targets
+            # the container named "build" only.
+            k8s["pod_annotations"] = {APPARMOR_ANNOTATION: "unconfined"}
+    else:
+        k8s["build_container_security_context"] = {"seccomp_profile": {"type": "RuntimeDefault"}}
+    if target.node_selector:
+        k8s["node_selector"] = dict(target.node_selector)
+    if target.tolerations:
+        k8s["node_tolerations"] = dict(target.tolerations)
+    return k8s
+
+
+def owned_entry(manager: ManagerSpec, runner: RunnerSpec, token: str = REDACTED) -> dict[str, Any]:
+    """The keys of `runner`'s [[runners]] entry that runner-fleet sets from the runner's own keys."""
+    entry: dict[str, Any] = {
+        "name": f"{manager.stack}-{runner.key}",
+        "url": manager.gitlab_url,
+        "token": token,
+        "executor": manager.host.executor.value,
+        "limit": runner.limit,
+    }
+    if runner.buildkit:
+        entry["environment"] = [BUILDKIT_ENV]
+    target = manager.host.target
+    match target:
+        case DockerTarget():
+            entry["docker"] = _docker_owned(runner)
+        case KubernetesTarget():
+            entry["kubernetes"] = _kubernetes_owned(target, runner)
+        case _:
+            assert_never(target)
+    return entry
+
+
+def is_buildkit_relaxed(entry: Mapping[str, Any]) -> bool:
+    """Whether a rendered [[runners]] entry carries the BuildKit relaxation (`owned_entry` of a BuildKit runner)."""
+    build = entry.get("kubernetes", {}).get("build_container_security_context", {})
+    return "security_opt" in entry.get("docker", {}) or build.get("seccomp_profile", {}).get("type") == "Unconfined"
+
+
+# --- defaults that extraConfig may override ------------------------------------------------------
+
+
+def _kubernetes_defaults(runner: RunnerSpec) -> dict[str, Any]:
+    defaults: dict[str, Any] = {"poll_timeout": 180, "cpu_request": "100m", "memory_request": "128Mi"}
+    if runner.buildkit:
+        defaults.update(
+            {
+                # BuildKit snapshots live on ephemeral storage; the image VOLUME is nosuid on some nodes.
+                "ephemeral_storage_request": "2Gi",
+                "ephemeral_storage_limit": "20Gi",
+                "volumes": {"empty_dir": [{"name": "buildkit-state", "mount_path": BUILDKIT_STATE_DIR}]},
+            }
+        )
+    return defaults
+
+
+def _defaults(manager: ManagerSpec, runner: RunnerSpec) -> dict[str, Any]:
+    target = manager.host.target
+    match target:
+        case DockerTarget():
+            return {"docker": {"volumes": ["/cache"]}}
+        case KubernetesTarget():
+            return {"kubernetes": _kubernetes_defaults(runner)}
+        case _:
+            assert_never(target)
+
+
+# --- merging -------------------------------------------------------------------------------------
+
+
+def _concatenable(a: object, b: object) -> bool:
+    """Lists of tables (volumes) grow; other lists are replaced or conflict."""
+    return isinstance(a, list) and isinstance(b, list) and all(isinstance(x, dict) for x in a + b)
+
+
+def _overlay(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` over `base`: tables merge, lists of tables grow, anything else in extra wins."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(out.get(key), dict) and isinstance(value, dict):
+            out[key] = _overlay(out[key], value)
+        elif _concatenable(out.get(key), value):
+            out[key] = out[key] + copy.deepcopy(value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def owned_overrides(owned: Mapping[str, Any], extra: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted config.toml paths where `extra` would replace an owned value instead of adding to it.
+
+    `environment` and lists of tables add to what runner-fleet sets; tables merge key by key.
+    """
+    found = []
+    for key, value in extra.items():
+        if key not in owned:
+            continue
+        path, mine = f"{prefix}{key}", owned[key]
+        if isinstance(mine, dict) and isinstance(value, dict):
+            found += owned_overrides(mine, value, f"{path}.")
+        elif not ((key == "environment" and isinstance(value, list)) or _concatenable(mine, value)):
+            found.append(path)
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_extra(text: str) -> dict[str, Any]:
+    return tomllib.loads(text) if text.strip() else {}
+
+
+def parse_extra(runner: RunnerSpec) -> dict[str, Any]:
+    """The runner's extraConfig as a table (a fresh copy); raises TOMLDecodeError when it is not TOML."""
+    return copy.deepcopy(_parse_extra(runner.extra_config))
+
+
+def runner_entry(manager: ManagerSpec, runner: RunnerSpec, token: str) -> dict[str, Any]:
+    """One `[[runners]]` table: defaults, then extraConfig, then the keys runner-fleet owns."""
+    owned = owned_entry(manager, runner, token)
+    merged = _overlay(_defaults(manager, runner), parse_extra(runner))
+    env = merged.pop("environment", [])
+    merged = _overlay(merged, owned)
+    if env or runner.buildkit:
+        mine = owned.get("environment", [])
+        merged["environment"] = mine + [e for e in env if e not in mine]
+    return _ordered_like(merged, owned)
+
+
+def _ordered_like(merged: dict[str, Any], owned: Mapping[str, Any]) -> dict[str, Any]:
+    """Owned keys first, in their order (identity reads first), then defaults and extraConfig."""
+    keys = [k for k in owned if k in merged] + [k for k in merged if k not in owned]
+    return {
+        k: _ordered_like(merged[k], owned[k])
+        if isinstance(merged[k], dict) and isinstance(owned.get(k), dict)
+        else merged[k]
+        for k in keys
+    }
+
+
+# --- the document ------------------------------------------------------------------------------
+
+
+def document(manager: ManagerSpec, tokens: Mapping[str, str]) -> dict[str, Any]:
+    """config.toml as a table; `tokens` maps runner key -> glrt- token."""
+    host = manager.host
+    return {
+        "concurrent": host.concurrent,
+        "check_interval": host.check_interval,
+        "shutdown_timeout": host.shutdown_timeout,
+        "log_level": host.log_level.value,
+        "log_format": host.log_format.value,
+        "listen_address": f":{METRICS_PORT}",
+        "runners": [runner_entry(manager, r, tokens[r.key]) for r in manager.runners],
+    }
+
+
+def placeholder_tokens(manager: ManagerSpec) -> dict[str, str]:
+    """Every runner's token shown as REDACTED: for checks, previews and tests."""
+    return {r.key: REDACTED for r in manager.runners}
+
+
+def render(manager: ManagerSpec, tokens: Mapping[str, str]) -> str:
+    """The config.toml of one manager; `tokens` maps runner key -> glrt- token."""
+    header = (
+        f"# gitlab-runner config for host '{manager.host.key}' of stack '{manager.stack}'.\n"
+        "# Rendered by runner-fleet (pulumi up); edits here are overwritten on the next update.\n"
+    )
+    return header + tomli_w.dumps(document(manager, tokens))
+
+
+def render_placeholder(manager: ManagerSpec) -> str:
+    """The same file with every token shown as REDACTED."""
+    return render(manager, placeholder_tokens(manager))

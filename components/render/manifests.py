@@ -1,0 +1,281 @@
+"""The Kubernetes objects of one gitlab-runner manager, as plain manifests. Pure: no Pulumi, no I/O.
+
+`KubernetesRunnerHost` declares these objects field by field; the parts that depend on a secret (the
+Secret's data, the pod template's config checksum) come from the functions that take them as arguments, so
+the component can pass them through `Output.apply`. `all_objects` is the whole host in apply order, as an
+operator reviews it and as the tests validate it with kubernetes-validate. Sources:
+- executor RBAC: https://docs.gitlab.com/runner/executors/kubernetes/#configure-runner-api-permissions
+- Pod Security levels: https://kubernetes.io/docs/concepts/security/pod-security-standards/
+- graceful stop: gitlab-runner drains on SIGQUIT; Kubernetes sends SIGTERM, which dumb-init rewrites.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from components.model import KubernetesTarget, ManagerSpec
+from components.render import labels as marks
+from components.render.config_toml import METRICS_PORT
+
+RUNNER_UID = 100  # gitlab-runner user of the alpine image
+RUNNER_GID = 65533
+HOME = "/home/gitlab-runner"
+CONFIG_DIR = f"{HOME}/.gitlab-runner"
+CONFIG_KEY = "config.toml"  # the Secret's key, and the file name under CONFIG_DIR
+SECRET_TYPE = "Opaque"
+CHECKSUM_ANNOTATION = "runner-fleet.io/config-checksum"
+APPLY_ORDER = ("Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "Deployment", "Service")
+"""The kinds of a host, in the order they are applied (and listed in manifests.yaml)."""
+
+# The kubernetes executor's documented permissions, attach strategy (the default), no optional extras.
+EXECUTOR_RULES: tuple[dict[str, Any], ...] = (
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "delete", "get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/attach"], "verbs": ["create", "delete", "get", "patch"]},
+    {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "delete", "get", "patch"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get", "list"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "delete", "get", "update"]},
+    {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["services"], "verbs": ["create", "get"]},
+)
+
+
+def object_name(host_key: str) -> str:
+    """A DNS label from the host key; unique because each host owns its namespaces."""
+    return "gitlab-runner-" + re.sub(r"[^a-z0-9-]+", "-", host_key.lower()).strip("-")
+
+
+def config_checksum(config_toml: str) -> str:
+    """What the pod template carries so that a config change rolls the manager; a digest is not the text."""
+    return "sha256:" + hashlib.sha256(config_toml.encode()).hexdigest()
+
+
+def labels(manager: ManagerSpec) -> dict[str, str]:
+    host_key = manager.host.key
+    return {
+        "app.kubernetes.io/name": "gitlab-runner",
+        "app.kubernetes.io/instance": f"{manager.stack}-{host_key}"[:63].rstrip("-_."),
+        "app.kubernetes.io/managed-by": marks.MANAGED_BY,
+        marks.STACK: manager.stack,
+        marks.HOST: host_key,
+    }
+
+
+def selector(manager: ManagerSpec) -> dict[str, str]:
+    keys = ("app.kubernetes.io/name", "app.kubernetes.io/instance")
+    return {k: v for k, v in labels(manager).items() if k in keys}
+
+
+def _metadata(manager: ManagerSpec, name: str, namespace: str) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": labels(manager)}
+
+
+def job_pod_security_level(manager: ManagerSpec) -> str:
+    """BuildKit build containers run seccomp/AppArmor Unconfined, which only `privileged` admits."""
+    return "privileged" if any(r.buildkit for r in manager.runners) else "baseline"
+
+
+def _namespace(manager: ManagerSpec, name: str, level: str) -> dict[str, Any]:
+    pss = {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "audit", "warn")}
+    pss["pod-security.kubernetes.io/enforce-version"] = "latest"
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {**labels(manager), **pss}},
+    }
+
+
+def manager_namespace(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    """The manager's namespace: `restricted`, unless jobs share it (the spec warns), then the jobs' level."""
+    shared = target.job_namespace == target.namespace
+    level = job_pod_security_level(manager) if shared else "restricted"
+    return _namespace(manager, target.namespace, level)
+
+
+def job_namespace(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any] | None:
+    """The namespace job pods run in, when apart from the manager's (None when they share it)."""
+    if target.job_namespace == target.namespace:
+        return None
+    return _namespace(manager, target.job_namespace, job_pod_security_level(manager))
+
+
+def service_account(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(manager, object_name(manager.host.key), target.namespace),
+        "automountServiceAccountToken": True,  # the manager talks to the API server in-cluster
+    }
+
+
+def role(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    """Namespaced to where job pods run; no wildcards, no ClusterRole."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _metadata(manager, object_name(manager.host.key), target.job_namespace),
+        "rules": [dict(rule) for rule in EXECUTOR_RULES],
+    }
+
+
+def role_binding(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    name = object_name(manager.host.key)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _metadata(manager, name, target.job_namespace),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": target.namespace}],
+    }
+
+
+def config_secret_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    return _metadata(manager, f"{object_name(manager.host.key)}-config", target.namespace)
+
+
+def config_secret_data(config_toml: str) -> dict[str, str]:
+    return {CONFIG_KEY: config_toml}
+
+
+def config_secret(manager: ManagerSpec, target: KubernetesTarget, config_toml: str) -> dict[str, Any]:
+    """config.toml carries runner tokens: a Secret, never a ConfigMap."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": config_secret_metadata(manager, target),
+        "type": SECRET_TYPE,
+        "stringData": config_secret_data(config_toml),
+    }
+
+
+def _manager_container(manager: ManagerSpec) -> dict[str, Any]:
+    return {
+        "name": "manager",
+        "image": manager.host.runner_image,
+        # Kubernetes stops pods with SIGTERM, which makes gitlab-runner abort jobs; dumb-init rewrites it
+        # to SIGQUIT (15 -> 3): stop taking jobs, finish the running ones, exit.
+        "command": ["/usr/bin/dumb-init", "--rewrite", "15:3", "--"],
+        "args": ["gitlab-runner", "run", "--config", f"{CONFIG_DIR}/{CONFIG_KEY}", "--working-directory", HOME],
+        "env": [{"name": "HOME", "value": HOME}],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        # Both probes are local HTTP/TCP on the metrics listener: they never call GitLab.
+        "readinessProbe": {
+            "httpGet": {"path": "/health/ready", "port": "metrics"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            "tcpSocket": {"port": "metrics"},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 30,
+            "timeoutSeconds": 5,
+            "failureThreshold": 4,
+        },
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNNER_UID,
+            "runAsGroup": RUNNER_GID,
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [
+            {"name": "home", "mountPath": HOME},
+            # A writable config dir (gitlab-runner writes .runner_system_id next to config.toml) ...
+            {"name": "config-dir", "mountPath": CONFIG_DIR},
+            # ... holding the Secret's config.toml as a single read-only file.
+            {"name": "config", "mountPath": f"{CONFIG_DIR}/{CONFIG_KEY}", "subPath": CONFIG_KEY, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def deployment_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    return _metadata(manager, object_name(manager.host.key), target.namespace)
+
+
+def deployment_spec(manager: ManagerSpec, checksum: str) -> dict[str, Any]:
+    """The Deployment's spec; `checksum` is `config_checksum` of the host's config.toml."""
+    name = object_name(manager.host.key)
+    return {
+        "replicas": 1,
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector(manager)},
+        # The new manager starts before the old one is asked to drain.
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "template": {
+            "metadata": {
+                "labels": labels(manager),
+                # A config change changes the pod template, so the manager rolls.
+                "annotations": {CHECKSUM_ANNOTATION: checksum},
+            },
+            "spec": {
+                "serviceAccountName": name,
+                "automountServiceAccountToken": True,
+                "terminationGracePeriodSeconds": manager.drain_seconds,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": RUNNER_UID,
+                    "runAsGroup": RUNNER_GID,
+                    "fsGroup": RUNNER_GID,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [_manager_container(manager)],
+                "volumes": [
+                    # 0440: readable by the runner through fsGroup, by nobody else.
+                    {"name": "config", "secret": {"secretName": f"{name}-config", "defaultMode": 0o440}},
+                    {"name": "config-dir", "emptyDir": {"sizeLimit": "16Mi"}},
+                    {"name": "home", "emptyDir": {"sizeLimit": "1Gi"}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                ],
+            },
+        },
+    }
+
+
+def deployment(manager: ManagerSpec, target: KubernetesTarget, checksum: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": deployment_metadata(manager, target),
+        "spec": deployment_spec(manager, checksum),
+    }
+
+
+def metrics_service(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(manager, f"{object_name(manager.host.key)}-metrics", target.namespace),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(manager),
+            "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}],
+        },
+    }
+
+
+def all_objects(
+    manager: ManagerSpec, target: KubernetesTarget, config_toml: str, checksum: str
+) -> list[dict[str, Any]]:
+    """Every object of the host, in APPLY_ORDER."""
+    job = job_namespace(manager, target)
+    return [
+        manager_namespace(manager, target),
+        *([job] if job is not None else []),
+        service_account(manager, target),
+        role(manager, target),
+        role_binding(manager, target),
+        config_secret(manager, target, config_toml),
+        deployment(manager, target, checksum),
+        metrics_service(manager, target),
+    ]

@@ -1,0 +1,94 @@
+"""Read the stack's Pulumi configuration: the only module that touches `pulumi.Config`.
+
+`load()` reads every config key of the project namespace (secret values only as placeholders: their presence
+is checked, their text never read into the spec), parses them with `parse_spec`, logs the warnings, and returns
+the spec together with the secret values it references (still secret Outputs) and the GitLab connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi.runtime.config as runtime_config
+
+from components.model import REDACTED, FleetSpec
+from components.spec.keys import TOP_LEVEL
+from components.spec.parse import parse_spec
+
+STACK_CONFIG_DIR = "stacks"  # Pulumi.yaml's stackConfigDir: where problems say the stack file is
+
+
+@dataclass(frozen=True)
+class GitlabConnection:
+    """Arguments for the explicit gitlab.Provider, from the standard `gitlab:` stack keys.
+
+    An explicit provider does not read `gitlab:*` config by itself, so the program passes it on.
+    """
+
+    base_url: str
+    """The API root with a trailing slash; default `<gitlabUrl>/api/v4/`."""
+    token: pulumi.Output[str] | None
+    """`gitlab:token` (secret); None: the provider falls back to GITLAB_TOKEN."""
+    insecure: bool | None = None
+    """`gitlab:insecure`: skip TLS verification; unset by default."""
+    cacert_file: str | None = None
+    """`gitlab:cacertFile`: CA bundle path on the machine running pulumi; unset by default."""
+    retries: int | None = None
+    """`gitlab:retries`: retries on HTTP 429; the provider's default when unset."""
+    early_auth_check: bool | None = None
+    """`gitlab:earlyAuthCheck`: check the token at start; the provider's default when unset."""
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """Everything the program declares from: the spec, the GitLab connection, the referenced secrets."""
+
+    spec: FleetSpec
+    """The validated fleet."""
+    gitlab: GitlabConnection
+    """How the GitLab provider connects."""
+    secrets: Mapping[str, pulumi.Output[str]]
+    """Referenced secret config values by key, still secret Outputs."""
+
+
+def _config_keys() -> set[str]:
+    """Every fully qualified config key: the engine passes config both ways, so look at both."""
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+
+
+def load() -> FleetConfig:
+    """Read and validate the whole stack configuration; raise SpecError before anything is declared."""
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    cfg = pulumi.Config()
+    prefix = f"{project}:"
+    everything = _config_keys()
+    names = sorted(k.removeprefix(prefix) for k in everything if k.startswith(prefix))
+    foreign = [k for k in everything if ":" in k and not k.startswith(prefix) and k.split(":", 1)[1] in TOP_LEVEL.names]
+    env_secrets = set(runtime_config.get_config_secret_keys_env())
+    secret_keys = {k for k in names if runtime_config.is_config_secret(prefix + k) or prefix + k in env_secrets}
+    # Secret values are never read as plain text here: only their presence is checked.
+    values = {k: cfg.get(k) for k in names if k not in secret_keys}
+    values.update({k: REDACTED for k in secret_keys})
+    source = f"{STACK_CONFIG_DIR}/Pulumi.{stack}.yaml"
+    spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source, foreign_keys=foreign)
+    for warning in spec.warnings:
+        pulumi.log.warn(warning)
+    secrets = {k: cfg.require_secret(k) for k in sorted(spec.secret_keys)}
+    return FleetConfig(spec=spec, gitlab=_gitlab_connection(spec), secrets=secrets)
+
+
+def _gitlab_connection(spec: FleetSpec) -> GitlabConnection:
+    gl = pulumi.Config("gitlab")
+    base_url = gl.get("baseUrl") or f"{spec.gitlab_url}/api/v4/"
+    if not base_url.endswith("/"):
+        base_url += "/"  # the provider requires the trailing slash
+    return GitlabConnection(
+        base_url=base_url,
+        token=gl.get_secret("token"),
+        insecure=gl.get_bool("insecure"),
+        cacert_file=gl.get("cacertFile"),
+        retries=gl.get_int("retries"),
+        early_auth_check=gl.get_bool("earlyAuthCheck"),
+    )

@@ -1,0 +1,86 @@
+"""Checks that need the whole fleet: namespace ownership, secret references, and warnings about odd but legal setups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from components.model import DockerTarget, HostSpec, KubernetesTarget, RunnerSpec, VariableSpec
+from components.spec import keys
+from components.spec.problems import Problems
+
+
+def check_namespaces(p: Problems, hosts: Iterable[HostSpec | None]) -> None:
+    """A namespace is declared by exactly one host of a cluster (context)."""
+    owners: dict[tuple[str | None, str], str] = {}
+    for host in hosts:
+        if host is None or not isinstance(host.target, KubernetesTarget):
+            continue
+        target = host.target
+        for key, ns in (("namespace", target.namespace), ("jobNamespace", target.job_namespace)):
+            owner = owners.get((target.context, ns))
+            if owner is not None and owner != host.key:
+                p.add(
+                    f"hosts.{host.key}.kubernetes.{key}",
+                    f"namespace {ns!r} is already declared by host {owner!r} in the same context",
+                )
+            owners[(target.context, ns)] = host.key
+
+
+def _host_secret_refs(host: HostSpec) -> list[tuple[str, str]]:
+    """(key path, config key) of every secret a host names: Docker TLS material, kubeconfig contents."""
+    path, target = f"hosts.{host.key}", host.target
+    if isinstance(target, DockerTarget) and target.tls:
+        tls = target.tls
+        return [(f"{path}.docker.tls.{k.name}", getattr(tls, k.field or k.name)) for k in keys.TLS.keys]
+    if isinstance(target, KubernetesTarget) and target.kubeconfig:
+        return [(f"{path}.kubernetes.kubeconfig", target.kubeconfig)]
+    return []
+
+
+def referenced_secrets(
+    p: Problems,
+    hosts: Iterable[HostSpec | None],
+    variables: Iterable[VariableSpec],
+    secrets: frozenset[str],
+    config_keys: frozenset[str],
+) -> set[str]:
+    """Every config key the fleet reads as a secret; a host's must be set, and set as a secret."""
+    referenced = {v.secret for v in variables if v.secret}
+    for host in hosts:
+        for path, key in _host_secret_refs(host) if host is not None else []:
+            referenced.add(key)
+            if key not in config_keys:
+                p.add(path, f"config key {key!r} is not set (pulumi config set --secret {key} ...)")
+            elif key not in secrets:
+                p.add(path, f"config key {key!r} is not a secret; set it with pulumi config set --secret")
+    return referenced
+
+
+def warn_about(p: Problems, hosts: Mapping[str, HostSpec | None], runners: Iterable[RunnerSpec | None]) -> None:
+    """Legal but probably unintended: said on every run, never blocking."""
+    placed = [x for x in runners if x is not None]
+    for key, host in hosts.items():
+        if host is None:
+            continue
+        count = sum(1 for x in placed if x.host == key)
+        if count == 0:
+            p.warn(f"hosts.{key}", "no runner is placed on this host; its manager will have nothing to run")
+        elif host.concurrent < count:
+            p.warn(
+                f"hosts.{key}.concurrent",
+                f"{host.concurrent} is lower than the {count} runners on this host; "
+                "gitlab-runner then reports long-polling stalls",
+            )
+        target = host.target
+        if isinstance(target, KubernetesTarget) and target.job_namespace == target.namespace:
+            p.warn(
+                f"hosts.{key}.kubernetes.jobNamespace",
+                "jobs share the manager's namespace, which is then labelled "
+                "for the jobs' Pod Security level instead of restricted",
+            )
+        if isinstance(target, DockerTarget) and target.scheme == "tcp" and not (target.tls or target.cert_path):
+            p.warn(
+                f"hosts.{key}.docker",
+                "tcp:// without tls or certPath relies on DOCKER_CERT_PATH on the machine "
+                "running pulumi; an unencrypted Docker API is root on that host",
+            )

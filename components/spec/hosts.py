@@ -1,0 +1,90 @@
+"""Read `hosts.<h>`: where one manager runs (a Docker engine or a Kubernetes namespace) and its global settings.
+
+The keys and their types are in `keys.HOST`, `keys.DOCKER`, `keys.TLS` and `keys.KUBERNETES`; this module adds
+the rules that tie keys together (URL schemes, TLS only for tcp://, namespace names, toleration effects).
+Docker URLs: https://docs.docker.com/engine/security/protect-access/ ; namespaces are RFC 1123 labels.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from components.model import DockerTarget, DockerTls, HostSpec, KubernetesTarget, default_job_namespace
+from components.spec import keys
+from components.spec.problems import Problems
+from components.spec.reader import check_name, read_section
+
+K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _url_problem(url: str) -> str | None:
+    """What is wrong with a Docker engine URL, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ssh", "tcp", "unix"):
+        return f"expected an ssh://user@host[:port], tcp://host:port or unix:///path URL, found {url!r}"
+    if parts.scheme == "unix" and not parts.path.startswith("/"):
+        return f"a unix:// URL needs an absolute socket path (unix:///var/run/docker.sock), found {url!r}"
+    if parts.scheme in ("ssh", "tcp") and not parts.hostname:
+        return f"expected a host name in {url!r}"
+    if parts.scheme == "tcp" and parts.port is None:
+        return f"a tcp:// URL needs a port (tcp://host:2376), found {url!r}"
+    if parts.scheme == "ssh" and parts.password:
+        return "a password in an ssh:// URL is refused by Docker; use an SSH key or agent"
+    return None
+
+
+def _parse_tls(p: Problems, raw: object, path: str) -> DockerTls | None:
+    values = read_section(p, raw, path, keys.TLS)
+    if values is None or len(values) != len(keys.TLS.keys):
+        return None
+    return DockerTls(**values)
+
+
+def parse_docker(p: Problems, raw: object, path: str) -> DockerTarget | None:
+    values = read_section(p, raw, path, keys.DOCKER, {"tls": _parse_tls})
+    if values is None or "url" not in values:
+        return None
+    problem = _url_problem(values["url"])
+    if problem is not None:
+        p.add(f"{path}.host", problem)
+        return None
+    target = DockerTarget(**values)
+    if target.scheme != "tcp" and (target.tls or target.cert_path):
+        p.add(f"{path}.tls", "TLS material applies only to tcp:// Docker hosts")
+    if target.tls and target.cert_path:
+        p.add(f"{path}.certPath", "set either certPath or tls, not both")
+    return target
+
+
+def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | None:
+    values = read_section(p, raw, path, keys.KUBERNETES)
+    if values is None:
+        return None
+    valid = "namespace" in values
+    if valid and not K8S_NAMESPACE_RE.match(values["namespace"]):
+        p.add(
+            f"{path}.namespace", f"expected a Kubernetes namespace name (RFC 1123 label), found {values['namespace']!r}"
+        )
+        valid = False
+    # A job namespace derived from an invalid namespace is not a second problem; a written one always is.
+    if "job_namespace" not in values and valid:
+        values["job_namespace"] = default_job_namespace(values["namespace"])
+    job_namespace = values.get("job_namespace")
+    if job_namespace is not None and not K8S_NAMESPACE_RE.match(job_namespace):
+        p.add(f"{path}.jobNamespace", f"expected a Kubernetes namespace name (RFC 1123 label), found {job_namespace!r}")
+        valid = False
+    for key, effect in values.get("tolerations", ()):
+        if effect not in TOLERATION_EFFECTS:
+            p.add(f"{path}.tolerations.{key}", f"expected one of {', '.join(TOLERATION_EFFECTS)}, found {effect!r}")
+    return KubernetesTarget(**values) if valid else None
+
+
+def parse_host(p: Problems, key: str, raw: object) -> HostSpec | None:
+    path = f"hosts.{key}"
+    named = check_name(p, key, path, "host")
+    values = read_section(p, raw, path, keys.HOST, {"docker": parse_docker, "kubernetes": parse_kubernetes})
+    if values is None or values.pop("executor", None) is None or "target" not in values or not named:
+        return None
+    return HostSpec(key=key, **values)

@@ -1,0 +1,404 @@
+"""Every key of the stack file, as data: its name, type, bound, message, the model field it fills, and a doc line.
+
+One table per section (top level, host, docker, tls, kubernetes, runner, variable). `reader.read_section` reads
+a section by its table; the section parsers (`hosts.py`, `runners.py`, `variables.py`, `parse.py`) only add the
+rules that tie keys together. Defaults are not here: they are the model's field defaults (`components/model.py`),
+so a key that is absent simply leaves its field out. `Pulumi.yaml`'s config declarations and the README's key
+reference are tested against these tables.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.model import LogFormat, LogLevel, PullPolicy, VariableType
+from components.spec.problems import Problems, describe
+
+PROJECT = "runner-fleet"
+"""The Pulumi project, and so the namespace of every stack key below (`runner-fleet:hosts`)."""
+
+MIN_MAXIMUM_TIMEOUT = 600
+"""Seconds: GitLab refuses a runner `maximum_timeout` below 10 minutes."""
+
+
+class Invalid(enum.Enum):
+    """A value that was read and refused (its problem is already reported)."""
+
+    VALUE = 0
+
+
+INVALID = Invalid.VALUE
+
+
+# --- kinds: how a value is read, and what a wrong one is told ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    """A non-empty string, stripped."""
+
+    expected: str = "a non-empty string"
+    none_is_absent = True
+
+    def read(self, p: Problems, value: object, path: str) -> str | Invalid:
+        if not isinstance(value, str) or not value.strip():
+            p.add(path, f"expected {self.expected}, found {describe(value)}")
+            return INVALID
+        return value.strip()
+
+
+@dataclass(frozen=True)
+class Verbatim:
+    """A string kept exactly as written (a variable's value, TOML text); empty allowed; None is a problem."""
+
+    expected: str
+    none_is_absent = False
+
+    def read(self, p: Problems, value: object, path: str) -> str | Invalid:
+        if not isinstance(value, str):
+            p.add(path, f"expected {self.expected}, found {describe(value)}")
+            return INVALID
+        return value
+
+
+@dataclass(frozen=True)
+class Flag:
+    """true or false; an explicit null is a problem, not a default."""
+
+    none_is_absent = False
+
+    def read(self, p: Problems, value: object, path: str) -> bool | Invalid:
+        if not isinstance(value, bool):
+            p.add(path, f"expected true or false, found {describe(value)}")
+            return INVALID
+        return value
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A whole number >= minimum; `why` explains the bound."""
+
+    minimum: int
+    why: str = ""
+    none_is_absent = True
+
+    def read(self, p: Problems, value: object, path: str) -> int | Invalid:
+        if isinstance(value, bool) or not isinstance(value, int):
+            p.add(path, f"expected a whole number >= {self.minimum}, found {describe(value)}")
+            return INVALID
+        if value < self.minimum:
+            p.add(path, f"must be >= {self.minimum}{self.why}, found {value}")
+            return INVALID
+        return value
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value of a closed set (a StrEnum of the model)."""
+
+    choices: type[enum.StrEnum]
+    none_is_absent = True
+
+    def read(self, p: Problems, value: object, path: str) -> enum.StrEnum | Invalid:
+        allowed = [m.value for m in self.choices]
+        if not isinstance(value, str) or value not in allowed:
+            p.add(path, f"expected one of {', '.join(allowed)}, found {describe(value)}")
+            return INVALID
+        return self.choices(value)
+
+
+@dataclass(frozen=True)
+class Texts:
+    """A list of non-empty strings, each stripped; a bad item is named by its index."""
+
+    none_is_absent = True
+
+    def read(self, p: Problems, value: object, path: str) -> tuple[str, ...] | Invalid:
+        if not isinstance(value, list):
+            p.add(path, f"expected a list of strings, found {describe(value)}")
+            return INVALID
+        out: list[str] = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                p.add(f"{path}[{i}]", f"expected a non-empty string, found {describe(item)}")
+            else:
+                out.append(item.strip())
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class TextMap:
+    """A map of string to string, as sorted pairs."""
+
+    none_is_absent = True
+
+    def read(self, p: Problems, value: object, path: str) -> tuple[tuple[str, str], ...] | Invalid:
+        if not isinstance(value, dict):
+            p.add(path, f"expected a map of strings, found {describe(value)}")
+            return INVALID
+        out = []
+        for key, item in sorted(value.items()):
+            if not isinstance(item, str):
+                p.add(f"{path}.{key}", f"expected a string, found {describe(item)}")
+            else:
+                out.append((str(key), item))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A GitLab group or project: a numeric id or a full path, as text."""
+
+    none_is_absent = False
+
+    def read(self, p: Problems, value: object, path: str) -> str | Invalid:
+        text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+        if not text:
+            p.add(path, f"expected a numeric id or full path, found {describe(value)}")
+            return INVALID
+        return text
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A value with a shape of its own (a section, a scope), read by the parser the section parser passes in."""
+
+    section: Section | None = None
+    none_is_absent = False
+
+
+Kind = Text | Verbatim | Flag | Whole | Choice | Texts | TextMap | Ref | Nested
+
+
+# --- tables ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a section."""
+
+    name: str
+    """The key as written in the stack file (camelCase)."""
+    kind: Kind
+    """How its value is read and what a wrong one is told."""
+    doc: str
+    """One line for the documentation: what it is, and its unit."""
+    field: str | None = None
+    """The model field it fills; None when the section parser uses the value itself."""
+    required: str = ""
+    """The message when it is missing; empty: optional (the model's default applies)."""
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Exactly one of these keys must be present."""
+
+    names: tuple[str, ...]
+    """The keys, in the order the message lists them."""
+    message: str
+    """What is expected, e.g. "expected exactly one of 'project' or 'group'"."""
+    field: str
+    """Where `reader.read_section` puts the name of the key present (absent when the rule is broken)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """The keys a map of the stack file may hold."""
+
+    keys: tuple[Key, ...]
+    """Every key, in the order they are read and listed in messages."""
+    expected: str
+    """What the map is, for the message when the value is not a map."""
+    one_of: tuple[OneOf, ...] = ()
+    """Groups of keys of which exactly one must be present."""
+    by_name: Mapping[str, Key] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {k.name: k for k in self.keys})
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.keys)
+
+
+TLS = Section(
+    keys=(
+        Key("ca", Text(), "secret config key holding the CA certificate (PEM)", field="ca", required="is required"),
+        Key("cert", Text(), "secret config key holding the client certificate (PEM)", "cert", "is required"),
+        Key("key", Text(), "secret config key holding the client key (PEM)", "key", "is required"),
+    ),
+    expected="a map of ca/cert/key secret config key names",
+)
+
+DOCKER = Section(
+    keys=(
+        Key(
+            "host", Text(), "the Docker engine: ssh://user@h[:port], tcp://h:port or unix:///path", "url", "is required"
+        ),
+        Key("sshOpts", Texts(), "extra options for the local ssh client", "ssh_opts"),
+        Key("certPath", Text(), "directory with ca.pem, cert.pem and key.pem (tcp:// only)", "cert_path"),
+        Key("tls", Nested(TLS), "TLS material from secret config keys (tcp:// only)", "tls"),
+    ),
+    expected="a map with 'host' (ssh://, tcp:// or unix:// URL)",
+)
+
+KUBERNETES = Section(
+    keys=(
+        Key("context", Text(), "kubeconfig context of the cluster", "context"),
+        Key(
+            "namespace",
+            Text(),
+            "the manager's namespace (created, Pod Security restricted)",
+            "namespace",
+            "is required",
+        ),
+        Key("jobNamespace", Text(), "where job pods run; default <namespace>-jobs", "job_namespace"),
+        Key("kubeconfig", Text(), "secret config key holding kubeconfig contents", "kubeconfig"),
+        Key("nodeSelector", TextMap(), "job pods' node selector", "node_selector"),
+        Key("tolerations", TextMap(), "job pods' tolerations: 'key=value' -> effect", "tolerations"),
+        Key("appArmorAnnotationFallback", Flag(), "clusters < 1.30: AppArmor by annotation", "apparmor_fallback"),
+    ),
+    expected="a map with 'namespace' (and optional context, jobNamespace)",
+)
+
+HOST = Section(
+    keys=(
+        Key("docker", Nested(DOCKER), "the manager runs as a container on this Docker engine", "target"),
+        Key("kubernetes", Nested(KUBERNETES), "the manager runs as a Deployment in this namespace", "target"),
+        Key("concurrent", Whole(1, " (0 makes gitlab-runner exit)"), "the manager's global job limit", "concurrent"),
+        Key("checkInterval", Whole(1), "seconds between the manager's job requests", "check_interval"),
+        Key("shutdownTimeout", Whole(1), "seconds gitlab-runner waits for a forced shutdown", "shutdown_timeout"),
+        Key("logFormat", Choice(LogFormat), "gitlab-runner's log format", "log_format"),
+        Key("logLevel", Choice(LogLevel), "gitlab-runner's log level", "log_level"),
+        Key("runnerImage", Text(), "the manager's image", "runner_image"),
+    ),
+    expected="a map with 'docker' or 'kubernetes'",
+    one_of=(
+        OneOf(
+            ("docker", "kubernetes"),
+            "expected exactly one of 'docker' or 'kubernetes' (where this host's manager runs)",
+            field="executor",
+        ),
+    ),
+)
+
+SCOPE_EXPECTED = "expected exactly one of {instance: true}, {group: <path or id>}, {project: <path or id>}"
+
+RUNNER = Section(
+    keys=(
+        Key("host", Text(), "key of the host whose manager runs it", "host", "is required"),
+        Key(
+            "scope",
+            Nested(),
+            "{instance: true}, {group: path-or-id} or {project: path-or-id}",
+            "scope",
+            "is required: one of {instance: true}, {group: <path or id>}, {project: <path or id>}",
+        ),
+        Key("tags", Texts(), "job tags it takes", "tags"),
+        Key("buildkit", Flag(), "rootless BuildKit profile", "buildkit"),
+        Key("protectedOnly", Flag(), "takes jobs of protected branches and tags only", "protected_only"),
+        Key("runUntagged", Flag(), "takes untagged jobs", "run_untagged"),
+        Key("locked", Flag(), "locked to its project (project runners only)", "locked"),
+        Key("paused", Flag(), "registered but takes no jobs", "paused"),
+        Key(
+            "maximumTimeout",
+            Whole(MIN_MAXIMUM_TIMEOUT, " seconds (GitLab's minimum)"),
+            "seconds a job may run at most; also sizes the manager's drain",
+            "maximum_timeout",
+        ),
+        Key("limit", Whole(0), "concurrent jobs of this runner (0: no limit)", "limit"),
+        Key("image", Text(), "default job image", "image"),
+        Key("pullPolicy", Choice(PullPolicy), "image pull policy (also the only one jobs may ask for)", "pull_policy"),
+        Key("allowedImages", Texts(), "image globs jobs may use", "allowed_images"),
+        Key(
+            "extraConfig",
+            Verbatim("TOML text (a YAML block string)"),
+            "TOML merged into the runner's [[runners]] entry",
+            "extra_config",
+        ),
+    ),
+    expected="a map with at least 'host' and 'scope'",
+)
+
+VARIABLE = Section(
+    keys=(
+        Key("project", Ref(), "the project that owns it: numeric id or full path", "owner"),
+        Key("group", Ref(), "the group that owns it: numeric id or full path", "owner"),
+        Key("key", Text(), "the variable's name", "key", "is required"),
+        Key("value", Verbatim("a string (quote numbers)"), "the plain value", "value"),
+        Key("secret", Text(), "name of a secret config key holding the value", "secret"),
+        Key("masked", Flag(), "masked in job logs", "masked"),
+        Key("protected", Flag(), "only for protected branches and tags", "protected"),
+        Key("environmentScope", Text(), "environments it applies to", "environment_scope"),
+        Key("raw", Flag(), "no $VAR expansion", "raw"),
+        Key("type", Choice(VariableType), "an environment variable or a file", "variable_type"),
+    ),
+    expected="a map with project or group, key, and value or secret",
+    one_of=(
+        OneOf(("project", "group"), "expected exactly one of 'project' or 'group'", field="owner_kind"),
+        OneOf(
+            ("value", "secret"),
+            "expected exactly one of 'value' (plain text) or 'secret' (name of a secret config key)",
+            field="source",
+        ),
+    ),
+)
+
+TOP_LEVEL = Section(
+    keys=(
+        Key("gitlabUrl", Text(), "URL of the GitLab instance the runners connect to", "gitlab_url", "is required"),
+        Key(
+            "hosts",
+            Nested(HOST),
+            "where runner managers run: host-key -> host",
+            "hosts",
+            "is required: a map of host-key -> host",
+        ),
+        Key(
+            "runners",
+            Nested(RUNNER),
+            "GitLab runner registrations: runner-key -> runner",
+            "runners",
+            "is required: a map of runner-key -> runner",
+        ),
+        Key("variables", Nested(VARIABLE), "CI/CD variables of projects and groups: a list", "variables"),
+        Key("protect", Flag(), "deletion protection of registrations and CI/CD variables", "protect"),
+    ),
+    expected="the project's config keys",
+)
+
+
+def summary(section: Section) -> str:
+    """A section's keys on one line, `?` after the optional ones, one-of groups joined with `|`."""
+    grouped = {name for rule in section.one_of for name in rule.names}
+    parts: list[str] = []
+    for rule in section.one_of:
+        parts.append(" | ".join(_summary_of(section.by_name[n]) for n in rule.names))
+    parts += [_summary_of(k) for k in section.keys if k.name not in grouped]
+    return "{" + ", ".join(parts) + "}"
+
+
+def _summary_of(key: Key) -> str:
+    text = key.name + ("" if key.required else "?")
+    if isinstance(key.kind, Nested) and key.kind.section is not None:
+        text = f"{key.name}: {summary(key.kind.section)}"
+    return text
+
+
+def pulumi_config() -> dict[str, Any]:
+    """The `config:` block `Pulumi.yaml` declares: every top-level key with its description (and type)."""
+    config: dict[str, Any] = {}
+    for key in TOP_LEVEL.keys:
+        description = key.doc
+        if isinstance(key.kind, Nested) and key.kind.section is not None:
+            description = f"{key.doc}, each {summary(key.kind.section)}"
+        declared: dict[str, Any] = {"description": description}
+        if isinstance(key.kind, Text):
+            declared = {"type": "string", **declared}
+        elif isinstance(key.kind, Flag):
+            declared = {"type": "boolean", "default": False, **declared}
+        config[key.name] = declared
+    return config

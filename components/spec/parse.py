@@ -1,0 +1,138 @@
+"""Turn the raw values of the project's config keys into a frozen `FleetSpec`, or say everything that is wrong.
+
+`parse_spec` is pure: it takes the values (keys without the `runner-fleet:` prefix) and returns a FleetSpec,
+or raises `SpecError` listing every problem, one per line, each naming its key path, before any resource is
+declared. Sections are read by their key tables (`keys.py`) in `hosts.py`, `runners.py` and `variables.py`;
+whole-fleet rules are in `fleet_checks.py` and `extra_config.py`. The stack file contract is in README.md
+("Stack file reference").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from components.model import FleetSpec, HostSpec, RunnerSpec, VariableSpec
+from components.spec import extra_config, fleet_checks, keys
+from components.spec.hosts import parse_host
+from components.spec.keys import TOP_LEVEL, Text
+from components.spec.problems import Problems, SpecError, describe, unknown_key
+from components.spec.reader import read_key
+from components.spec.runners import parse_runner
+from components.spec.variables import parse_variables
+
+PLACEHOLDER_URL = "https://gitlab.invalid"  # only in a spec that is never returned (it has problems)
+
+
+def _decode(value: object) -> object:
+    """Structured config reaches the program as JSON text; tests may pass decoded values."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _parse_gitlab_url(p: Problems, url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        p.add("gitlabUrl", f"expected an http(s):// URL of the GitLab instance, found {url!r}")
+        return None
+    clean = url.rstrip("/")
+    if clean.endswith("/ci"):
+        p.add("gitlabUrl", "drop the legacy '/ci' suffix (gitlab-runner warns about it and it breaks submodule auth)")
+    return clean
+
+
+def _entries(p: Problems, raw: object, path: str, what: str) -> dict[str, Any]:
+    """The entries of `hosts` or `runners`: a non-empty map of key -> entry."""
+    if not isinstance(raw, dict):
+        p.add(path, f"expected a map of {what}, found {describe(raw)}")
+        return {}
+    if not raw:
+        p.add(path, f"expected at least one entry ({what})")
+    return raw
+
+
+def _hosts(p: Problems, raw: object, path: str) -> dict[str, HostSpec | None]:
+    return {key: parse_host(p, key, entry) for key, entry in sorted(_entries(p, raw, path, "host-key -> host").items())}
+
+
+def _runners(p: Problems, raw: object, path: str, hosts: Mapping[str, HostSpec | None]) -> list[RunnerSpec | None]:
+    entries = _entries(p, raw, path, "runner-key -> runner")
+    return [parse_runner(p, key, entry, hosts) for key, entry in sorted(entries.items())]
+
+
+def _top_level(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Our keys, structured ones decoded from the JSON text the engine passes."""
+    return {
+        k: v if isinstance(TOP_LEVEL.by_name[k].kind, Text) else _decode(v)
+        for k, v in values.items()
+        if k in TOP_LEVEL.by_name
+    }
+
+
+def parse_spec(
+    values: Mapping[str, Any],
+    *,
+    stack: str,
+    secret_keys: Iterable[str] = (),
+    source: str = "stack configuration",
+    foreign_keys: Iterable[str] = (),
+) -> FleetSpec:
+    """Parse the project's config values (keys without the `runner-fleet:` prefix) into a FleetSpec.
+
+    `secret_keys` are the keys set as secrets; `foreign_keys` are fully qualified keys of other namespaces that
+    look like ours (a wrong prefix). Raises SpecError with every problem found; never returns a partly valid spec.
+    """
+    p = Problems()
+    for key in sorted(foreign_keys):
+        p.add(key, f"not in this project's namespace; write it as '{keys.PROJECT}:{key.split(':', 1)[1]}'")
+    secrets, config_keys = frozenset(secret_keys), frozenset(values)
+    for key in sorted(secrets & set(TOP_LEVEL.names)):
+        # The shape of the stack never depends on a secret value.
+        p.add(key, "must not be a secret (or contain one); put secrets in their own keys and reference them")
+    top = _top_level({k: v for k, v in values.items() if k not in secrets})
+    by_name = TOP_LEVEL.by_name
+
+    gitlab_url = _parse_gitlab_url(p, read_key(p, top, "", by_name["gitlabUrl"]))
+    protect = read_key(p, top, "", by_name["protect"])
+    hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": _hosts}) or {}
+    runners: list[RunnerSpec | None] = (
+        read_key(p, top, "", by_name["runners"], {"runners": lambda p, raw, path: _runners(p, raw, path, hosts)}) or []
+    )
+    variables: list[VariableSpec | None] = []
+    if "variables" in top:
+        variables = parse_variables(p, top["variables"], secrets, config_keys)
+    valid_vars = [v for v in variables if v is not None]
+
+    referenced = fleet_checks.referenced_secrets(p, hosts.values(), valid_vars, secrets, config_keys)
+    for key in sorted(config_keys - set(TOP_LEVEL.names) - referenced):
+        p.add(
+            key,
+            unknown_key(key, TOP_LEVEL.names) + " (or a secret referenced by a variable, docker tls or kubeconfig)",
+        )
+    fleet_checks.check_namespaces(p, hosts.values())
+    fleet_checks.warn_about(p, hosts, runners)
+
+    spec = FleetSpec(
+        stack=stack,
+        gitlab_url=gitlab_url or PLACEHOLDER_URL,
+        hosts=tuple(h for h in hosts.values() if h is not None),
+        runners=tuple(r for r in runners if r is not None),
+        variables=tuple(sorted(valid_vars, key=lambda v: v.identity)),
+        protect=bool(protect),
+        secret_keys=frozenset(referenced),
+        warnings=tuple(p.warnings),
+    )
+    # The extraConfig policy and the runner's config schema need the rendered files; they run on every valid
+    # part, so their problems are reported together with the structural ones.
+    extra_config.check(p, spec)
+    if p.problems:
+        raise SpecError(source, p.problems)
+    return spec

@@ -1,0 +1,120 @@
+"""Read `runners.<r>`: one GitLab runner registration, its scope, its host and its job image policy.
+
+The keys and their types are in `keys.RUNNER`; this module adds the rules that tie keys together (the scope,
+tags or runUntagged, a BuildKit runner's image allow-list, the host it names). GitLab's rules:
+https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from components.model import (
+    HostSpec,
+    RunnerSpec,
+    Scope,
+    ScopeKind,
+    default_allowed_images,
+    default_job_image,
+    default_run_untagged,
+)
+from components.spec import keys
+from components.spec.keys import OneOf
+from components.spec.problems import Problems, describe
+from components.spec.reader import check_name, exactly_one_of, read_section
+
+SCOPE = OneOf(tuple(kind.value for kind in ScopeKind), keys.SCOPE_EXPECTED, field="kind")
+PATH_RE = re.compile(r"[\w.-]+(/[\w.-]+)*")
+
+
+def _scope_kind(p: Problems, raw: object, path: str) -> ScopeKind | None:
+    """The one scope kind `raw` names, or None with a problem."""
+    if not isinstance(raw, dict):
+        p.add(path, f"{SCOPE.message}, found {describe(raw)}")
+        return None
+    unknown = [kind for kind in raw if kind not in SCOPE.names]
+    for kind in unknown:
+        p.add(f"{path}.{kind}", f"unknown scope; {SCOPE.message}")
+    chosen = None if unknown else exactly_one_of(p, raw, path, SCOPE)
+    return ScopeKind(chosen) if chosen is not None else None
+
+
+def _group_or_project(kind: ScopeKind, ref: object) -> Scope | None:
+    """A numeric id (also written as text) or a full path."""
+    if isinstance(ref, int) and not isinstance(ref, bool) and ref > 0:
+        return Scope(kind, ref)
+    if isinstance(ref, str) and ref.strip().isdigit():
+        return Scope(kind, int(ref.strip()))
+    if isinstance(ref, str) and PATH_RE.fullmatch(ref.strip().strip("/")):
+        return Scope(kind, ref.strip().strip("/"))
+    return None
+
+
+def parse_scope(p: Problems, raw: object, path: str) -> Scope | None:
+    kind = _scope_kind(p, raw, path)
+    if kind is None or not isinstance(raw, dict):
+        return None
+    ref = raw[kind.value]
+    if kind is ScopeKind.INSTANCE:
+        if ref is not True:
+            p.add(f"{path}.instance", f"expected true, found {describe(ref)}")
+            return None
+        return Scope(kind)
+    scope = _group_or_project(kind, ref)
+    if scope is None:
+        p.add(
+            f"{path}.{kind}",
+            f"expected a numeric {kind} id or a full path like 'platform/images', found {describe(ref)}",
+        )
+    return scope
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    """gitlab-runner matches allowed_images with doublestar globs; '*' does not cross '/'."""
+    regex = "".join(
+        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part)
+        for part in re.split(r"(\*\*|\*)", pattern)
+    )
+    return re.fullmatch(regex, name) is not None
+
+
+def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
+    """Fill the image defaults; a BuildKit runner must restrict its images, and its image must be allowed."""
+    buildkit = values.get("buildkit", False)
+    values.setdefault("image", default_job_image(buildkit))
+    if "allowed_images" not in values:
+        values["allowed_images"] = default_allowed_images(buildkit)
+    elif buildkit and not values["allowed_images"]:
+        p.add(
+            f"{path}.allowedImages",
+            "a BuildKit runner must restrict its images; an empty list would allow any image to run unconfined",
+        )
+    allowed, image = values["allowed_images"], values["image"]
+    if allowed and not any(glob_match(pattern, image) for pattern in allowed):
+        p.add(f"{path}.image", f"{image!r} is not allowed by allowedImages ({', '.join(allowed)})")
+
+
+def parse_runner(p: Problems, key: str, raw: object, hosts: Mapping[str, HostSpec | None]) -> RunnerSpec | None:
+    path = f"runners.{key}"
+    named = check_name(p, key, path, "runner")
+    values = read_section(p, raw, path, keys.RUNNER, {"scope": parse_scope})
+    if values is None:
+        return None
+    host = values.get("host")
+    if host is not None and host not in hosts:
+        p.add(f"{path}.host", f"unknown host {host!r} (known: {', '.join(sorted(hosts)) or 'none defined'})")
+    values["tags"] = tuple(sorted(set(values.get("tags", ()))))
+    values.setdefault("run_untagged", default_run_untagged(values["tags"]))
+    if not values["tags"] and not values["run_untagged"]:
+        p.add(f"{path}.tags", "a runner with no tags must set runUntagged: true (GitLab refuses it otherwise)")
+    scope = values.get("scope")
+    if values.get("locked") and scope is not None and scope.kind is not ScopeKind.PROJECT:
+        p.warn(
+            f"{path}.locked", f"only project runners can be locked; GitLab ignores it on this {scope.kind.value} runner"
+        )
+    _check_images(p, path, values)
+    if not named or host not in hosts or scope is None:
+        return None
+    return RunnerSpec(key=key, **values)

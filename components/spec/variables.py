@@ -1,0 +1,80 @@
+"""Read `variables[i]`: project and group CI/CD variables, and the rules GitLab applies to them.
+
+The keys and their types are in `keys.VARIABLE`; this module adds GitLab's rules (key names, what can be
+masked), where a secret value comes from, and that no two variables share an identity.
+https://docs.gitlab.com/ci/variables/ ; masking: gitlabhq app/models/concerns/ci/maskable.rb
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from components.model import ScopeKind, VariableSpec
+from components.spec import keys
+from components.spec.problems import Problems, describe
+from components.spec.reader import read_section
+
+VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+# The check GitLab runs on masked values (gitlabhq app/models/concerns/ci/maskable.rb).
+MASKABLE_RE = re.compile(r"^[a-zA-Z0-9_+=/@:.~-]{8,}$")
+
+
+def _check_secret(p: Problems, path: str, name: str, config_keys: frozenset[str], secrets: frozenset[str]) -> None:
+    if name not in config_keys:
+        p.add(path, f"config key {name!r} is not set (pulumi config set --secret {name} ...)")
+    elif name not in secrets:
+        p.add(path, f"config key {name!r} is not a secret; set it with pulumi config set --secret")
+
+
+def parse_variable(
+    p: Problems, i: int, raw: object, secrets: frozenset[str], config_keys: frozenset[str]
+) -> VariableSpec | None:
+    """`secrets` are the secret config keys, `config_keys` every config key that is set."""
+    path = f"variables[{i}]"
+    values = read_section(p, raw, path, keys.VARIABLE)
+    if values is None:
+        return None
+    key = values.get("key")
+    if key is not None and not VARIABLE_KEY_RE.match(key):
+        p.add(f"{path}.key", f"GitLab variable keys are letters, digits and '_' (at most 255), found {key!r}")
+    if "secret" in values:
+        _check_secret(p, f"{path}.secret", values["secret"], config_keys, secrets)
+    value = values.get("value")
+    if values.get("masked") and value is not None and not MASKABLE_RE.match(value):
+        p.add(
+            f"{path}.value",
+            "GitLab refuses to mask this value: it must be at least 8 characters of "
+            "letters, digits and _+=/@:.~- (one line, no spaces)",
+        )
+    source, owner_kind = values.pop("source", None), values.pop("owner_kind", None)
+    if source not in values or owner_kind is None or "owner" not in values or key is None:
+        return None
+    return VariableSpec(owner_kind=ScopeKind(owner_kind), **values)
+
+
+def parse_variables(
+    p: Problems, raw: object, secrets: frozenset[str], config_keys: frozenset[str]
+) -> list[VariableSpec | None]:
+    """Every entry of `variables`, None where one is invalid; then no two may share an identity."""
+    if not isinstance(raw, list):
+        p.add("variables", f"expected a list of variables, found {describe(raw)}")
+        return []
+    variables = [parse_variable(p, i, v, secrets, config_keys) for i, v in enumerate(raw)]
+    _check_identities(p, variables)
+    return variables
+
+
+def _check_identities(p: Problems, variables: Sequence[VariableSpec | None]) -> None:
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for i, var in enumerate(variables):
+        if var is None:
+            continue
+        if var.identity in seen:
+            p.add(
+                f"variables[{i}]",
+                f"duplicates variables[{seen[var.identity]}] ({var.owner_kind.value} {var.owner}, key {var.key}, "
+                f"environmentScope {var.environment_scope})",
+            )
+        else:
+            seen[var.identity] = i

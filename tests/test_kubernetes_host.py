@@ -1,43 +1,42 @@
-"""KubernetesRunnerHost under the mock engine: what the provider would apply, validated strictly."""
+"""kubernetes_host: KubernetesRunnerHost under the mock engine, what the provider would apply, validated strictly."""
 
 from __future__ import annotations
 
 import copy
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from components import manifests, mock_engine, plan, runner_config
-from components.mock_engine import PlanResult, reveal
-from tests.conftest import K8S_MIXED, of_kind, write_stack
+from components.plan import report
+from components.plan.engine import PlanResult, reveal
+from components.render import manifests
+from tests.conftest import Plan
+from tests.fleets import K8S_MIXED
+from tests.harness import named, objects, of_kind, of_type, spec_of, validate_text
 
 VERSIONS = ["1.30.0", "1.34.0", "1.37.0"]
 
 
-@pytest.fixture(scope="module")
-def mixed_plan() -> PlanResult:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return mock_engine.run(mock_engine.read_stack_file(write_stack(Path(tmp), K8S_MIXED)))
+@pytest.fixture
+def mixed_plan(plan: Plan) -> PlanResult:
+    return plan(K8S_MIXED)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_planned_manifests_validate_strictly(mixed_plan: PlanResult, version: str) -> None:
-    docs = plan.manifests(mixed_plan)
+    docs = report.manifests(mixed_plan)
     assert set(docs) == {"eu", "us"}
-    for host, objects in docs.items():
-        for obj in objects:
+    for host, declared in docs.items():
+        for obj in declared:
             kubernetes_validate.validate(obj, version, strict=True)
-        assert runner_config.validate_text(plan.config_files(mixed_plan)[host]) == []
+        assert validate_text(report.config_files(mixed_plan)[host]) == []
 
 
 def test_manifests_yaml_is_written_with_secrets_masked(mixed_plan: PlanResult, tmp_path: Path) -> None:
-    plan.write(mixed_plan, tmp_path)
+    report.write(mixed_plan, tmp_path)
     text = (tmp_path / "hosts" / "eu" / "manifests.yaml").read_text()
     objects = list(yaml.safe_load_all(text))
     (secret,) = of_kind(objects, "Secret")
@@ -50,7 +49,7 @@ def test_manifests_yaml_is_written_with_secrets_masked(mixed_plan: PlanResult, t
 
 def _checksums(result: PlanResult) -> dict[str, str]:
     out = {}
-    for res in result.of_type("kubernetes:apps/v1:Deployment"):
+    for res in of_type(result, "kubernetes:apps/v1:Deployment"):
         inputs = reveal(res.inputs)
         out[inputs["metadata"]["name"]] = inputs["spec"]["template"]["metadata"]["annotations"][
             manifests.CHECKSUM_ANNOTATION
@@ -58,30 +57,30 @@ def _checksums(result: PlanResult) -> dict[str, str]:
     return out
 
 
-def test_config_change_rolls_only_its_manager(plan_values: Callable[..., PlanResult], mixed_plan: PlanResult) -> None:
+def test_config_change_rolls_only_its_manager(plan: Plan, mixed_plan: PlanResult) -> None:
     changed = copy.deepcopy(K8S_MIXED)
     changed["runners"]["eu-tests"]["limit"] = 3
-    after = plan_values(changed)
+    after = plan(changed)
     before_sums, after_sums = _checksums(mixed_plan), _checksums(after)
     assert before_sums["gitlab-runner-eu"] != after_sums["gitlab-runner-eu"]
     assert before_sums["gitlab-runner-us"] == after_sums["gitlab-runner-us"]
     for res in mixed_plan.resources:
         if "host-us" in res.urn or "k8s-us" in res.urn:
-            assert after.named(res.name, res.type).inputs == res.inputs, f"{res.name} changed"
+            assert named(after, res.name, res.type).inputs == res.inputs, f"{res.name} changed"
 
 
 def test_no_token_outside_secrets(mixed_plan: PlanResult) -> None:
     for res in mixed_plan.resources:
         shown = yaml.safe_dump(res.display_inputs)
         assert "glrt-" not in shown, res.name
-    assert not mixed_plan.of_type("kubernetes:core/v1:ConfigMap")
-    (secret,) = [r for r in mixed_plan.of_type("kubernetes:core/v1:Secret") if "eu" in r.name]
+    assert not of_type(mixed_plan, "kubernetes:core/v1:ConfigMap")
+    (secret,) = [r for r in of_type(mixed_plan, "kubernetes:core/v1:Secret") if "eu" in r.name]
     assert "glrt-mock-" in reveal(secret.inputs)["stringData"]["config.toml"]
 
 
 def test_only_the_buildkit_build_container_is_unconfined(mixed_plan: PlanResult) -> None:
 
-    for host, text in plan.config_files(mixed_plan).items():
+    for host, text in report.config_files(mixed_plan).items():
         for entry in tomllib.loads(text)["runners"]:
             k8s = entry.get("kubernetes")
             if k8s is None:
@@ -95,20 +94,20 @@ def test_only_the_buildkit_build_container_is_unconfined(mixed_plan: PlanResult)
                 "pod_security_context",
             ):
                 assert k8s[other]["seccomp_profile"]["type"] == "RuntimeDefault"
-    for res in mixed_plan.of_type("kubernetes:apps/v1:Deployment"):
+    for res in of_type(mixed_plan, "kubernetes:apps/v1:Deployment"):
         assert "Unconfined" not in yaml.safe_dump(reveal(res.inputs)), "the manager is never relaxed"
 
 
-def test_kubeconfig_contents_stay_secret(plan_values: Callable[..., PlanResult]) -> None:
+def test_kubeconfig_contents_stay_secret(plan: Plan) -> None:
     values = copy.deepcopy(K8S_MIXED)
     values["hosts"]["us"]["kubernetes"]["kubeconfig"] = "usKubeconfig"
-    result = plan_values(values, extra={"runner-fleet:usKubeconfig": {"secure": "v1:xyz"}})
-    provider = result.named("k8s-us", "pulumi:providers:kubernetes").display_inputs
+    result = plan(values, extra={"runner-fleet:usKubeconfig": {"secure": "v1:xyz"}})
+    provider = named(result, "k8s-us", "pulumi:providers:kubernetes").display_inputs
     assert provider["kubeconfig"] == "[secret]" and provider["context"] == "us-1"
 
 
 def test_apply_order(mixed_plan: PlanResult) -> None:
-    deployment = mixed_plan.named("host-eu-manager", "kubernetes:apps/v1:Deployment")
+    deployment = named(mixed_plan, "host-eu-manager", "kubernetes:apps/v1:Deployment")
     for needed in (
         "host-eu-namespace",
         "host-eu-job-namespace",
@@ -117,5 +116,20 @@ def test_apply_order(mixed_plan: PlanResult) -> None:
         "host-eu-config",
     ):
         assert needed in deployment.options["dependsOn"], needed
-    role = mixed_plan.named("host-eu-role", "kubernetes:rbac.authorization.k8s.io/v1:Role")
+    role = named(mixed_plan, "host-eu-role", "kubernetes:rbac.authorization.k8s.io/v1:Role")
     assert "host-eu-job-namespace" in role.options["dependsOn"]
+
+
+def test_declared_objects_are_the_rendered_ones(mixed_plan: PlanResult) -> None:
+    """What the component declares, field by field, is exactly what render/manifests.py describes."""
+    spec = spec_of(K8S_MIXED)
+    for host, declared in report.manifests(mixed_plan).items():
+        rendered = objects(spec, host)
+        checksum = next(o for o in declared if o["kind"] == "Deployment")["spec"]["template"]["metadata"]
+        for obj in rendered:
+            if obj["kind"] == "Secret":
+                obj["stringData"] = {manifests.CONFIG_KEY: "[secret]"}
+            if obj["kind"] == "Deployment":
+                obj["spec"]["template"]["metadata"]["annotations"] = checksum["annotations"]
+        by_name = sorted(rendered, key=lambda o: (manifests.APPLY_ORDER.index(o["kind"]), o["metadata"]["name"]))
+        assert declared == by_name, host

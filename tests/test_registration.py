@@ -7,9 +7,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.mock_engine import PlanResult, run_function
 from components.model import RunnerSpec, Scope, ScopeKind
+from components.plan.engine import PlanResult, run_function
 from components.registration import RunnerRegistration, RunnerRegistrationArgs
+from tests.harness import of_type
 
 USER_RUNNER = "gitlab:index/userRunner:UserRunner"
 
@@ -48,7 +49,7 @@ def _register(runner: RunnerSpec, scope_id: Any = None, protect: bool = False) -
 )
 def test_registration_scope(scope: Scope, scope_id: Any, field: str | None, runner_type: str) -> None:
     result = _register(_runner(scope=scope), scope_id)
-    (user_runner,) = result.of_type(USER_RUNNER)
+    (user_runner,) = of_type(result, USER_RUNNER)
     inputs = user_runner.display_inputs
     assert inputs["runnerType"] == runner_type
     for other in ("groupId", "projectId"):
@@ -60,13 +61,13 @@ def test_registration_scope(scope: Scope, scope_id: Any, field: str | None, runn
 def test_registration_settings_and_secret_token() -> None:
     runner = _runner(tags=("x", "y"), protected_only=True, run_untagged=True, paused=True, maximum_timeout=900)
     result = _register(runner, protect=True)
-    (user_runner,) = result.of_type(USER_RUNNER)
+    (user_runner,) = of_type(result, USER_RUNNER)
     inputs = user_runner.display_inputs
     assert inputs["tagLists"] == ["x", "y"] and inputs["untagged"] is True and inputs["paused"] is True
     assert inputs["accessLevel"] == "ref_protected" and inputs["maximumTimeout"] == 900
     assert inputs["description"] == "runner-fleet qa/r1"
     assert user_runner.options["protect"] is True
-    (component,) = result.of_type("runner-fleet:registration:RunnerRegistration")
+    (component,) = of_type(result, "runner-fleet:registration:RunnerRegistration")
     assert user_runner.parent == component.urn
     assert result.outputs["token"] == "[secret]"
     assert result.outputs["id"].isdigit()

@@ -4,7 +4,7 @@ One table per section (top level, host, docker, tls, kubernetes, runner, variabl
 a section by its table; the section parsers (`hosts.py`, `runners.py`, `variables.py`, `parse.py`) only add the
 rules that tie keys together. Defaults are not here: they are the model's field defaults (`components/model.py`),
 so a key that is absent simply leaves its field out. `Pulumi.yaml`'s config declarations and the README's key
-reference are tested against these tables.
+reference are generated from, or tested against, these tables (`docs.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from components.model import LogFormat, LogLevel, PullPolicy, VariableType
 from components.spec.problems import Problems, describe
@@ -41,6 +40,7 @@ class Text:
     """A non-empty string, stripped."""
 
     expected: str = "a non-empty string"
+    """What the message says was expected."""
     none_is_absent = True
 
     def read(self, p: Problems, value: object, path: str) -> str | Invalid:
@@ -55,6 +55,7 @@ class Verbatim:
     """A string kept exactly as written (a variable's value, TOML text); empty allowed; None is a problem."""
 
     expected: str
+    """What the message says was expected."""
     none_is_absent = False
 
     def read(self, p: Problems, value: object, path: str) -> str | Invalid:
@@ -82,7 +83,9 @@ class Whole:
     """A whole number >= minimum; `why` explains the bound."""
 
     minimum: int
+    """The smallest value allowed."""
     why: str = ""
+    """Appended to the bound in the message: why the bound exists."""
     none_is_absent = True
 
     def read(self, p: Problems, value: object, path: str) -> int | Invalid:
@@ -100,6 +103,7 @@ class Choice:
     """One value of a closed set (a StrEnum of the model)."""
 
     choices: type[enum.StrEnum]
+    """The closed set, as the model's StrEnum."""
     none_is_absent = True
 
     def read(self, p: Problems, value: object, path: str) -> enum.StrEnum | Invalid:
@@ -167,6 +171,7 @@ class Nested:
     """A value with a shape of its own (a section, a scope), read by the parser the section parser passes in."""
 
     section: Section | None = None
+    """The keys the nested map holds, when it is a map of its own (for docs and the summary)."""
     none_is_absent = False
 
 
@@ -215,6 +220,7 @@ class Section:
     one_of: tuple[OneOf, ...] = ()
     """Groups of keys of which exactly one must be present."""
     by_name: Mapping[str, Key] = field(init=False, repr=False, compare=False)
+    """The keys by name (derived)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {k.name: k for k in self.keys})
@@ -293,7 +299,7 @@ RUNNER = Section(
         Key(
             "scope",
             Nested(),
-            "{instance: true}, {group: path-or-id} or {project: path-or-id}",
+            "{instance: true} | {group: path-or-id} | {project: path-or-id}",
             "scope",
             "is required: one of {instance: true}, {group: <path or id>}, {project: <path or id>}",
         ),
@@ -349,56 +355,34 @@ VARIABLE = Section(
 
 TOP_LEVEL = Section(
     keys=(
-        Key("gitlabUrl", Text(), "URL of the GitLab instance the runners connect to", "gitlab_url", "is required"),
+        Key(
+            "gitlabUrl",
+            Text(),
+            "URL of the GitLab instance the runners connect to, e.g. https://gitlab.example.com",
+            "gitlab_url",
+            "is required",
+        ),
         Key(
             "hosts",
             Nested(HOST),
-            "where runner managers run: host-key -> host",
+            "Where runner managers run: map host-key -> host",
             "hosts",
             "is required: a map of host-key -> host",
         ),
         Key(
             "runners",
             Nested(RUNNER),
-            "GitLab runner registrations: runner-key -> runner",
+            "GitLab runner registrations: map runner-key -> runner",
             "runners",
             "is required: a map of runner-key -> runner",
         ),
         Key("variables", Nested(VARIABLE), "CI/CD variables of projects and groups: a list", "variables"),
-        Key("protect", Flag(), "deletion protection of registrations and CI/CD variables", "protect"),
+        Key(
+            "protect",
+            Flag(),
+            "Protect runner registrations and CI/CD variables against deletion (set true for prod)",
+            "protect",
+        ),
     ),
     expected="the project's config keys",
 )
-
-
-def summary(section: Section) -> str:
-    """A section's keys on one line, `?` after the optional ones, one-of groups joined with `|`."""
-    grouped = {name for rule in section.one_of for name in rule.names}
-    parts: list[str] = []
-    for rule in section.one_of:
-        parts.append(" | ".join(_summary_of(section.by_name[n]) for n in rule.names))
-    parts += [_summary_of(k) for k in section.keys if k.name not in grouped]
-    return "{" + ", ".join(parts) + "}"
-
-
-def _summary_of(key: Key) -> str:
-    text = key.name + ("" if key.required else "?")
-    if isinstance(key.kind, Nested) and key.kind.section is not None:
-        text = f"{key.name}: {summary(key.kind.section)}"
-    return text
-
-
-def pulumi_config() -> dict[str, Any]:
-    """The `config:` block `Pulumi.yaml` declares: every top-level key with its description (and type)."""
-    config: dict[str, Any] = {}
-    for key in TOP_LEVEL.keys:
-        description = key.doc
-        if isinstance(key.kind, Nested) and key.kind.section is not None:
-            description = f"{key.doc}, each {summary(key.kind.section)}"
-        declared: dict[str, Any] = {"description": description}
-        if isinstance(key.kind, Text):
-            declared = {"type": "string", **declared}
-        elif isinstance(key.kind, Flag):
-            declared = {"type": "boolean", "default": False, **declared}
-        config[key.name] = declared
-    return config

@@ -1,4 +1,4 @@
-"""manifests.py: the Kubernetes objects of a manager, as an operator reviews them (pure)."""
+"""render.manifests: the Kubernetes objects of a manager, as an operator reviews them (pure)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from components import manifests, runner_config
 from components.model import FleetSpec
+from components.render import manifests
 from components.spec import SpecError
-from tests.conftest import K8S_MIXED, of_kind, spec_of
+from tests.fleets import K8S_FLEET, K8S_MIXED
+from tests.harness import objects, of_kind, rendered, spec_of
 
 
 def _objects(spec: FleetSpec, host: str) -> list[dict[str, Any]]:
-    return manifests.all_objects(spec, host, runner_config.render_placeholder(spec, host), "sha256:" + "0" * 64)
+    return objects(spec, host)
 
 
 def test_namespaces_carry_pod_security_levels() -> None:
@@ -113,9 +114,7 @@ def test_host_keys_become_dns_names() -> None:
 
 
 def test_fallback_host_manifests_validate_on_a_1_29_cluster() -> None:
-    from tests.test_runner_config import K8S_FLEET
-
     spec = spec_of(K8S_FLEET)
     for obj in _objects(spec, "legacy"):
         kubernetes_validate.validate(obj, "1.29.0", strict=True)
-    assert "app_armor_profile" not in runner_config.render_placeholder(spec, "legacy")
+    assert "app_armor_profile" not in rendered(spec, "legacy")

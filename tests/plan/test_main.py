@@ -1,4 +1,4 @@
-"""The offline plan command: files written, exit codes, never a traceback."""
+"""python -m components.plan: files written, exit codes, problems on stderr, never a traceback."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT, fleet, write_stack
+from tests.conftest import ROOT
+from tests.fleets import fleet, write_stack
 
 
 def _run_plan(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,15 +84,6 @@ def test_plan_command_survives_unreadable_files(tmp_path: Path, content: str) ->
 def test_missing_stack_file(tmp_path: Path) -> None:
     done = _run_plan("--stack-file", str(tmp_path / "Pulumi.nope.yaml"), "--out", str(tmp_path / "plan"))
     assert done.returncode == 2 and "cannot read" in done.stderr and "Traceback" not in done.stderr
-
-
-def test_stack_file_secrets_are_placeholders(tmp_path: Path) -> None:
-    path = write_stack(tmp_path, fleet(), extra={"gitlab:token": {"secure": "v1:abc"}})
-    from components.mock_engine import read_stack_file
-
-    stack = read_stack_file(path)
-    assert "gitlab:token" in stack.secret_keys
-    assert "v1:abc" not in yaml.safe_dump(dict(stack.config))
 
 
 def test_a_wrong_project_prefix_is_named(tmp_path: Path) -> None:

@@ -1,18 +1,20 @@
-"""The whole program (RunnerFleet) per stack file under the mock engine."""
+"""fleet: the whole program (RunnerFleet) per stack under the mock engine."""
 
 from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from components import mock_engine, plan, runner_config
-from components.mock_engine import PlanResult, reveal
+from components.plan import engine, report
+from components.plan.engine import reveal
+from components.plan.stack_file import read_stack_file
 from components.spec import SpecError
-from tests.conftest import fleet, write_stack
+from tests.conftest import Plan
+from tests.fleets import fleet, write_stack
+from tests.harness import of_type, validate_text
 
 USER_RUNNER = "gitlab:index/userRunner:UserRunner"
 
@@ -20,17 +22,17 @@ USER_RUNNER = "gitlab:index/userRunner:UserRunner"
 CONTAINER = "docker:index/container:Container"
 
 
-def test_registrations_match_the_stack(plan_values: Callable[..., PlanResult]) -> None:
-    result = plan_values(fleet())
-    runners = {r.name: r.display_inputs for r in result.of_type(USER_RUNNER)}
+def test_registrations_match_the_stack(plan: Plan) -> None:
+    result = plan(fleet())
+    runners = {r.name: r.display_inputs for r in of_type(result, USER_RUNNER)}
     assert set(runners) == {f"runner-{k}" for k in ("docs", "images", "release", "shared", "unit")}
     lookups = {(i["token"].split("/")[-1], json.dumps(i["args"], sort_keys=True)) for i in result.invokes}
     assert lookups == {
         ("getGroup:getGroup", '{"fullPath": "acme/platform"}'),
         ("getProject:getProject", '{"pathWithNamespace": "acme/platform/release"}'),
     }
-    group_lookup = next(r for r in result.invokes if r["token"].endswith("getGroup"))
-    assert group_lookup is not None
+    (group_lookup,) = [r for r in result.invokes if r["token"].endswith("getGroup:getGroup")]
+    assert group_lookup["args"] == {"fullPath": "acme/platform"}
     images = runners["runner-images"]
     assert images["runnerType"] == "group_type" and isinstance(images["groupId"], int)
     assert images["tagLists"] == ["buildkit", "images"] and images["untagged"] is False
@@ -44,14 +46,14 @@ def test_registrations_match_the_stack(plan_values: Callable[..., PlanResult]) -
     release = runners["runner-release"]
     assert release["accessLevel"] == "ref_protected" and release["locked"] is True and release["paused"] is True
     assert release["runnerType"] == "project_type" and isinstance(release["projectId"], int)
-    for res in result.of_type(USER_RUNNER):
+    for res in of_type(result, USER_RUNNER):
         assert res.options["provider"] == "gitlab"
         assert "token" in res.options["additionalSecretOutputs"]
 
 
-def test_one_draining_manager_per_host(plan_values: Callable[..., PlanResult]) -> None:
-    result = plan_values(fleet())
-    managers = {r.name: r.display_inputs for r in result.of_type(CONTAINER) if r.name.endswith("-manager")}
+def test_one_draining_manager_per_host(plan: Plan) -> None:
+    result = plan(fleet())
+    managers = {r.name: r.display_inputs for r in of_type(result, CONTAINER) if r.name.endswith("-manager")}
     assert set(managers) == {"host-edge-1-manager", "host-edge-2-manager", "host-edge-3-manager"}
     expected_grace = {"edge-1": 7260, "edge-2": 3660, "edge-3": 1260}
     for host, grace in expected_grace.items():
@@ -69,16 +71,16 @@ def test_one_draining_manager_per_host(plan_values: Callable[..., PlanResult]) -
         assert "uploads" not in manager, "config reaches the manager through the volume, not an upload"
 
 
-def test_config_files_are_the_rendered_ones_and_stay_secret(plan_values: Callable[..., PlanResult]) -> None:
-    result = plan_values(fleet())
-    files = plan.config_files(result)
+def test_config_files_are_the_rendered_ones_and_stay_secret(plan: Plan) -> None:
+    result = plan(fleet())
+    files = report.config_files(result)
     assert set(files) == {"edge-1", "edge-2", "edge-3"}
     for host, text in files.items():
-        assert runner_config.validate_text(text) == [], host
+        assert validate_text(text) == [], host
         assert "glrt-" not in text
     doc = tomllib.loads(files["edge-1"])
     assert [r["token"] for r in doc["runners"]] == ["[secret]", "[secret]"]
-    writers = [r for r in result.of_type(CONTAINER) if r.name.endswith("-config-writer")]
+    writers = [r for r in of_type(result, CONTAINER) if r.name.endswith("-config-writer")]
     for writer in writers:
         assert writer.display_inputs["uploads"] == "[secret]"
         (upload,) = reveal(writer.inputs)["uploads"]
@@ -86,8 +88,8 @@ def test_config_files_are_the_rendered_ones_and_stay_secret(plan_values: Callabl
         assert "glrt-mock-" in upload["content"], "the real token reaches the file on the host"
 
 
-def test_buildkit_relaxation_only_on_buildkit_runners(plan_values: Callable[..., PlanResult]) -> None:
-    files = plan.config_files(plan_values(fleet()))
+def test_buildkit_relaxation_only_on_buildkit_runners(plan: Plan) -> None:
+    files = report.config_files(plan(fleet()))
     relaxed = {
         entry["name"]
         for text in files.values()
@@ -97,64 +99,59 @@ def test_buildkit_relaxation_only_on_buildkit_runners(plan_values: Callable[...,
     assert relaxed == {"test-images", "test-docs"}
 
 
-def test_no_token_in_any_output(tmp_path: Path, plan_values: Callable[..., PlanResult]) -> None:
-    result = plan_values(fleet())
+def test_no_token_in_any_output(tmp_path: Path, plan: Plan) -> None:
+    result = plan(fleet())
     assert result.tokens, "the mock issued tokens"
-    plan.write(result, tmp_path / "out")
+    report.write(result, tmp_path / "out")
     for path in (tmp_path / "out").rglob("*"):
         if path.is_file():
             assert "glrt-" not in path.read_text(), path
     assert "glrt-" not in json.dumps(result.outputs)
 
 
-def test_prod_protects_registrations(plan_values: Callable[..., PlanResult]) -> None:
-    result = plan_values(fleet(protect=True, variables=[{"group": "acme", "key": "K", "value": "v"}]))
-    for res in result.of_type(USER_RUNNER) + result.of_type("gitlab:index/groupVariable:GroupVariable"):
+def test_prod_protects_registrations(plan: Plan) -> None:
+    result = plan(fleet(protect=True, variables=[{"group": "acme", "key": "K", "value": "v"}]))
+    for res in of_type(result, USER_RUNNER) + of_type(result, "gitlab:index/groupVariable:GroupVariable"):
         assert res.options["protect"] is True, res.name
-    for res in result.of_type(CONTAINER):
+    for res in of_type(result, CONTAINER):
         assert res.options["protect"] is False
 
 
-def test_reordered_stack_plans_identically(tmp_path: Path) -> None:
+def test_reordered_stack_plans_identically(tmp_path: Path, plan: Plan) -> None:
     values = fleet()
     reordered = {k: values[k] for k in reversed(list(values))}
     reordered["hosts"] = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(values["hosts"].items()))}
     reordered["runners"] = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(values["runners"].items()))}
     outputs = []
     for name, data in (("a", values), ("b", reordered)):
-        directory = tmp_path / name
-        directory.mkdir()
-        stack_file = write_stack(directory, data)
-        out = directory / "plan"
-        assert plan.main(["--stack-file", str(stack_file), "--out", str(out)]) == 0
+        out = tmp_path / name
+        report.write(plan(data), out)
         outputs.append({p.relative_to(out): p.read_text() for p in sorted(out.rglob("*")) if p.is_file()})
     assert outputs[0] == outputs[1]
 
 
-def test_secret_variables_and_tls_stay_secret(plan_values: Callable[..., PlanResult]) -> None:
+def test_secret_variables_and_tls_stay_secret(plan: Plan) -> None:
     values = fleet(variables=[{"project": "acme/app", "key": "DEPLOY_TOKEN", "secret": "deployToken", "masked": True}])
     values["hosts"]["edge-2"]["docker"] = {
         "host": "tcp://edge-2.acme.test:2376",
         "tls": {"ca": "edgeCa", "cert": "edgeCert", "key": "edgeKey"},
     }
     extra = {f"runner-fleet:{k}": {"secure": "v1:AAAA"} for k in ("deployToken", "edgeCa", "edgeCert", "edgeKey")}
-    result = plan_values(values, extra=extra)
-    (var,) = result.of_type("gitlab:index/projectVariable:ProjectVariable")
+    result = plan(values, extra=extra)
+    (var,) = of_type(result, "gitlab:index/projectVariable:ProjectVariable")
     assert var.display_inputs["value"] == "[secret]" and var.display_inputs["masked"] is True
-    (provider,) = [r for r in result.of_type("pulumi:providers:docker") if r.name == "docker-edge-2"]
+    (provider,) = [r for r in of_type(result, "pulumi:providers:docker") if r.name == "docker-edge-2"]
     for key in ("caMaterial", "certMaterial", "keyMaterial"):
         assert provider.display_inputs[key] == "[secret]"
     assert provider.display_inputs["host"] == "tcp://edge-2.acme.test:2376"
 
 
 def test_an_invalid_stack_declares_nothing(tmp_path: Path) -> None:
-    from components import mock_engine
-
-    stack = mock_engine.read_stack_file(write_stack(tmp_path, fleet(gitlabUrl="nope")))
-    declared: list[mock_engine.Resource] = []
+    stack = read_stack_file(write_stack(tmp_path, fleet(gitlabUrl="nope")))
+    declared: list[engine.Resource] = []
     with pytest.raises(SpecError, match="gitlabUrl"):
-        mock_engine.run(stack, records=declared)
+        engine.run(stack, records=declared)
     assert declared == []
-    valid = mock_engine.read_stack_file(write_stack(tmp_path, fleet()))
-    mock_engine.run(valid, records=declared)
+    valid = read_stack_file(write_stack(tmp_path, fleet()))
+    engine.run(valid, records=declared)
     assert declared, "the same recorder sees a valid stack's resources"

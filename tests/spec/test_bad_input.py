@@ -1,77 +1,15 @@
-"""spec.py: parsing into the frozen model, and every bad input reported by key path before anything exists."""
+"""Every bad input is reported by its key path, with what was expected, before anything is declared."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from components import versions
-from components.model import AccessLevel, Executor, LogFormat, ScopeKind
 from components.spec import SpecError, parse_spec
-from tests.conftest import FLEET, fleet, spec_of
-
-
-def test_parses_the_fleet_into_sorted_frozen_models() -> None:
-    spec = spec_of(fleet())
-    assert [h.key for h in spec.hosts] == ["edge-1", "edge-2", "edge-3"]
-    assert [r.key for r in spec.runners] == ["docs", "images", "release", "shared", "unit"]
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        spec.hosts[0].concurrent = 99  # type: ignore[misc]
-    images = next(r for r in spec.runners if r.key == "images")
-    assert images.scope.kind is ScopeKind.GROUP and images.scope.ref == "acme/platform"
-    assert images.image == versions.BUILDKIT_IMAGE
-    assert images.allowed_images == versions.BUILDKIT_ALLOWED_IMAGES
-    release = next(r for r in spec.runners if r.key == "release")
-    assert release.access_level is AccessLevel.REF_PROTECTED and release.locked and release.paused
-    assert spec.host("edge-3").log_format is LogFormat.TEXT
-    assert spec.host("edge-1").executor is Executor.DOCKER
-
-
-def test_defaults_are_safe() -> None:
-    spec = spec_of(fleet())
-    unit = next(r for r in spec.runners if r.key == "unit")
-    assert unit.buildkit is False, "the relaxation is asked for, never implied"
-    assert unit.allowed_images == ()
-    assert unit.run_untagged is False and unit.access_level is AccessLevel.NOT_PROTECTED
-    assert spec.host("edge-2").concurrent == 4
-    assert spec.protect is False
-
-
-def test_numeric_strings_are_ids_and_tags_are_a_set() -> None:
-    values = fleet()
-    values["runners"]["unit"].update({"scope": {"project": "42"}, "tags": ["b", "a", "b"]})
-    unit = next(r for r in spec_of(values).runners if r.key == "unit")
-    assert unit.scope.ref == 42 and unit.tags == ("a", "b")
-
-
-def test_json_text_is_accepted_as_the_engine_passes_it() -> None:
-    values = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in fleet().items()}
-    assert spec_of(values) == spec_of(fleet())
-
-
-def test_drain_covers_the_longest_job_on_the_host() -> None:
-    spec = spec_of(fleet())
-    assert spec.drain_seconds("edge-1") == 7200 + versions.DRAIN_MARGIN_SECONDS
-    # edge-2's runners have no maximumTimeout: GitLab's default job timeout of one hour applies.
-    assert spec.drain_seconds("edge-2") == versions.DEFAULT_JOB_TIMEOUT + versions.DRAIN_MARGIN_SECONDS
-
-
-def test_warnings_do_not_block() -> None:
-    values = fleet()
-    values["runners"]["images"]["locked"] = True
-    values["hosts"]["edge-3"]["concurrent"] = 1
-    values["runners"]["unit"]["host"] = "edge-3"
-    values["hosts"]["spare"] = {"docker": {"host": "ssh://ci@spare.acme.test"}}
-    spec = spec_of(values)
-    assert any(w.startswith("hosts.edge-3.concurrent:") for w in spec.warnings)
-    assert any(w.startswith("hosts.spare:") for w in spec.warnings)
-    assert any(w.startswith("runners.images.locked:") for w in spec.warnings)
-
+from tests.fleets import FLEET
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -361,38 +299,3 @@ def test_bad_input_names_the_key(case: str, mutate: Mutation, key: str, message:
     assert matching, f"{case}: no problem names {key!r}: {caught.value.problems}"
     assert any(message in p for p in matching), f"{case}: {matching}"
     assert "stacks/Pulumi.test.yaml" in str(caught.value)
-
-
-def test_every_problem_is_reported_together() -> None:
-    values = fleet()
-    values["hosts"]["edge-1"]["concurrent"] = 0
-    values["runners"]["images"]["host"] = "nowhere"
-    values["runners"]["unit"]["scope"] = {"group": 1, "project": 2}
-    values["gitlabUrl"] = "ftp://x"
-    with pytest.raises(SpecError) as caught:
-        parse_spec(values, stack="test")
-    keys = [p.split(":")[0] for p in caught.value.problems]
-    assert keys == ["gitlabUrl", "hosts.edge-1.concurrent", "runners.images.host", "runners.unit.scope"]
-
-
-def test_secrets_must_be_secret() -> None:
-    values = fleet(variables=[{"project": 1, "key": "TOKEN", "secret": "deployToken"}], deployToken="plain")
-    with pytest.raises(SpecError, match=r"variables\[0\]\.secret: config key 'deployToken' is not a secret"):
-        parse_spec(values, stack="test")
-    spec = parse_spec(values, stack="test", secret_keys=["deployToken"])
-    assert spec.secret_keys == {"deployToken"}
-    assert spec.variables[0].secret == "deployToken" and spec.variables[0].value is None
-
-
-def test_structure_never_comes_from_a_secret() -> None:
-    with pytest.raises(SpecError) as caught:
-        parse_spec(fleet(), stack="test", secret_keys=["hosts"])
-    assert any(p.startswith("hosts: must not be a secret") for p in caught.value.problems)
-
-
-def test_reordering_maps_changes_nothing() -> None:
-    values = fleet()
-    reordered = {k: values[k] for k in reversed(list(values))}
-    reordered["hosts"] = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(values["hosts"].items()))}
-    reordered["runners"] = {k: dict(reversed(list(v.items()))) for k, v in reversed(list(values["runners"].items()))}
-    assert spec_of(reordered) == spec_of(values)

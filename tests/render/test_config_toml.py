@@ -1,4 +1,4 @@
-"""runner_config.py: pure rendering of config.toml, checked against golden files and gitlab-runner's schema."""
+"""render.config_toml: pure rendering of config.toml, checked against golden files and gitlab-runner's schema."""
 
 from __future__ import annotations
 
@@ -8,34 +8,16 @@ from typing import Any
 
 import pytest
 
-from components import runner_config, versions
+from components import model, versions
 from components.model import FleetSpec
-from tests.conftest import GOLDEN, fleet, spec_of
-
-K8S_FLEET = fleet(
-    hosts={
-        "cluster": {
-            "kubernetes": {
-                "context": "prod-eu",
-                "namespace": "ci",
-                "jobNamespace": "ci-jobs",
-                "nodeSelector": {"pool": "builds"},
-                "tolerations": {"dedicated=builds": "NoSchedule"},
-            },
-            "concurrent": 10,
-        },
-        "legacy": {"kubernetes": {"namespace": "ci-legacy", "appArmorAnnotationFallback": True}},
-    },
-    runners={
-        "images": {"host": "cluster", "scope": {"group": "acme"}, "tags": ["buildkit"], "buildkit": True, "limit": 4},
-        "lint": {"host": "cluster", "scope": {"instance": True}, "tags": ["lint"]},
-        "old-images": {"host": "legacy", "scope": {"group": 9}, "tags": ["buildkit-old"], "buildkit": True},
-    },
-)
+from components.render import config_toml
+from tests.conftest import GOLDEN
+from tests.fleets import K8S_FLEET, fleet
+from tests.harness import manager_of, rendered, spec_of, validate_text
 
 
 def _doc(spec: FleetSpec, host: str) -> dict[str, Any]:
-    return tomllib.loads(runner_config.render_placeholder(spec, host))
+    return tomllib.loads(rendered(spec, host))
 
 
 def _entry(spec: FleetSpec, host: str, name: str) -> dict[str, Any]:
@@ -57,13 +39,13 @@ def _all_values(node: Any) -> list[Any]:
     + [("k8s", K8S_FLEET, h) for h in ("cluster", "legacy")],
 )
 def test_golden_files(fleet_name: str, values: dict[str, Any], host: str) -> None:
-    text = runner_config.render_placeholder(spec_of(values), host)
+    text = rendered(spec_of(values), host)
     golden = GOLDEN / f"{fleet_name}-{host}.config.toml"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(text)
     assert text == golden.read_text(), f"{golden.name} differs; review, then UPDATE_GOLDEN=1 make test"
-    assert runner_config.validate_text(text) == []
+    assert validate_text(text) == []
 
 
 def test_global_section() -> None:
@@ -77,7 +59,7 @@ def test_global_section() -> None:
 
 def test_tokens_are_spliced_verbatim() -> None:
     spec = spec_of(fleet())
-    text = runner_config.render(spec, "edge-1", {"images": "glrt-AAA", "unit": "glrt-BBB"})
+    text = config_toml.render(manager_of(spec, "edge-1"), {"images": "glrt-AAA", "unit": "glrt-BBB"})
     doc = tomllib.loads(text)
     assert [(r["name"], r["token"], r["url"]) for r in doc["runners"]] == [
         ("test-images", "glrt-AAA", "https://gitlab.acme.test"),
@@ -95,7 +77,7 @@ def test_docker_buildkit_profile() -> None:
     assert docker["disable_entrypoint_overwrite"] is False
     assert "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox" in entry["environment"]
     assert docker["image"] == versions.BUILDKIT_IMAGE
-    assert docker["allowed_images"] == list(versions.BUILDKIT_ALLOWED_IMAGES)
+    assert docker["allowed_images"] == list(model.BUILDKIT_ALLOWED_IMAGES)
     assert docker["allowed_users"] == ["1000", "user"]
     assert docker["pull_policy"] == ["always"] and docker["allowed_pull_policies"] == ["always"]
     assert "services_security_opt" not in docker and "cap_add" not in docker
@@ -138,7 +120,7 @@ def test_extra_config_is_merged() -> None:
     assert entry["docker"]["memory"] == "2g"
     assert entry["docker"]["privileged"] is False
     assert entry["cache"] == {"Type": "s3", "Shared": True, "s3": {"BucketName": "ci-cache"}}
-    assert runner_config.validate_text(runner_config.render_placeholder(spec_of(values), "edge-1")) == []
+    assert validate_text(rendered(spec_of(values), "edge-1")) == []
 
 
 def test_buildkit_environment_keeps_its_flags_and_adds_extra() -> None:
@@ -168,7 +150,7 @@ def test_kubernetes_buildkit_build_container_only_is_unconfined() -> None:
     assert "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox" in entry["environment"]
     assert k8s["volumes"]["empty_dir"] == [{"name": "buildkit-state", "mount_path": "/home/user/.local/share/buildkit"}]
     assert k8s["ephemeral_storage_request"] and k8s["ephemeral_storage_limit"]
-    assert k8s["allowed_images"] == list(versions.BUILDKIT_ALLOWED_IMAGES)
+    assert k8s["allowed_images"] == list(model.BUILDKIT_ALLOWED_IMAGES)
     assert k8s["node_selector"] == {"pool": "builds"}
     assert k8s["node_tolerations"] == {"dedicated=builds": "NoSchedule"}
 
@@ -187,14 +169,3 @@ def test_apparmor_fallback_is_explicit_and_uses_the_annotation() -> None:
     assert k8s["build_container_security_context"]["seccomp_profile"] == {"type": "Unconfined"}
     assert k8s["pod_annotations"] == {"container.apparmor.security.beta.kubernetes.io/build": "unconfined"}
     assert _entry(spec_of(K8S_FLEET), "cluster", "images")["kubernetes"].get("pod_annotations") is None
-
-
-def test_schema_rejects_what_the_runner_would() -> None:
-    good = runner_config.render_placeholder(spec_of(fleet()), "edge-1")
-    assert runner_config.validate_text(good) == []
-    broken = good.replace("check_interval = 3", 'check_interval = "often"').replace(
-        "[runners.docker]", "[runners.dockr]"
-    )
-    errors = runner_config.validate_text(broken)
-    assert any(e.startswith("check_interval:") for e in errors)
-    assert any("dockr" in e for e in errors)

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from components import manifests, runner_config
-from components.model import Executor
+from components.model import KubernetesTarget
+from components.render import config_toml, manifests
 from components.spec import SpecError, parse_spec
-from tests.conftest import FLEET
+from tests.fleets import FLEET
+from tests.harness import validate_text
 
 K8S_HOST = {
     "kubernetes": {"namespace": "ci", "context": "c", "nodeSelector": {"a": "b"}, "tolerations": {"k=v": "NoSchedule"}}
@@ -86,8 +87,8 @@ def test_random_stacks_end_in_a_spec_or_a_spec_error(seed: int) -> None:
                 assert re.match(r"^[^:\s]+: \S", problem), problem
             continue
         outcomes["spec"] += 1
-        for host in spec.hosts:
-            assert runner_config.validate_text(runner_config.render_placeholder(spec, host.key)) == []
-            if host.executor is Executor.KUBERNETES:
-                manifests.all_objects(spec, host.key, "[secret]", "sha256:0")
+        for manager in spec.managers:
+            assert validate_text(config_toml.render_placeholder(manager)) == []
+            if isinstance(manager.host.target, KubernetesTarget):
+                manifests.all_objects(manager, manager.host.target, "[secret]", "sha256:0")
     assert outcomes["spec"] and outcomes["error"], outcomes

@@ -1,0 +1,65 @@
+"""Test-only helpers over the model, the renderers and a mock-engine run (nothing here ships in components/)."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from components.model import FleetSpec, KubernetesTarget, ManagerSpec
+from components.plan.engine import PlanResult, Resource
+from components.render import config_toml, manifests, schema
+from components.spec import parse_spec
+
+
+def spec_of(values: dict[str, Any], stack: str = "test", secret_keys: tuple[str, ...] = ()) -> FleetSpec:
+    return parse_spec(values, stack=stack, secret_keys=secret_keys)
+
+
+def manager_of(spec: FleetSpec, host_key: str) -> ManagerSpec:
+    (manager,) = [m for m in spec.managers if m.host.key == host_key]
+    return manager
+
+
+def kubernetes_target(manager: ManagerSpec) -> KubernetesTarget:
+    target = manager.host.target
+    if not isinstance(target, KubernetesTarget):
+        raise TypeError(f"host {manager.host.key!r} is not a Kubernetes host")
+    return target
+
+
+def rendered(spec: FleetSpec, host_key: str) -> str:
+    """A host's config.toml with tokens shown as [secret]."""
+    return config_toml.render_placeholder(manager_of(spec, host_key))
+
+
+def objects(spec: FleetSpec, host_key: str) -> list[dict[str, Any]]:
+    """A Kubernetes host's objects in apply order (placeholder tokens, a fixed checksum)."""
+    manager = manager_of(spec, host_key)
+    text = config_toml.render_placeholder(manager)
+    return manifests.all_objects(manager, kubernetes_target(manager), text, "sha256:" + "0" * 64)
+
+
+def validate_text(text: str) -> list[str]:
+    """Every way a config.toml text breaks gitlab-runner's schema, as `path: message`."""
+    return [
+        f"{'.'.join(map(str, path)) or '<root>'}: {message}" for path, message in schema.errors(tomllib.loads(text))
+    ]
+
+
+def of_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind]
+
+
+def of_type(result: PlanResult, typ: str) -> list[Resource]:
+    return [r for r in result.resources if r.type == typ]
+
+
+def named(result: PlanResult, name: str, typ: str | None = None) -> Resource:
+    found = [r for r in result.resources if r.name == name and (typ is None or r.type == typ)]
+    if len(found) != 1:
+        raise KeyError(f"{len(found)} resources named {name!r} of type {typ or 'any'}")
+    return found[0]
+
+
+def children(result: PlanResult, parent: Resource) -> list[Resource]:
+    return [r for r in result.resources if r.parent == parent.urn]

@@ -1,0 +1,61 @@
+"""The key tables are the one place every stack key is listed: Pulumi.yaml, the README and the model agree."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+import yaml
+
+from components import model
+from components.spec import keys
+from components.spec.docs import key_paths, pulumi_config
+from components.spec.keys import Section
+from tests.conftest import ROOT
+
+
+def test_pulumi_yaml_declares_exactly_the_top_level_keys_as_generated() -> None:
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert list(declared) == list(keys.TOP_LEVEL.names)
+    assert declared == pulumi_config(), "regenerate with: .venv/bin/python -m components.spec.docs"
+
+
+def test_the_readme_reference_names_every_key() -> None:
+    readme = (ROOT / "README.md").read_text()
+    reference = readme.split("## Stack file reference", 1)[1].split("\n## ", 1)[0]
+    missing = {path for path in key_paths() if not re.search(rf"\b{re.escape(path.rsplit('.', 1)[-1])}\b", reference)}
+    assert not missing, f"README's stack file reference does not mention: {sorted(missing)}"
+
+
+MODELS: list[tuple[Section, type]] = [
+    (keys.HOST, model.HostSpec),
+    (keys.DOCKER, model.DockerTarget),
+    (keys.TLS, model.DockerTls),
+    (keys.KUBERNETES, model.KubernetesTarget),
+    (keys.RUNNER, model.RunnerSpec),
+    (keys.VARIABLE, model.VariableSpec),
+    (keys.TOP_LEVEL, model.FleetSpec),
+]
+
+
+@pytest.mark.parametrize(("section", "cls"), MODELS, ids=[m[1].__name__ for m in MODELS])
+def test_every_key_fills_a_model_field(section: Section, cls: type) -> None:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key in section.keys:
+        assert key.field in fields, f"{key.name} -> {key.field} is not a field of {cls.__name__}"
+        assert key.doc and not key.doc.endswith("."), key.name
+
+
+def test_optional_keys_take_their_default_from_the_model() -> None:
+    """A key without a `required` message leaves its field out, so the model field must have a default."""
+    for section, cls in MODELS:
+        defaults = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        }
+        computed = {"job_namespace", "image", "allowed_images", "tags", "target", "scope", "owner", "hosts", "runners"}
+        for key in section.keys:
+            if not key.required and key.field not in computed:
+                assert key.field in defaults, f"{cls.__name__}.{key.field} has no default for optional {key.name}"

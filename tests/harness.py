@@ -29,13 +29,14 @@ def kubernetes_target(manager: ManagerSpec) -> KubernetesTarget:
 
 def rendered(spec: FleetSpec, host_key: str) -> str:
     """A host's config.toml with tokens shown as [secret]."""
-    return config_toml.render_placeholder(manager_of(spec, host_key))
+    manager = manager_of(spec, host_key)
+    return config_toml.render(manager, config_toml.placeholder_tokens(manager))
 
 
 def objects(spec: FleetSpec, host_key: str) -> list[dict[str, Any]]:
     """A Kubernetes host's objects in apply order (placeholder tokens, a fixed checksum)."""
     manager = manager_of(spec, host_key)
-    text = config_toml.render_placeholder(manager)
+    text = config_toml.render(manager, config_toml.placeholder_tokens(manager))
     return manifests.all_objects(manager, kubernetes_target(manager), text, "sha256:" + "0" * 64)
 
 

@@ -275,7 +275,3 @@ def render(manager: ManagerSpec, tokens: Mapping[str, str]) -> str:
     )
     return header + tomli_w.dumps(document(manager, tokens))
 
-
-def render_placeholder(manager: ManagerSpec) -> str:
-    """The same file with every token shown as REDACTED."""
-    return render(manager, placeholder_tokens(manager))

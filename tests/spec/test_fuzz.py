@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from components.model import KubernetesTarget
-from components.render import config_toml, manifests
 from components.spec import SpecError, parse_spec
 from tests.fleets import FLEET
-from tests.harness import validate_text
+from tests.harness import objects, rendered, validate_text
 
 K8S_HOST = {
     "kubernetes": {"namespace": "ci", "context": "c", "nodeSelector": {"a": "b"}, "tolerations": {"k=v": "NoSchedule"}}
@@ -87,8 +86,8 @@ def test_random_stacks_end_in_a_spec_or_a_spec_error(seed: int) -> None:
                 assert re.match(r"^[^:\s]+: \S", problem), problem
             continue
         outcomes["spec"] += 1
-        for manager in spec.managers:
-            assert validate_text(config_toml.render_placeholder(manager)) == []
-            if isinstance(manager.host.target, KubernetesTarget):
-                manifests.all_objects(manager, manager.host.target, "[secret]", "sha256:0")
+        for host in spec.hosts:
+            assert validate_text(rendered(spec, host.key)) == []
+            if isinstance(host.target, KubernetesTarget):
+                objects(spec, host.key)
     assert outcomes["spec"] and outcomes["error"], outcomes

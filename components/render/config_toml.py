@@ -274,4 +274,3 @@ def render(manager: ManagerSpec, tokens: Mapping[str, str]) -> str:
         "# Rendered by runner-fleet (pulumi up); edits here are overwritten on the next update.\n"
     )
     return header + tomli_w.dumps(document(manager, tokens))
-

@@ -75,8 +75,8 @@ class RunnerFleet(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, providers=[gl]),
             )
 
-        self.runner_ids = pulumi.Output.all(**{k: r.runner_id for k, r in registrations.items()})  # type: ignore[assignment]
-        self.managers = pulumi.Output.all(**managers)  # type: ignore[assignment]
+        self.runner_ids = pulumi.Output.all(**{k: r.runner_id for k, r in registrations.items()})
+        self.managers = pulumi.Output.all(**managers)
         self.register_outputs({"runnerIds": self.runner_ids, "managers": self.managers})
 
     def _host(

@@ -35,6 +35,11 @@ class KubernetesRunnerHostArgs:
     tokens: Mapping[str, pulumi.Output[str]]
     """Runner key -> glrt- token (secret), for every runner on the host."""
 
+    def __post_init__(self) -> None:
+        # `target` is there so that mypy knows the executor; it must be the manager's own.
+        if self.target is not self.manager.host.target:
+            raise ValueError(f"target of host {self.manager.host.key!r} is not the manager's host target")
+
 
 class KubernetesRunnerHost(pulumi.ComponentResource):
     manager_name: pulumi.Output[str]

@@ -3,14 +3,15 @@
 Nothing here reads configuration, renders files or declares resources. The spec builds these objects once,
 after every check has passed; the renderers and the components only read them. Every default of the stack
 file lives here, as a field default or as one of the `default_*` functions for defaults that depend on another
-key. Contract: ../README.md ("Stack file reference") and ARCHITECTURE.md section 3.
+key. Contract: README.md ("Stack file reference").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from components import versions
 
@@ -185,6 +186,14 @@ class HostSpec:
     @property
     def executor(self) -> Executor:
         return self.target.executor
+
+
+def field_default(cls: type, name: str) -> Any:
+    """The default of a model field (for code that must decide before the object exists)."""
+    (found,) = [f for f in dataclasses.fields(cls) if f.name == name]
+    if found.default is dataclasses.MISSING:
+        raise TypeError(f"{cls.__name__}.{name} has no default")
+    return found.default
 
 
 def default_job_image(buildkit: bool) -> str:

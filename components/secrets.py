@@ -1,4 +1,7 @@
-"""One helper to mark a value secret, typed (the SDK's `Output.secret` signature defeats mypy's inference)."""
+"""One helper to mark a value secret, typed as Output[Any].
+
+`pulumi.Output.secret` alone infers Output[Never] in conditional expressions (`secret(x) if tls else None`).
+"""
 
 from __future__ import annotations
 
@@ -9,4 +12,4 @@ import pulumi
 
 def secret(value: pulumi.Input[Any]) -> pulumi.Output[Any]:
     """`value` as a secret Output: it shows as [secret] in previews, state and logs."""
-    return pulumi.Output.secret(value)  # type: ignore[arg-type]
+    return pulumi.Output.secret(value)

@@ -33,11 +33,36 @@ def rendered(spec: FleetSpec, host_key: str) -> str:
     return config_toml.render(manager, config_toml.placeholder_tokens(manager))
 
 
-def objects(spec: FleetSpec, host_key: str) -> list[dict[str, Any]]:
-    """A Kubernetes host's objects in apply order (placeholder tokens, a fixed checksum)."""
+def objects(spec: FleetSpec, host_key: str, checksum: str = "sha256:" + "0" * 64) -> list[dict[str, Any]]:
+    """A Kubernetes host's whole objects in apply order, assembled from the renderer's parts as the component
+    declares them (tokens shown as [secret], a fixed checksum unless given)."""
     manager = manager_of(spec, host_key)
+    target = kubernetes_target(manager)
+    job = manifests.job_namespace(manager, target)
     text = config_toml.render(manager, config_toml.placeholder_tokens(manager))
-    return manifests.all_objects(manager, kubernetes_target(manager), text, "sha256:" + "0" * 64)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": manifests.config_secret_metadata(manager, target),
+        "type": manifests.SECRET_TYPE,
+        "stringData": manifests.config_secret_data(text),
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": manifests.deployment_metadata(manager, target),
+        "spec": manifests.deployment_spec(manager, checksum),
+    }
+    return [
+        manifests.manager_namespace(manager, target),
+        *([job] if job is not None else []),
+        manifests.service_account(manager, target),
+        manifests.role(manager, target),
+        manifests.role_binding(manager, target),
+        secret,
+        deployment,
+        manifests.metrics_service(manager, target),
+    ]
 
 
 def validate_text(text: str) -> list[str]:

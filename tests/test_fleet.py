@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 from components.plan import engine, report
 from components.plan.engine import reveal
@@ -146,12 +148,17 @@ def test_secret_variables_and_tls_stay_secret(plan: Plan) -> None:
     assert provider.display_inputs["host"] == "tcp://edge-2.acme.test:2376"
 
 
-def test_an_invalid_stack_declares_nothing(tmp_path: Path) -> None:
-    stack = read_stack_file(write_stack(tmp_path, fleet(gitlabUrl="nope")))
-    declared: list[engine.Resource] = []
+def test_an_invalid_stack_declares_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    registered: list[str] = []
+    original = MockMonitor.RegisterResource
+
+    def spy(self: MockMonitor, request: Any) -> Any:
+        registered.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(MockMonitor, "RegisterResource", spy)
     with pytest.raises(SpecError, match="gitlabUrl"):
-        engine.run(stack, records=declared)
-    assert declared == []
-    valid = read_stack_file(write_stack(tmp_path, fleet()))
-    engine.run(valid, records=declared)
-    assert declared, "the same recorder sees a valid stack's resources"
+        engine.run(read_stack_file(write_stack(tmp_path, fleet(gitlabUrl="nope"))))
+    assert [t for t in registered if t != "pulumi:pulumi:Stack"] == []
+    engine.run(read_stack_file(write_stack(tmp_path, fleet())))
+    assert "gitlab:index/userRunner:UserRunner" in registered, "the same spy sees a valid stack's resources"

@@ -1,11 +1,10 @@
 """Run the real program for one stack file under Pulumi's mock engine and record everything it declares.
 
-The one harness: the offline plan (`python -m components.plan`) and every test run programs
-through it. The program, the spec and the
-provider SDKs run for real; only the engine is replaced: secure config values become placeholders that
-are still secrets, provider-computed outputs get deterministic fake values (runner tokens look like
-`glrt-mock-...`, so a leak is easy to spot), and every `RegisterResource` request is recorded with its
-parent and options. https://www.pulumi.com/docs/iac/guides/testing/unit/
+The one harness: the offline plan (`python -m components.plan`) and every test run programs through it.
+The program, the spec and the provider SDKs run for real; only the engine is replaced: secure config values
+become placeholders that are still secrets, provider-computed outputs get deterministic fake values (runner
+tokens look like `glrt-mock-...`, so a leak is easy to spot), and every `RegisterResource` request is
+recorded with its parent and options. https://www.pulumi.com/docs/iac/guides/testing/unit/
 """
 
 from __future__ import annotations
@@ -194,14 +193,13 @@ def _no_ambient_config() -> Iterator[None]:
         os.environ.update(saved)
 
 
-def run(stack_file: StackFile, program: Path = PROGRAM, records: list[Resource] | None = None) -> PlanResult:
-    """Run `program` for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
+def run(stack_file: StackFile) -> PlanResult:
+    """Run the program for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
     return run_function(
-        lambda: runpy.run_path(str(program), run_name="__main__"),
+        lambda: runpy.run_path(str(PROGRAM), run_name="__main__"),
         stack=stack_file.stack,
         config=stack_file.config,
         secret_keys=stack_file.secret_keys,
-        records=records,
     )
 
 
@@ -211,16 +209,10 @@ def run_function(
     stack: str = "test",
     config: Mapping[str, str] | None = None,
     secret_keys: Sequence[str] = (),
-    records: list[Resource] | None = None,
 ) -> PlanResult:
-    """Run `body` (a program, or a few components for a component test) under the mock engine.
-
-    `records`, when given, receives every declared resource as it is registered, even if `body` fails.
-    """
+    """Run `body` (a program, or a few components for a component test) under the mock engine."""
     mocks = _Mocks()
     monitor = _RecordingMonitor(mocks)
-    if records is not None:
-        monitor.records = records
     collector = _WarningCollector()
     logger = logging.getLogger(f"runner-fleet.mock.{id(monitor)}")
     logger.propagate = False

@@ -195,21 +195,13 @@ def _overlay(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def owned_overrides(owned: Mapping[str, Any], extra: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted config.toml paths where `extra` would replace an owned value instead of adding to it.
+def extends(key: str, owned: object, extra: object) -> bool:
+    """Whether extraConfig's value at `key` adds to the owned value rather than replacing it.
 
-    `environment` and lists of tables add to what runner-fleet sets; tables merge key by key.
+    `environment` entries are appended to runner-fleet's own, lists of tables (volumes) grow; anything else
+    in extraConfig would replace what runner-fleet set (tables are merged key by key, so ask per key).
     """
-    found = []
-    for key, value in extra.items():
-        if key not in owned:
-            continue
-        path, mine = f"{prefix}{key}", owned[key]
-        if isinstance(mine, dict) and isinstance(value, dict):
-            found += owned_overrides(mine, value, f"{path}.")
-        elif not ((key == "environment" and isinstance(value, list)) or _concatenable(mine, value)):
-            found.append(path)
-    return found
+    return (key == "environment" and isinstance(extra, list)) or _concatenable(owned, extra)
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,9 +1,9 @@
 """The Kubernetes objects of one gitlab-runner manager, as plain manifests. Pure: no Pulumi, no I/O.
 
-`KubernetesRunnerHost` declares these objects field by field; the parts that depend on a secret (the
-Secret's data, the pod template's config checksum) come from the functions that take them as arguments, so
-the component can pass them through `Output.apply`. `all_objects` is the whole host in apply order, as an
-operator reviews it and as the tests validate it with kubernetes-validate. Sources:
+`KubernetesRunnerHost` declares these objects field by field. The Secret and the Deployment come in parts,
+because one part of each depends on the runner tokens (the Secret's data, the pod template's config checksum):
+those parts are functions of their own, which the component calls inside `Output.apply`. The offline plan
+writes what was declared (manifests.yaml); the tests validate these objects with kubernetes-validate. Sources:
 - executor RBAC: https://docs.gitlab.com/runner/executors/kubernetes/#configure-runner-api-permissions
 - Pod Security levels: https://kubernetes.io/docs/concepts/security/pod-security-standards/
 - graceful stop: gitlab-runner drains on SIGQUIT; Kubernetes sends SIGTERM, which dumb-init rewrites.
@@ -132,22 +132,13 @@ def role_binding(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, An
 
 
 def config_secret_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    """The config Secret's metadata. config.toml carries runner tokens: a Secret (SECRET_TYPE), never a ConfigMap."""
     return _metadata(manager, f"{object_name(manager.host.key)}-config", target.namespace)
 
 
 def config_secret_data(config_toml: str) -> dict[str, str]:
+    """The config Secret's stringData: config.toml under CONFIG_KEY, mounted as a single file."""
     return {CONFIG_KEY: config_toml}
-
-
-def config_secret(manager: ManagerSpec, target: KubernetesTarget, config_toml: str) -> dict[str, Any]:
-    """config.toml carries runner tokens: a Secret, never a ConfigMap."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": config_secret_metadata(manager, target),
-        "type": SECRET_TYPE,
-        "stringData": config_secret_data(config_toml),
-    }
 
 
 def _manager_container(manager: ManagerSpec) -> dict[str, Any]:
@@ -242,15 +233,6 @@ def deployment_spec(manager: ManagerSpec, checksum: str) -> dict[str, Any]:
     }
 
 
-def deployment(manager: ManagerSpec, target: KubernetesTarget, checksum: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": deployment_metadata(manager, target),
-        "spec": deployment_spec(manager, checksum),
-    }
-
-
 def metrics_service(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -262,20 +244,3 @@ def metrics_service(manager: ManagerSpec, target: KubernetesTarget) -> dict[str,
             "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}],
         },
     }
-
-
-def all_objects(
-    manager: ManagerSpec, target: KubernetesTarget, config_toml: str, checksum: str
-) -> list[dict[str, Any]]:
-    """Every object of the host, in APPLY_ORDER."""
-    job = job_namespace(manager, target)
-    return [
-        manager_namespace(manager, target),
-        *([job] if job is not None else []),
-        service_account(manager, target),
-        role(manager, target),
-        role_binding(manager, target),
-        config_secret(manager, target, config_toml),
-        deployment(manager, target, checksum),
-        metrics_service(manager, target),
-    ]

@@ -2,16 +2,16 @@
 
     python -m components.spec.docs      # prints the config block; paste it into Pulumi.yaml
 
-A test compares `Pulumi.yaml` with `pulumi_config()` and checks that the README's key reference names every key.
+A test compares `Pulumi.yaml` with `pulumi_config()`; another checks that the README's key reference names every key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
+from components.model import FleetSpec, field_default
 from components.spec.keys import TOP_LEVEL, Flag, Key, Nested, Section, Text
 
 
@@ -41,19 +41,9 @@ def pulumi_config() -> dict[str, Any]:
         if isinstance(key.kind, Text):
             declared = {"type": "string", **declared}
         elif isinstance(key.kind, Flag):
-            declared = {"type": "boolean", "default": False, **declared}
+            declared = {"type": "boolean", "default": field_default(FleetSpec, key.field or key.name), **declared}
         config[key.name] = declared
     return config
-
-
-def key_paths(section: Section = TOP_LEVEL, prefix: str = "") -> Iterator[str]:
-    """Every key path of the stack file, e.g. `hosts.<h>.docker.tls.ca`."""
-    entries = {"hosts": ".<h>", "runners": ".<r>", "variables": "[i]"}
-    for key in section.keys:
-        path = f"{prefix}{key.name}"
-        yield path
-        if isinstance(key.kind, Nested) and key.kind.section is not None:
-            yield from key_paths(key.kind.section, f"{path}{entries.get(path, '')}.")
 
 
 if __name__ == "__main__":

@@ -98,8 +98,25 @@ def relaxations(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def _check_runner(p: Problems, manager: ManagerSpec, runner: RunnerSpec) -> None:
-    """Problems of one runner's extraConfig; raises TOMLDecodeError when it is not TOML at all."""
+def owned_overrides(owned: Mapping[str, Any], extra: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted config.toml paths where `extra` would replace a value runner-fleet owns instead of adding to it."""
+    found = []
+    for key, value in extra.items():
+        if key not in owned:
+            continue
+        path, mine = f"{prefix}{key}", owned[key]
+        if isinstance(mine, dict) and isinstance(value, dict):
+            found += owned_overrides(mine, value, f"{path}.")
+        elif not config_toml.extends(key, mine, value):
+            found.append(path)
+    return found
+
+
+def _check_runner(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> None:
+    """Problems of one runner's extraConfig; raises TOMLDecodeError when it is not TOML at all.
+
+    Without a manager (its host is invalid) only what needs no host is checked: TOML, relaxations.
+    """
     path = f"runners.{runner.key}.extraConfig"
     extra = config_toml.parse_extra(runner)
     relaxed = relaxations(extra)
@@ -109,7 +126,8 @@ def _check_runner(p: Problems, manager: ManagerSpec, runner: RunnerSpec) -> None
             f"relaxes isolation ({why}); runner-fleet grants only the BuildKit relaxation, through buildkit: true",
         )
     reported = {key for key, _ in relaxed}
-    for key in config_toml.owned_overrides(config_toml.owned_entry(manager, runner), extra):
+    owned = config_toml.owned_entry(manager, runner) if manager is not None else {}
+    for key in owned_overrides(owned, extra):
         if key not in reported:
             p.add(f"{path}.{key}", "set by runner-fleet from the runner's own keys; change it there")
 
@@ -128,15 +146,27 @@ def _check_schema(p: Problems, manager: ManagerSpec) -> None:
             p.add(f"hosts.{manager.host.key}", f"rendered config.toml breaks the runner schema at {where}: {message}")
 
 
+def _checked(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> bool:
+    """Check one runner's extraConfig; False when it is not TOML (then no file can be rendered)."""
+    try:
+        _check_runner(p, runner, manager)
+    except tomllib.TOMLDecodeError as exc:
+        p.add(f"runners.{runner.key}.extraConfig", f"not valid TOML ({exc})")
+        return False
+    return True
+
+
 def check(p: Problems, fleet: FleetSpec) -> None:
-    """Every extraConfig of every manager that could be built, then each manager's whole file."""
+    """Every runner's extraConfig, then the whole file of every manager whose extraConfigs are TOML.
+
+    Runners whose host is invalid are checked too, as far as that is possible without the host.
+    """
+    placed = set()
     for manager in fleet.managers:
-        parsed = True
-        for runner in manager.runners:
-            try:
-                _check_runner(p, manager, runner)
-            except tomllib.TOMLDecodeError as exc:
-                p.add(f"runners.{runner.key}.extraConfig", f"not valid TOML ({exc})")
-                parsed = False
-        if parsed:
+        results = [_checked(p, runner, manager) for runner in manager.runners]
+        placed |= {runner.key for runner in manager.runners}
+        if all(results):
             _check_schema(p, manager)
+    for runner in fleet.runners:
+        if runner.key not in placed:
+            _checked(p, runner, None)

@@ -37,6 +37,14 @@ def _host_secret_refs(host: HostSpec) -> list[tuple[str, str]]:
     return []
 
 
+def check_secret_ref(p: Problems, path: str, name: str, config_keys: frozenset[str], secrets: frozenset[str]) -> None:
+    """A key that names a secret config key: that key must be set, and set as a secret."""
+    if name not in config_keys:
+        p.add(path, f"config key {name!r} is not set (pulumi config set --secret {name} ...)")
+    elif name not in secrets:
+        p.add(path, f"config key {name!r} is not a secret; set it with pulumi config set --secret")
+
+
 def referenced_secrets(
     p: Problems,
     hosts: Iterable[HostSpec | None],
@@ -49,10 +57,7 @@ def referenced_secrets(
     for host in hosts:
         for path, key in _host_secret_refs(host) if host is not None else []:
             referenced.add(key)
-            if key not in config_keys:
-                p.add(path, f"config key {key!r} is not set (pulumi config set --secret {key} ...)")
-            elif key not in secrets:
-                p.add(path, f"config key {key!r} is not a secret; set it with pulumi config set --secret")
+            check_secret_ref(p, path, key, config_keys, secrets)
     return referenced
 
 

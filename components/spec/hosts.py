@@ -58,23 +58,23 @@ def parse_docker(p: Problems, raw: object, path: str) -> DockerTarget | None:
     return target
 
 
+def _is_namespace(p: Problems, path: str, name: str) -> bool:
+    if K8S_NAMESPACE_RE.match(name):
+        return True
+    p.add(path, f"expected a Kubernetes namespace name (RFC 1123 label), found {name!r}")
+    return False
+
+
 def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | None:
     values = read_section(p, raw, path, keys.KUBERNETES)
     if values is None:
         return None
-    valid = "namespace" in values
-    if valid and not K8S_NAMESPACE_RE.match(values["namespace"]):
-        p.add(
-            f"{path}.namespace", f"expected a Kubernetes namespace name (RFC 1123 label), found {values['namespace']!r}"
-        )
-        valid = False
+    valid = "namespace" in values and _is_namespace(p, f"{path}.namespace", values["namespace"])
     # A job namespace derived from an invalid namespace is not a second problem; a written one always is.
     if "job_namespace" not in values and valid:
         values["job_namespace"] = default_job_namespace(values["namespace"])
-    job_namespace = values.get("job_namespace")
-    if job_namespace is not None and not K8S_NAMESPACE_RE.match(job_namespace):
-        p.add(f"{path}.jobNamespace", f"expected a Kubernetes namespace name (RFC 1123 label), found {job_namespace!r}")
-        valid = False
+    if "job_namespace" in values:
+        valid = _is_namespace(p, f"{path}.jobNamespace", values["job_namespace"]) and valid
     for key, effect in values.get("tolerations", ()):
         if effect not in TOLERATION_EFFECTS:
             p.add(f"{path}.tolerations.{key}", f"expected one of {', '.join(TOLERATION_EFFECTS)}, found {effect!r}")

@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from components.model import LogFormat, LogLevel, PullPolicy, VariableType
+from components.model import LogFormat, LogLevel, PullPolicy, ScopeKind, VariableType
 from components.spec.problems import Problems, describe
 
 PROJECT = "runner-fleet"
@@ -291,7 +291,12 @@ HOST = Section(
     ),
 )
 
-SCOPE_EXPECTED = "expected exactly one of {instance: true}, {group: <path or id>}, {project: <path or id>}"
+SCOPE = OneOf(
+    tuple(kind.value for kind in ScopeKind),
+    "expected exactly one of {instance: true}, {group: <path or id>}, {project: <path or id>}",
+    field="kind",
+)
+"""A runner's scope: a map with exactly one of these keys (instance: true, or a group or project path or id)."""
 
 RUNNER = Section(
     keys=(

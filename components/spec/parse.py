@@ -9,6 +9,7 @@ whole-fleet rules are in `fleet_checks.py` and `extra_config.py`. The stack file
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -63,7 +64,7 @@ def _hosts(p: Problems, raw: object, path: str) -> dict[str, HostSpec | None]:
     return {key: parse_host(p, key, entry) for key, entry in sorted(_entries(p, raw, path, "host-key -> host").items())}
 
 
-def _runners(p: Problems, raw: object, path: str, hosts: Mapping[str, HostSpec | None]) -> list[RunnerSpec | None]:
+def _runners(p: Problems, raw: object, path: str, *, hosts: Mapping[str, HostSpec | None]) -> list[RunnerSpec | None]:
     entries = _entries(p, raw, path, "runner-key -> runner")
     return [parse_runner(p, key, entry, hosts) for key, entry in sorted(entries.items())]
 
@@ -100,16 +101,16 @@ def parse_spec(
     top = _top_level({k: v for k, v in values.items() if k not in secrets})
     by_name = TOP_LEVEL.by_name
 
+    # Each top-level key through its row of the table; the sections have parsers of their own.
     gitlab_url = _parse_gitlab_url(p, read_key(p, top, "", by_name["gitlabUrl"]))
-    protect = read_key(p, top, "", by_name["protect"])
+    settings = {"protect": read_key(p, top, "", by_name["protect"])}
     hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": _hosts}) or {}
     runners: list[RunnerSpec | None] = (
-        read_key(p, top, "", by_name["runners"], {"runners": lambda p, raw, path: _runners(p, raw, path, hosts)}) or []
+        read_key(p, top, "", by_name["runners"], {"runners": functools.partial(_runners, hosts=hosts)}) or []
     )
-    variables: list[VariableSpec | None] = []
-    if "variables" in top:
-        variables = parse_variables(p, top["variables"], secrets, config_keys)
-    valid_vars = [v for v in variables if v is not None]
+    read_variables = functools.partial(parse_variables, secrets=secrets, config_keys=config_keys)
+    variables: list[VariableSpec | None] = read_key(p, top, "", by_name["variables"], {"variables": read_variables})
+    valid_vars = [v for v in variables or [] if v is not None]
 
     referenced = fleet_checks.referenced_secrets(p, hosts.values(), valid_vars, secrets, config_keys)
     for key in sorted(config_keys - set(TOP_LEVEL.names) - referenced):
@@ -126,7 +127,7 @@ def parse_spec(
         hosts=tuple(h for h in hosts.values() if h is not None),
         runners=tuple(r for r in runners if r is not None),
         variables=tuple(sorted(valid_vars, key=lambda v: v.identity)),
-        protect=bool(protect),
+        **{k: v for k, v in settings.items() if v is not None},
         secret_keys=frozenset(referenced),
         warnings=tuple(p.warnings),
     )

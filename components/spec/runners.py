@@ -19,13 +19,13 @@ from components.model import (
     default_allowed_images,
     default_job_image,
     default_run_untagged,
+    field_default,
 )
 from components.spec import keys
-from components.spec.keys import OneOf
 from components.spec.problems import Problems, describe
 from components.spec.reader import check_name, exactly_one_of, read_section
 
-SCOPE = OneOf(tuple(kind.value for kind in ScopeKind), keys.SCOPE_EXPECTED, field="kind")
+SCOPE = keys.SCOPE
 PATH_RE = re.compile(r"[\w.-]+(/[\w.-]+)*")
 
 
@@ -82,7 +82,7 @@ def glob_match(pattern: str, name: str) -> bool:
 
 def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
     """Fill the image defaults; a BuildKit runner must restrict its images, and its image must be allowed."""
-    buildkit = values.get("buildkit", False)
+    buildkit = values.get("buildkit", field_default(RunnerSpec, "buildkit"))
     values.setdefault("image", default_job_image(buildkit))
     if "allowed_images" not in values:
         values["allowed_images"] = default_allowed_images(buildkit)

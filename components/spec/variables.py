@@ -12,19 +12,13 @@ from collections.abc import Sequence
 
 from components.model import ScopeKind, VariableSpec
 from components.spec import keys
+from components.spec.fleet_checks import check_secret_ref
 from components.spec.problems import Problems, describe
 from components.spec.reader import read_section
 
 VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 # The check GitLab runs on masked values (gitlabhq app/models/concerns/ci/maskable.rb).
 MASKABLE_RE = re.compile(r"^[a-zA-Z0-9_+=/@:.~-]{8,}$")
-
-
-def _check_secret(p: Problems, path: str, name: str, config_keys: frozenset[str], secrets: frozenset[str]) -> None:
-    if name not in config_keys:
-        p.add(path, f"config key {name!r} is not set (pulumi config set --secret {name} ...)")
-    elif name not in secrets:
-        p.add(path, f"config key {name!r} is not a secret; set it with pulumi config set --secret")
 
 
 def parse_variable(
@@ -39,7 +33,7 @@ def parse_variable(
     if key is not None and not VARIABLE_KEY_RE.match(key):
         p.add(f"{path}.key", f"GitLab variable keys are letters, digits and '_' (at most 255), found {key!r}")
     if "secret" in values:
-        _check_secret(p, f"{path}.secret", values["secret"], config_keys, secrets)
+        check_secret_ref(p, f"{path}.secret", values["secret"], config_keys, secrets)
     value = values.get("value")
     if values.get("masked") and value is not None and not MASKABLE_RE.match(value):
         p.add(
@@ -54,11 +48,11 @@ def parse_variable(
 
 
 def parse_variables(
-    p: Problems, raw: object, secrets: frozenset[str], config_keys: frozenset[str]
+    p: Problems, raw: object, path: str, *, secrets: frozenset[str], config_keys: frozenset[str]
 ) -> list[VariableSpec | None]:
     """Every entry of `variables`, None where one is invalid; then no two may share an identity."""
     if not isinstance(raw, list):
-        p.add("variables", f"expected a list of variables, found {describe(raw)}")
+        p.add(path, f"expected a list of variables, found {describe(raw)}")
         return []
     variables = [parse_variable(p, i, v, secrets, config_keys) for i, v in enumerate(raw)]
     _check_identities(p, variables)

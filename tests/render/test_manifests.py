@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import kubernetes_validate
-import pytest
 
-from components.model import FleetSpec
 from components.render import manifests
-from components.spec import SpecError
 from tests.fleets import K8S_FLEET, K8S_MIXED
 from tests.harness import objects, of_kind, rendered, spec_of
 
 
-def _objects(spec: FleetSpec, host: str) -> list[dict[str, Any]]:
-    return objects(spec, host)
-
-
 def test_namespaces_carry_pod_security_levels() -> None:
     spec = spec_of(K8S_MIXED)
-    eu = {o["metadata"]["name"]: o["metadata"]["labels"] for o in of_kind(_objects(spec, "eu"), "Namespace")}
+    eu = {o["metadata"]["name"]: o["metadata"]["labels"] for o in of_kind(objects(spec, "eu"), "Namespace")}
     assert eu["runners"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert eu["builds"]["pod-security.kubernetes.io/enforce"] == "privileged", "BuildKit runs unconfined there"
-    us = {o["metadata"]["name"]: o["metadata"]["labels"] for o in of_kind(_objects(spec, "us"), "Namespace")}
+    us = {o["metadata"]["name"]: o["metadata"]["labels"] for o in of_kind(objects(spec, "us"), "Namespace")}
     assert us["runners"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert us["runners-jobs"]["pod-security.kubernetes.io/enforce"] == "baseline", "no BuildKit: no privileged"
 
 
 def test_rbac_is_the_executor_minimum_namespaced() -> None:
-    objects = _objects(spec_of(K8S_MIXED), "eu")
-    (role,) = of_kind(objects, "Role")
-    (binding,) = of_kind(objects, "RoleBinding")
-    assert not of_kind(objects, "ClusterRole") and not of_kind(objects, "ClusterRoleBinding")
+    rendered_objects = objects(spec_of(K8S_MIXED), "eu")
+    (role,) = of_kind(rendered_objects, "Role")
+    (binding,) = of_kind(rendered_objects, "RoleBinding")
+    assert not of_kind(rendered_objects, "ClusterRole") and not of_kind(rendered_objects, "ClusterRoleBinding")
     assert role["metadata"]["namespace"] == "builds" and binding["metadata"]["namespace"] == "builds"
     rules = {(tuple(r["apiGroups"]), r["resources"][0]): r["verbs"] for r in role["rules"]}
     assert rules == {
@@ -54,7 +46,7 @@ def test_rbac_is_the_executor_minimum_namespaced() -> None:
 
 
 def test_manager_is_hardened_and_drains() -> None:
-    (deployment,) = of_kind(_objects(spec_of(K8S_MIXED), "eu"), "Deployment")
+    (deployment,) = of_kind(objects(spec_of(K8S_MIXED), "eu"), "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     ctx = container["securityContext"]
@@ -77,27 +69,18 @@ def test_manager_is_hardened_and_drains() -> None:
 
 
 def test_metrics_service() -> None:
-    (service,) = of_kind(_objects(spec_of(K8S_MIXED), "eu"), "Service")
+    (service,) = of_kind(objects(spec_of(K8S_MIXED), "eu"), "Service")
     assert service["spec"]["ports"][0]["port"] == 9252
-    (deployment,) = of_kind(_objects(spec_of(K8S_MIXED), "eu"), "Deployment")
+    (deployment,) = of_kind(objects(spec_of(K8S_MIXED), "eu"), "Deployment")
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
 
 
-def test_buildkit_jobs_sharing_the_manager_namespace_are_warned_about() -> None:
+def test_a_namespace_shared_with_buildkit_jobs_is_labelled_for_them() -> None:
     values = copy.deepcopy(K8S_MIXED)
     values["hosts"]["eu"]["kubernetes"]["jobNamespace"] = "runners"
-    spec = spec_of(values)
-    assert any(w.startswith("hosts.eu.kubernetes.jobNamespace:") for w in spec.warnings)
-    (namespace,) = of_kind(_objects(spec, "eu"), "Namespace")
+    (namespace,) = of_kind(objects(spec_of(values), "eu"), "Namespace")
+    assert namespace["metadata"]["name"] == "runners"
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
-
-
-def test_a_namespace_belongs_to_one_host_per_cluster() -> None:
-    values = copy.deepcopy(K8S_MIXED)
-    values["hosts"]["us"]["kubernetes"] = {"context": "eu-1", "namespace": "builds"}
-
-    with pytest.raises(SpecError, match=r"hosts\.us\.kubernetes\.namespace: namespace 'builds' is already declared"):
-        spec_of(values)
 
 
 def test_host_keys_become_dns_names() -> None:
@@ -106,15 +89,15 @@ def test_host_keys_become_dns_names() -> None:
     for runner in values["runners"].values():
         if runner["host"] == "eu":
             runner["host"] = "EU_Main"
-    objects = _objects(spec_of(values), "EU_Main")
-    for obj in objects:
+    rendered_objects = objects(spec_of(values), "EU_Main")
+    for obj in rendered_objects:
         kubernetes_validate.validate(obj, "1.30.0", strict=True)
-    (deployment,) = of_kind(objects, "Deployment")
+    (deployment,) = of_kind(rendered_objects, "Deployment")
     assert deployment["metadata"]["name"] == "gitlab-runner-eu-main"
 
 
 def test_fallback_host_manifests_validate_on_a_1_29_cluster() -> None:
     spec = spec_of(K8S_FLEET)
-    for obj in _objects(spec, "legacy"):
+    for obj in objects(spec, "legacy"):
         kubernetes_validate.validate(obj, "1.29.0", strict=True)
     assert "app_armor_profile" not in rendered(spec, "legacy")

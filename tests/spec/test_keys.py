@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 
 import pytest
 import yaml
 
 from components import model
 from components.spec import keys
-from components.spec.docs import key_paths, pulumi_config
-from components.spec.keys import Section
+from components.spec.docs import pulumi_config
+from components.spec.keys import TOP_LEVEL, Nested, Section
 from tests.conftest import ROOT
 
 
@@ -19,6 +20,16 @@ def test_pulumi_yaml_declares_exactly_the_top_level_keys_as_generated() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     assert list(declared) == list(keys.TOP_LEVEL.names)
     assert declared == pulumi_config(), "regenerate with: .venv/bin/python -m components.spec.docs"
+
+
+def key_paths(section: Section = TOP_LEVEL, prefix: str = "") -> Iterator[str]:
+    """Every key path of the stack file, e.g. `hosts.<h>.docker.tls.ca`."""
+    entries = {"hosts": ".<h>", "runners": ".<r>", "variables": "[i]"}
+    for key in section.keys:
+        path = f"{prefix}{key.name}"
+        yield path
+        if isinstance(key.kind, Nested) and key.kind.section is not None:
+            yield from key_paths(key.kind.section, f"{path}{entries.get(path, '')}.")
 
 
 def test_the_readme_reference_names_every_key() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 
@@ -10,7 +11,7 @@ import pytest
 from components import model, versions
 from components.model import AccessLevel, Executor, LogFormat, ScopeKind
 from components.spec import SpecError, parse_spec
-from tests.fleets import fleet
+from tests.fleets import K8S_MIXED, fleet
 from tests.harness import manager_of, spec_of
 
 
@@ -148,3 +149,30 @@ def test_every_invalid_key_of_a_runner_is_reported_even_when_its_host_is_unknown
         parse_spec(values, stack="test")
     keys = {p.split(":")[0] for p in caught.value.problems}
     assert {"runners.images.host", "runners.images.paused", "runners.images.protectedOnly"} <= keys
+
+
+def test_jobs_sharing_the_manager_namespace_are_warned_about() -> None:
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["eu"]["kubernetes"]["jobNamespace"] = "runners"
+    spec = spec_of(values)
+    assert any(w.startswith("hosts.eu.kubernetes.jobNamespace:") for w in spec.warnings)
+
+
+def test_a_namespace_belongs_to_one_host_per_cluster() -> None:
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["us"]["kubernetes"] = {"context": "eu-1", "namespace": "builds"}
+    with pytest.raises(SpecError, match=r"hosts\.us\.kubernetes\.namespace: namespace 'builds' is already declared"):
+        spec_of(values)
+
+
+def test_the_extra_config_of_a_runner_on_a_broken_host_is_still_checked() -> None:
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["eu"]["kubernetes"]["namespace"] = "CI_Runners"
+    values["runners"]["eu-tests"]["extraConfig"] = "[kubernetes]\nprivileged = true\n"
+    values["runners"]["eu-images"]["extraConfig"] = "not = = toml"
+    with pytest.raises(SpecError) as caught:
+        spec_of(values)
+    keys = [p.split(":")[0] for p in caught.value.problems]
+    assert "hosts.eu.kubernetes.namespace" in keys
+    assert "runners.eu-tests.extraConfig.kubernetes.privileged" in keys
+    assert "runners.eu-images.extraConfig" in keys

@@ -171,11 +171,11 @@ class HostSpec:
     target: Target
     """The Docker engine or Kubernetes namespace the manager runs on."""
     concurrent: int = 4
-    """The manager's global job limit (config.toml `concurrent`)."""
+    """The manager's global job limit (config.toml `concurrent`), in jobs; 4 by default."""
     check_interval: int = 3
-    """Seconds between the manager's job requests."""
+    """Seconds between the manager's job requests; 3 by default."""
     shutdown_timeout: int = 30
-    """Seconds gitlab-runner waits for a forced shutdown to finish."""
+    """Seconds gitlab-runner waits for a forced shutdown to finish; 30 by default."""
     log_format: LogFormat = LogFormat.JSON
     """gitlab-runner's log format; JSON by default."""
     log_level: LogLevel = LogLevel.INFO
@@ -319,9 +319,9 @@ class FleetSpec:
     protect: bool = False
     """Deletion protection of registrations and variables; off by default."""
     secret_keys: frozenset[str] = frozenset()
-    """Config keys referenced as secrets (variables, Docker TLS, kubeconfig)."""
+    """Config keys referenced as secrets (variables, Docker TLS, kubeconfig); none by default."""
     warnings: tuple[str, ...] = ()
-    """Legal but probably unintended settings, as `key.path: message`; logged on every run."""
+    """Legal but probably unintended settings, as `key.path: message`, logged on every run; none by default."""
 
     def runners_on(self, host_key: str) -> tuple[RunnerSpec, ...]:
         return tuple(r for r in self.runners if r.host == host_key)

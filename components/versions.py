@@ -1,7 +1,7 @@
 """Pinned versions of what the fleet runs, in one place.
 
 Bump the runner and BuildKit lines here (and in the golden files) together; the config schema in `schemas/`
-belongs to the runner line pinned below and is found by its name.
+belongs to the runner line pinned below and is found by its name (`render/schema.py`).
 - gitlab-runner images: https://hub.docker.com/r/gitlab/gitlab-runner/tags
 - rootless BuildKit: https://github.com/moby/buildkit/blob/master/docs/rootless.md
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 RUNNER_VERSION = "v19.3.0"
 RUNNER_IMAGE = f"gitlab/gitlab-runner:alpine-{RUNNER_VERSION}"
-RUNNER_CONFIG_SCHEMA = f"gitlab-runner-{RUNNER_VERSION}-config.schema.json"
 
 BUILDKIT_VERSION = "v0.32.2"
 BUILDKIT_IMAGE = f"moby/buildkit:{BUILDKIT_VERSION}-rootless"

@@ -3,7 +3,6 @@
     python -m components.plan --stack-file stacks/Pulumi.dev.yaml --out plan/dev
 
 Prints the resource tree and a line per host, and writes the report (`report.py`) to --out.
-Exit 0 on success; 2 when the stack file is invalid, with every problem on stderr, one per line.
 """
 
 from __future__ import annotations
@@ -19,14 +18,32 @@ from components.plan.stack_file import StackFileError, read_stack_file
 from components.spec import SpecError
 
 EXIT_INVALID = 2
+EPILOG = """\
+--out is replaced whole: it must be missing, empty, or an earlier plan's output (it holds plan.json).
+
+exit status:
+  0  planned; the report is in --out
+  2  the stack file is invalid or cannot be read (every problem on stderr, one per line, each naming its
+     key path), or --out cannot be replaced; nothing is written
+  1  the program failed in an unexpected way under the mock engine (a bug: please report it)
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.plan", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m components.plan",
+        description=__doc__.split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--stack-file", required=True, type=Path, help="stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", required=True, type=Path, help="directory for plan.json and hosts/")
     parser.add_argument("--stack", help="stack name (default: from the file name)")
     args = parser.parse_args(argv)
+    unreplaceable = report.replaceable(args.out)
+    if unreplaceable is not None:
+        print(f"error: --out {unreplaceable}", file=sys.stderr)
+        return EXIT_INVALID
     try:
         stack_file = read_stack_file(args.stack_file, args.stack)
         result = engine.run(stack_file)

@@ -66,10 +66,10 @@ def manifest(res: Resource) -> dict[str, Any]:
 
 
 def manifests(result: PlanResult) -> dict[str, list[dict[str, Any]]]:
-    """host key -> every Kubernetes object of that host, in declaration order."""
+    """host key -> every Kubernetes object of that host, in apply order (then by name)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for res in result.resources:
-        if res.type.startswith("kubernetes:") and res.custom and not res.type.startswith("pulumi:providers"):
+        if res.type.startswith("kubernetes:") and res.custom:
             host = engine.reveal(res.inputs)["metadata"]["labels"][marks.HOST]
             out.setdefault(host, []).append(manifest(res))
     order = {kind: i for i, kind in enumerate(k8s_manifests.APPLY_ORDER)}
@@ -153,7 +153,21 @@ def tree(result: PlanResult) -> str:
     return "\n".join(lines)
 
 
+def replaceable(out: Path) -> str | None:
+    """Why `out` must not be replaced by a plan (None when it may): only a missing or empty directory, or an
+    earlier plan's output (it holds plan.json), is replaced whole."""
+    if out.exists() and not out.is_dir():
+        return f"{out} is a file, not a directory"
+    if out.is_dir() and any(out.iterdir()) and not (out / "plan.json").is_file():
+        return f"{out} is not empty and holds no plan.json: refusing to replace it"
+    return None
+
+
 def write(result: PlanResult, out: Path) -> None:
+    """Replace `out` with the report (see `replaceable`)."""
+    problem = replaceable(out)
+    if problem is not None:
+        raise ValueError(problem)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

@@ -16,7 +16,9 @@ import jsonschema
 
 from components import versions
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / versions.RUNNER_CONFIG_SCHEMA
+SCHEMA_PATH = (
+    Path(__file__).resolve().parents[2] / "schemas" / f"gitlab-runner-{versions.RUNNER_VERSION}-config.schema.json"
+)
 
 
 @functools.lru_cache(maxsize=1)

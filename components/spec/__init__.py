@@ -6,6 +6,7 @@
 - `fleet_checks`, `extra_config`: whole-fleet rules (namespaces, secret references, warnings, what extraConfig
   may say, the rendered config.toml against gitlab-runner's schema);
 - `parse`: `parse_spec`, pure, from raw values to `model.FleetSpec` or `SpecError`;
+- `docs`: the key tables as documentation (`Pulumi.yaml`'s config block is generated from them);
 - `config`: `load()`, the one place that reads `pulumi.Config`.
 """
 

@@ -1,8 +1,8 @@
 """The problem collector and `SpecError`: every problem with its key path, all of them together.
 
 A problem is one line `key.path: message`; a warning has the same shape but never blocks. Messages name
-what was expected and what was found, and never repeat a value that could be a secret (`describe` shows
-strings only for keys whose values are not secret).
+what was expected and what was found (`describe`). Secret config values never reach the parser: `load()`
+passes REDACTED in their place.
 """
 
 from __future__ import annotations

@@ -93,3 +93,24 @@ def test_a_wrong_project_prefix_is_named(tmp_path: Path) -> None:
     done = _run_plan("--stack-file", str(path), "--out", str(tmp_path / "plan"))
     assert done.returncode == 2
     assert "gitlab-runners:hosts: not in this project's namespace; write it as 'runner-fleet:hosts'" in done.stderr
+
+
+def test_out_is_replaced_only_when_it_holds_a_plan(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    done = _run_plan("--stack-file", "stacks/Pulumi.dev.yaml", "--out", str(precious))
+    assert done.returncode == 2 and "refusing to replace it" in done.stderr
+    assert (precious / "notes.txt").read_text() == "keep me"
+    out = tmp_path / "plan"
+    assert _run_plan("--stack-file", "stacks/Pulumi.dev.yaml", "--out", str(out)).returncode == 0
+    (out / "stale.txt").write_text("from an earlier run")
+    assert _run_plan("--stack-file", "stacks/Pulumi.prod.yaml", "--out", str(out)).returncode == 0
+    assert not (out / "stale.txt").exists() and json.loads((out / "plan.json").read_text())["stack"] == "prod"
+
+
+def test_help_lists_the_exit_statuses() -> None:
+    done = _run_plan("--help")
+    assert done.returncode == 0
+    for line in ("0  planned", "2  the stack file is invalid", "1  the program failed"):
+        assert line in done.stdout

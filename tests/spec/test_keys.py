@@ -70,3 +70,25 @@ def test_optional_keys_take_their_default_from_the_model() -> None:
         for key in section.keys:
             if not key.required and key.field not in computed:
                 assert key.field in defaults, f"{cls.__name__}.{key.field} has no default for optional {key.name}"
+
+
+README_DEFAULTS = [
+    ("concurrent", model.field_default(model.HostSpec, "concurrent")),
+    ("checkInterval", model.field_default(model.HostSpec, "check_interval")),
+    ("shutdownTimeout", model.field_default(model.HostSpec, "shutdown_timeout")),
+    ("logFormat", model.field_default(model.HostSpec, "log_format").value),
+    ("logLevel", model.field_default(model.HostSpec, "log_level").value),
+    ("runnerImage", model.field_default(model.HostSpec, "runner_image")),
+    ("pullPolicy", model.field_default(model.RunnerSpec, "pull_policy").value),
+    ("image", model.default_job_image(buildkit=True)),
+    ("allowedImages", model.BUILDKIT_ALLOWED_IMAGES[0]),
+    ("protect", str(model.field_default(model.FleetSpec, "protect")).lower()),
+]
+
+
+@pytest.mark.parametrize(("key", "default"), README_DEFAULTS, ids=[k for k, _ in README_DEFAULTS])
+def test_the_readme_states_the_models_defaults(key: str, default: object) -> None:
+    readme = (ROOT / "README.md").read_text()
+    reference = readme.split("## Stack file reference", 1)[1].split("\n## ", 1)[0]
+    (row,) = [line for line in reference.splitlines() if line.startswith("| ") and f"{key}`" in line.split("|")[1]]
+    assert str(default) in row, f"README's row for {key} does not say its default {default}"

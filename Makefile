@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 OUT ?= plan/$(STACK)
 
-.PHONY: plan test lint format lock clean
+.PHONY: plan test lint format lock clean plan-diff
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ plan: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# Does the work tree plan like BASE? Random valid and broken stacks, planned by both (see tools/plan_diff.py).
+BASE ?= HEAD
+plan-diff: $(BIN)/.installed
+	$(BIN)/python tools/plan_diff.py --base $(BASE)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .

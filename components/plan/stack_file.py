@@ -3,6 +3,11 @@
 Values under `config:` are passed as strings (structured values as JSON text), keys without a namespace get
 the project's, and `{secure: ...}` values become placeholders that the engine still treats as secrets: the
 plan never decrypts anything and needs no passphrase.
+
+The file is read strictly and fails closed: UTF-8 text only, at most MAX_BYTES, no duplicate keys (YAML would
+silently keep the last; the CLI refuses them too), no unquoted dates (the CLI would pass them reformatted),
+no `!!set`, `!!binary` or other typed collections, no key that is not a string, no nesting deeper than
+MAX_DEPTH. Every refusal is one line naming the file, the line and the key; none repeats a value.
 """
 
 from __future__ import annotations
@@ -15,13 +20,100 @@ from typing import Any
 
 import yaml
 
-from components.spec.keys import PROJECT
+from components.spec.keys import MAX_DEPTH, PROJECT
+from components.spec.problems import one_line
 
 SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
+MAX_BYTES = 1 << 20
+"""A stack file larger than 1 MiB is refused (a Kubernetes Secret holds at most 1 MiB of config anyway)."""
+_REFUSED_TAGS = ("set", "binary", "omap", "pairs")
 
 
 class StackFileError(Exception):
-    """The stack file cannot be read at all (missing, not YAML, no config map)."""
+    """The stack file cannot be read at all (missing, not UTF-8, not YAML, no config map, too deep)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate and non-string keys, typed collections and unquoted dates."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, int) and not isinstance(key, bool):
+                key = str(key)  # as JSON, and so the engine, would have it
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key that is not a string (quote it)", key_node.start_mark
+                )
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (YAML would keep only the last)", key_node.start_mark
+                )
+            seen.add(key)
+        mapping = super().construct_mapping(node, deep=deep)
+        return {str(k) if isinstance(k, int) else k: v for k, v in mapping.items()}
+
+    def refuse_date(self, node: yaml.Node) -> None:
+        # The CLI's YAML library turns 2024-01-01 into "2024-01-01 00:00:00 +0000 UTC": quoted, it stays as written.
+        raise yaml.constructor.ConstructorError(
+            None, None, "an unquoted date or time: quote it, or the Pulumi CLI passes it reformatted", node.start_mark
+        )
+
+    def refuse_tag(self, node: yaml.Node) -> None:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"{node.tag} is not a value a stack file can hold (write a list, a map or a string)",
+            node.start_mark,
+        )
+
+
+for _tag in _REFUSED_TAGS:
+    _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _StrictLoader.refuse_tag)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.refuse_date)
+
+
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """One line: where and what, never the snippet of the document YAML errors carry."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    return f"{where}: not a valid stack file: {problem}"
+
+
+def _depth(value: Any, limit: int, at: str = "") -> str | None:
+    """The key path where `value` nests deeper than `limit`, or None."""
+    if limit < 0:
+        return at or "config"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _depth(item, limit - 1, f"{at}[{key}]" if isinstance(key, int) else f"{at}.{key}" if at else key)
+        if found is not None:
+            return found
+    return None
+
+
+def _load(path: Path) -> Any:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StackFileError(f"{path}: cannot read the stack file ({exc.strerror})") from exc
+    if len(data) > MAX_BYTES:
+        raise StackFileError(f"{path}: {len(data)} bytes; a stack file may have at most {MAX_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StackFileError(f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded)") from exc
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise StackFileError(_yaml_problem(path, exc)) from exc
+    except (RecursionError, ValueError) as exc:  # nesting beyond Python's stack; an integer beyond any range
+        raise StackFileError(f"{path}: not a valid stack file: nested too deeply or a number too large") from exc
 
 
 @dataclass(frozen=True)
@@ -40,16 +132,14 @@ class StackFile:
 
 def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
     """Read `Pulumi.<stack>.yaml` the way the CLI hands it to the program; secure values become placeholders."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise StackFileError(f"{path}: cannot read the stack file ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path}: not valid YAML ({exc})") from exc
+    document = _load(path)
     if document is None:
         document = {}
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise StackFileError(f"{path}: expected a map with a 'config' map")
+    too_deep = _depth(document.get("config") or {}, MAX_DEPTH)
+    if too_deep is not None:
+        raise StackFileError(f"{path}: config.{too_deep} is nested more than {MAX_DEPTH} levels deep")
     name = stack or _stack_name(path)
     config: dict[str, str] = {}
     secret_keys: list[str] = []

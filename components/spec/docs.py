@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from components.model import FleetSpec, field_default
-from components.spec.keys import TOP_LEVEL, Flag, Key, Nested, Section, Text
+from components.spec.keys import TOP_LEVEL, Key, Section
+from components.spec.kinds import Flag, Nested, Text
 
 
 def summary(section: Section) -> str:

@@ -21,18 +21,28 @@ TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 def _url_problem(url: str) -> str | None:
     """What is wrong with a Docker engine URL, or None."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("ssh", "tcp", "unix"):
-        return f"expected an ssh://user@host[:port], tcp://host:port or unix:///path URL, found {url!r}"
-    if parts.scheme == "unix" and not parts.path.startswith("/"):
-        return f"a unix:// URL needs an absolute socket path (unix:///var/run/docker.sock), found {url!r}"
-    if parts.scheme in ("ssh", "tcp") and not parts.hostname:
-        return f"expected a host name in {url!r}"
-    if parts.scheme == "tcp" and parts.port is None:
-        return f"a tcp:// URL needs a port (tcp://host:2376), found {url!r}"
-    if parts.scheme == "ssh" and parts.password:
-        return "a password in an ssh:// URL is refused by Docker; use an SSH key or agent"
-    return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a port that is not a number or out of range, a broken IPv6 literal
+        return f"not a valid URL ({exc})"
+    rules = (
+        (
+            parts.scheme not in ("ssh", "tcp", "unix"),
+            f"expected an ssh://user@host[:port], tcp://host:port or unix:///path URL, found {url!r}",
+        ),
+        (
+            parts.scheme == "unix" and not parts.path.startswith("/"),
+            f"a unix:// URL needs an absolute socket path (unix:///var/run/docker.sock), found {url!r}",
+        ),
+        (parts.scheme in ("ssh", "tcp") and not parts.hostname, f"expected a host name in {url!r}"),
+        (parts.scheme == "tcp" and port is None, f"a tcp:// URL needs a port (tcp://host:2376), found {url!r}"),
+        (
+            parts.scheme == "ssh" and bool(parts.password),
+            "a password in an ssh:// URL is refused by Docker; use an SSH key or agent",
+        ),
+    )
+    return next((message for broken, message in rules if broken), None)
 
 
 def _parse_tls(p: Problems, raw: object, path: str) -> DockerTls | None:

@@ -9,12 +9,11 @@ reference are generated from, or tested against, these tables (`docs.py`).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components.model import LogFormat, LogLevel, PullPolicy, ScopeKind, VariableType
-from components.spec.problems import Problems, describe
+from components.spec.kinds import Choice, Flag, Kind, Nested, Ref, Text, TextMap, Texts, Verbatim, Whole
 
 PROJECT = "runner-fleet"
 """The Pulumi project, and so the namespace of every stack key below (`runner-fleet:hosts`)."""
@@ -22,163 +21,8 @@ PROJECT = "runner-fleet"
 MIN_MAXIMUM_TIMEOUT = 600
 """Seconds: GitLab refuses a runner `maximum_timeout` below 10 minutes."""
 
-
-class Invalid(enum.Enum):
-    """A value that was read and refused (its problem is already reported)."""
-
-    VALUE = 0
-
-
-INVALID = Invalid.VALUE
-
-
-# --- kinds: how a value is read, and what a wrong one is told ----------------------------------------
-
-
-@dataclass(frozen=True)
-class Text:
-    """A non-empty string, stripped."""
-
-    expected: str = "a non-empty string"
-    """What the message says was expected."""
-    none_is_absent = True
-
-    def read(self, p: Problems, value: object, path: str) -> str | Invalid:
-        if not isinstance(value, str) or not value.strip():
-            p.add(path, f"expected {self.expected}, found {describe(value)}")
-            return INVALID
-        return value.strip()
-
-
-@dataclass(frozen=True)
-class Verbatim:
-    """A string kept exactly as written (a variable's value, TOML text); empty allowed; None is a problem."""
-
-    expected: str
-    """What the message says was expected."""
-    none_is_absent = False
-
-    def read(self, p: Problems, value: object, path: str) -> str | Invalid:
-        if not isinstance(value, str):
-            p.add(path, f"expected {self.expected}, found {describe(value)}")
-            return INVALID
-        return value
-
-
-@dataclass(frozen=True)
-class Flag:
-    """true or false; an explicit null is a problem, not a default."""
-
-    none_is_absent = False
-
-    def read(self, p: Problems, value: object, path: str) -> bool | Invalid:
-        if not isinstance(value, bool):
-            p.add(path, f"expected true or false, found {describe(value)}")
-            return INVALID
-        return value
-
-
-@dataclass(frozen=True)
-class Whole:
-    """A whole number >= minimum; `why` explains the bound."""
-
-    minimum: int
-    """The smallest value allowed."""
-    why: str = ""
-    """Appended to the bound in the message: why the bound exists."""
-    none_is_absent = True
-
-    def read(self, p: Problems, value: object, path: str) -> int | Invalid:
-        if isinstance(value, bool) or not isinstance(value, int):
-            p.add(path, f"expected a whole number >= {self.minimum}, found {describe(value)}")
-            return INVALID
-        if value < self.minimum:
-            p.add(path, f"must be >= {self.minimum}{self.why}, found {value}")
-            return INVALID
-        return value
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One value of a closed set (a StrEnum of the model)."""
-
-    choices: type[enum.StrEnum]
-    """The closed set, as the model's StrEnum."""
-    none_is_absent = True
-
-    def read(self, p: Problems, value: object, path: str) -> enum.StrEnum | Invalid:
-        allowed = [m.value for m in self.choices]
-        if not isinstance(value, str) or value not in allowed:
-            p.add(path, f"expected one of {', '.join(allowed)}, found {describe(value)}")
-            return INVALID
-        return self.choices(value)
-
-
-@dataclass(frozen=True)
-class Texts:
-    """A list of non-empty strings, each stripped; a bad item is named by its index."""
-
-    none_is_absent = True
-
-    def read(self, p: Problems, value: object, path: str) -> tuple[str, ...] | Invalid:
-        if not isinstance(value, list):
-            p.add(path, f"expected a list of strings, found {describe(value)}")
-            return INVALID
-        out: list[str] = []
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                p.add(f"{path}[{i}]", f"expected a non-empty string, found {describe(item)}")
-            else:
-                out.append(item.strip())
-        return tuple(out)
-
-
-@dataclass(frozen=True)
-class TextMap:
-    """A map of string to string, as sorted pairs."""
-
-    none_is_absent = True
-
-    def read(self, p: Problems, value: object, path: str) -> tuple[tuple[str, str], ...] | Invalid:
-        if not isinstance(value, dict):
-            p.add(path, f"expected a map of strings, found {describe(value)}")
-            return INVALID
-        out = []
-        for key, item in sorted(value.items()):
-            if not isinstance(item, str):
-                p.add(f"{path}.{key}", f"expected a string, found {describe(item)}")
-            else:
-                out.append((str(key), item))
-        return tuple(out)
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A GitLab group or project: a numeric id or a full path, as text."""
-
-    none_is_absent = False
-
-    def read(self, p: Problems, value: object, path: str) -> str | Invalid:
-        text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-        if not text:
-            p.add(path, f"expected a numeric id or full path, found {describe(value)}")
-            return INVALID
-        return text
-
-
-@dataclass(frozen=True)
-class Nested:
-    """A value with a shape of its own (a section, a scope), read by the parser the section parser passes in."""
-
-    section: Section | None = None
-    """The keys the nested map holds, when it is a map of its own (for docs and the summary)."""
-    none_is_absent = False
-
-
-Kind = Text | Verbatim | Flag | Whole | Choice | Texts | TextMap | Ref | Nested
-
-
-# --- tables ------------------------------------------------------------------------------------------
+MAX_DEPTH = 32
+"""Maps and lists nested deeper than this are refused; no stack key needs more than a handful of levels."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from components.model import FleetSpec, HostSpec, RunnerSpec, VariableSpec
 from components.spec import extra_config, fleet_checks, keys
 from components.spec.hosts import parse_host
-from components.spec.keys import TOP_LEVEL, Text
+from components.spec.keys import TOP_LEVEL
+from components.spec.kinds import Text
 from components.spec.problems import Problems, SpecError, describe, unknown_key
 from components.spec.reader import read_key
 from components.spec.runners import parse_runner
@@ -27,20 +28,41 @@ from components.spec.variables import parse_variables
 PLACEHOLDER_URL = "https://gitlab.invalid"  # only in a spec that is never returned (it has problems)
 
 
+class _TooDeep:
+    """A value nested beyond MAX_DEPTH (or beyond what the JSON decoder can read)."""
+
+
+TOO_DEEP = _TooDeep()
+
+
+def _depth_exceeds(value: object, limit: int) -> bool:
+    if limit < 0:
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return any(_depth_exceeds(item, limit - 1) for item in items)
+
+
 def _decode(value: object) -> object:
     """Structured config reaches the program as JSON text; tests may pass decoded values."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            value = json.loads(value)
         except ValueError:
             return value
-    return value
+        except RecursionError:
+            return TOO_DEEP
+    return TOO_DEEP if _depth_exceeds(value, keys.MAX_DEPTH) else value
 
 
 def _parse_gitlab_url(p: Problems, url: str | None) -> str | None:
     if url is None:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        p.add("gitlabUrl", f"not a valid URL ({exc})")
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         p.add("gitlabUrl", f"expected an http(s):// URL of the GitLab instance, found {url!r}")
         return None
@@ -69,13 +91,17 @@ def _runners(p: Problems, raw: object, path: str, *, hosts: Mapping[str, HostSpe
     return [parse_runner(p, key, entry, hosts) for key, entry in sorted(entries.items())]
 
 
-def _top_level(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Our keys, structured ones decoded from the JSON text the engine passes."""
-    return {
+def _top_level(p: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Our keys, structured ones decoded from the JSON text the engine passes; too deep ones left out."""
+    top = {
         k: v if isinstance(TOP_LEVEL.by_name[k].kind, Text) else _decode(v)
         for k, v in values.items()
         if k in TOP_LEVEL.by_name
     }
+    for key in [k for k, v in top.items() if v is TOO_DEEP]:
+        p.add(key, f"nested more than {keys.MAX_DEPTH} levels deep")
+        del top[key]
+    return top
 
 
 def parse_spec(
@@ -98,7 +124,7 @@ def parse_spec(
     for key in sorted(secrets & set(TOP_LEVEL.names)):
         # The shape of the stack never depends on a secret value.
         p.add(key, "must not be a secret (or contain one); put secrets in their own keys and reference them")
-    top = _top_level({k: v for k, v in values.items() if k not in secrets})
+    top = _top_level(p, {k: v for k, v in values.items() if k not in secrets})
     by_name = TOP_LEVEL.by_name
 
     # Each top-level key through its row of the table; the sections have parsers of their own.

@@ -1,17 +1,56 @@
 """The problem collector and `SpecError`: every problem with its key path, all of them together.
 
 A problem is one line `key.path: message`; a warning has the same shape but never blocks. Messages name
-what was expected and what was found (`describe`). Secret config values never reach the parser: `load()`
-passes REDACTED in their place.
+what was expected and what was found (`describe`). Secret config values never reach the parser (`load()`
+passes REDACTED in their place), and every line passes through `redact` on its way in: whatever looks like
+a token, a private key, a password in a URL or a long random string is never repeated, wherever a careless
+user pasted it (a key name, a `secret:` reference, a URL).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pulumi
+
+from components.model import REDACTED
+
+MAX_LINE = 400
+"""Characters a problem line may have; longer ones are cut (a message never carries a whole document)."""
+
+_TOKEN_RE = re.compile(
+    r"(?:gl(?:pat|rt|dt|ptt|cbt|imt|agent|oas|soat|ffct|ft)-|gh[pousr]_|github_pat_|xox[abprs]-)[\w=-]*"
+    r"|(?:AKIA|ASIA)[A-Z0-9]{12,}"
+    r"|-----BEGIN[\s\S]*?(?:-----END[^-]*-----|$)"
+)
+_RANDOM_RE = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
+_PASSWORD_RE = re.compile(r"(?P<user>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
+
+
+def _random_looking(run: str) -> bool:
+    digits, letters = sum(c.isdigit() for c in run), sum(c.isalpha() for c in run)
+    return digits >= 4 and letters >= 4 and run.count("/") < 3
+
+
+def looks_secret(text: str) -> bool:
+    """Whether `text` holds what looks like a token, a private key, URL credentials or a random string."""
+    return redact(text) != text
+
+
+def redact(text: str) -> str:
+    """`text` with everything that looks like a secret replaced by REDACTED."""
+    text = _TOKEN_RE.sub(REDACTED, text)
+    text = _PASSWORD_RE.sub(lambda m: f"{m['user']}:{REDACTED}@", text)
+    return _RANDOM_RE.sub(lambda m: REDACTED if _random_looking(m[0]) else m[0], text)
+
+
+def one_line(text: str) -> str:
+    """A message as one bounded line, with nothing that looks like a secret."""
+    line = redact(text).replace("\r", "\\r").replace("\n", "\\n")
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 
 class SpecError(pulumi.RunError):
@@ -39,16 +78,30 @@ class Problems:
         self.warnings: list[str] = []
 
     def add(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
+        self.problems.append(one_line(f"{path}: {message}"))
 
     def warn(self, path: str, message: str) -> None:
-        self.warnings.append(f"{path}: {message}")
+        self.warnings.append(one_line(f"{path}: {message}"))
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int) and abs(value) >= 10**20:
+        return f"a number of {len(str(abs(value)))} digits"
+    return f"number {value}"
+
+
+def _string(value: str) -> str:
+    if looks_secret(value):
+        return "a string that looks like a secret (not repeated here)"
+    if len(value) > 60 or "\n" in value:
+        return f"a string of {len(value)} characters"
+    return f"string {value!r}"
 
 
 _SHOWN: tuple[tuple[type | tuple[type, ...], Callable[[Any], str]], ...] = (
     (bool, lambda v: f"boolean {str(v).lower()}"),  # before int: a bool is an int
-    ((int, float), lambda v: f"number {v}"),
-    (str, lambda v: f"string {v!r}"),
+    ((int, float), _number),
+    (str, _string),
     (list, lambda v: "a list"),
     (dict, lambda v: "a map"),
 )

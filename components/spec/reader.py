@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from components.spec.keys import INVALID, Key, Nested, OneOf, Section
+from components.spec.keys import Key, OneOf, Section
+from components.spec.kinds import INVALID, Nested
 from components.spec.problems import Problems, describe, unknown_key
 
 NestedParser = Callable[[Problems, object, str], Any]

@@ -23,10 +23,11 @@ from components.model import (
 )
 from components.spec import keys
 from components.spec.problems import Problems, describe
+from components.spec.kinds import MAX_INT32
 from components.spec.reader import check_name, exactly_one_of, read_section
 
 SCOPE = keys.SCOPE
-PATH_RE = re.compile(r"[\w.-]+(/[\w.-]+)*")
+PATH_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")  # ASCII: GitLab paths are
 
 
 def _scope_kind(p: Problems, raw: object, path: str) -> ScopeKind | None:
@@ -43,9 +44,9 @@ def _scope_kind(p: Problems, raw: object, path: str) -> ScopeKind | None:
 
 def _group_or_project(kind: ScopeKind, ref: object) -> Scope | None:
     """A numeric id (also written as text) or a full path."""
-    if isinstance(ref, int) and not isinstance(ref, bool) and ref > 0:
+    if isinstance(ref, int) and not isinstance(ref, bool) and 0 < ref <= MAX_INT32:
         return Scope(kind, ref)
-    if isinstance(ref, str) and ref.strip().isdigit():
+    if isinstance(ref, str) and ref.strip().isascii() and ref.strip().isdigit() and int(ref.strip()) > 0:
         return Scope(kind, int(ref.strip()))
     if isinstance(ref, str) and PATH_RE.fullmatch(ref.strip().strip("/")):
         return Scope(kind, ref.strip().strip("/"))

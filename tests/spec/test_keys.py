@@ -12,7 +12,8 @@ import yaml
 from components import model
 from components.spec import keys
 from components.spec.docs import pulumi_config
-from components.spec.keys import TOP_LEVEL, Nested, Section
+from components.spec.keys import TOP_LEVEL, Section
+from components.spec.kinds import Nested
 from tests.conftest import ROOT
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from components import versions
 from components.model import FleetSpec, ManagerSpec, RunnerSpec
 from components.render import config_toml, schema
+from components.spec.keys import MAX_DEPTH
 from components.spec.problems import Problems
 
 # Keys that would relax isolation; only `buildkit: true` grants (exactly) the relaxation BuildKit needs.
@@ -113,7 +114,7 @@ def owned_overrides(owned: Mapping[str, Any], extra: Mapping[str, Any], prefix: 
 
 
 def _check_runner(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> None:
-    """Problems of one runner's extraConfig; raises TOMLDecodeError when it is not TOML at all.
+    """Problems of one runner's extraConfig (which is TOML of a sane shape).
 
     Without a manager (its host is invalid) only what needs no host is checked: TOML, relaxations.
     """
@@ -146,13 +147,29 @@ def _check_schema(p: Problems, manager: ManagerSpec) -> None:
             p.add(f"hosts.{manager.host.key}", f"rendered config.toml breaks the runner schema at {where}: {message}")
 
 
+def _shape_problem(value: object, depth: int = 0) -> str | None:
+    """What makes a parsed extraConfig unusable by gitlab-runner whatever its keys: depth, integer range."""
+    if depth > MAX_DEPTH:
+        return f"nested more than {MAX_DEPTH} levels deep"
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return "holds an integer beyond 64 bits, which gitlab-runner cannot read"
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((found for item in items if (found := _shape_problem(item, depth + 1)) is not None), None)
+
+
 def _checked(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> bool:
-    """Check one runner's extraConfig; False when it is not TOML (then no file can be rendered)."""
+    """Check one runner's extraConfig; False when no config.toml can be rendered from it."""
+    path = f"runners.{runner.key}.extraConfig"
     try:
-        _check_runner(p, runner, manager)
+        problem = _shape_problem(config_toml.parse_extra(runner))
     except tomllib.TOMLDecodeError as exc:
-        p.add(f"runners.{runner.key}.extraConfig", f"not valid TOML ({exc})")
+        problem = f"not valid TOML ({exc})"
+    except RecursionError:
+        problem = f"nested more than {MAX_DEPTH} levels deep"
+    if problem is not None:
+        p.add(path, problem)
         return False
+    _check_runner(p, runner, manager)
     return True
 
 

@@ -22,8 +22,8 @@ from components.model import (
     field_default,
 )
 from components.spec import keys
-from components.spec.problems import Problems, describe
 from components.spec.kinds import MAX_INT32
+from components.spec.problems import Problems, describe
 from components.spec.reader import check_name, exactly_one_of, read_section
 
 SCOPE = keys.SCOPE

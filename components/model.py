@@ -29,6 +29,21 @@ BUILDKIT_ALLOWED_IMAGES = ("moby/buildkit:*rootless", "docker.io/moby/buildkit:*
 the docker.io forms, since gitlab-runner matches the name as the job writes it."""
 
 
+class Tier(enum.StrEnum):
+    """GitLab's deployment tiers: what a stack is for; drives protection defaults and policy severity."""
+
+    PRODUCTION = "production"
+    STAGING = "staging"
+    TESTING = "testing"
+    DEVELOPMENT = "development"
+    OTHER = "other"
+
+
+def default_protect(tier: Tier) -> bool:
+    """Registrations and variables of a production stack are protected against deletion unless said otherwise."""
+    return tier is Tier.PRODUCTION
+
+
 class ScopeKind(enum.StrEnum):
     """Where a runner registration lives in GitLab (`runner_type` of POST /user/runners)."""
 
@@ -316,8 +331,10 @@ class FleetSpec:
     """Every runner, sorted by key."""
     variables: tuple[VariableSpec, ...] = ()
     """CI/CD variables, sorted by identity; none by default."""
+    tier: Tier = Tier.DEVELOPMENT
+    """What the stack is for; development by default."""
     protect: bool = False
-    """Deletion protection of registrations and variables; off by default."""
+    """Deletion protection of registrations and variables; default `default_protect(tier)`."""
     secret_keys: frozenset[str] = frozenset()
     """Config keys referenced as secrets (variables, Docker TLS, kubeconfig); none by default."""
     warnings: tuple[str, ...] = ()

@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = engine.run(stack_file)
     except StackFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
         return EXIT_INVALID
     except SpecError as exc:
         # Name the file this command read; under `pulumi up` the program can only guess it from the stack.

@@ -13,6 +13,7 @@ MAX_DEPTH. Every refusal is one line naming the file, the line and the key; none
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from components.plan import project_config
 from components.spec.keys import MAX_DEPTH, PROJECT
 from components.spec.problems import one_line
 
@@ -30,14 +32,22 @@ _REFUSED_TAGS = ("set", "binary", "omap", "pairs")
 
 
 class StackFileError(Exception):
-    """The stack file cannot be read at all (missing, not UTF-8, not YAML, no config map, too deep)."""
+    """The stack file cannot be read at all (missing, not UTF-8, not YAML, no config map, too deep), or the CLI
+    would refuse it against Pulumi.yaml's declarations (`problems`, one line each)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(one_line(message))
+        self.problems = tuple(one_line(p) for p in problems)
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate and non-string keys, typed collections and unquoted dates."""
+    """SafeLoader that refuses duplicate and non-string keys, typed collections and unquoted dates, and reads
+    only true/false as booleans: `yes`, `no`, `on` and `off` are text, as the CLI's YAML 1.2 library reads them."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -72,6 +82,9 @@ class _StrictLoader(yaml.SafeLoader):
         )
 
 
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 for _tag in _REFUSED_TAGS:
     _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _StrictLoader.refuse_tag)
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.refuse_date)
@@ -141,15 +154,19 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
     if too_deep is not None:
         raise StackFileError(f"{path}: config.{too_deep} is nested more than {MAX_DEPTH} levels deep")
     name = stack or _stack_name(path)
-    config: dict[str, str] = {}
+    plain_values: dict[str, Any] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
         full = key if ":" in str(key) else f"{PROJECT}:{key}"
         plain, secret = _unsecure(value, full)
-        config[full] = plain if isinstance(plain, str) else json.dumps(plain)
+        plain_values[full] = plain
         if secret:
             secret_keys.append(full)
-    return StackFile(path=path, stack=name, config=config, secret_keys=tuple(secret_keys))
+    injected, problems = project_config.apply(name, plain_values, set(secret_keys), project_config.declarations())
+    if problems:
+        raise StackFileError(f"{path}: the Pulumi CLI would refuse this stack (Pulumi.yaml's config)", tuple(problems))
+    config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in plain_values.items()}
+    return StackFile(path=path, stack=name, config={**config, **injected}, secret_keys=tuple(secret_keys))
 
 
 def _stack_name(path: Path) -> str:

@@ -7,13 +7,14 @@ A test compares `Pulumi.yaml` with `pulumi_config()`; another checks that the RE
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import yaml
 
 from components.model import FleetSpec, field_default
 from components.spec.keys import TOP_LEVEL, Key, Section
-from components.spec.kinds import Flag, Nested, Text
+from components.spec.kinds import Choice, Flag, Nested, Text
 
 
 def summary(section: Section) -> str:
@@ -31,20 +32,39 @@ def _summary_of(key: Key, in_group: bool = False) -> str:
     return name
 
 
+# Keys whose default depends on another key: only the program can apply it, so Pulumi.yaml must not declare
+# them (the CLI requires a declared key without a default, and injects a declared default into every stack).
+PROGRAM_DEFAULTS = {"protect": "true for tier production, else false"}
+
+
 def pulumi_config() -> dict[str, Any]:
-    """The `config:` block `Pulumi.yaml` declares: every top-level key with its description (and type)."""
+    """The `config:` block `Pulumi.yaml` declares, as the CLI applies it: a key without a default is required.
+
+    Required keys are declared without a default; optional keys with the model's default (untyped structures
+    with their empty value); keys in PROGRAM_DEFAULTS are left out.
+    """
     config: dict[str, Any] = {}
     for key in TOP_LEVEL.keys:
+        if key.name in PROGRAM_DEFAULTS:
+            continue
+        declared: dict[str, Any] = {}
+        if isinstance(key.kind, Text | Choice):
+            declared["type"] = "string"
+        elif isinstance(key.kind, Flag):
+            declared["type"] = "boolean"
         description = key.doc
         if isinstance(key.kind, Nested) and key.kind.section is not None:
             description = f"{key.doc}, each {summary(key.kind.section)}"
-        declared: dict[str, Any] = {"description": description}
-        if isinstance(key.kind, Text):
-            declared = {"type": "string", **declared}
-        elif isinstance(key.kind, Flag):
-            declared = {"type": "boolean", "default": field_default(FleetSpec, key.field or key.name), **declared}
+        declared["description"] = description
+        if not key.required:
+            default = field_default(FleetSpec, key.field or key.name)
+            declared["default"] = list(default) if isinstance(default, tuple) else _plain(default)
         config[key.name] = declared
     return config
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from components.model import LogFormat, LogLevel, PullPolicy, ScopeKind, VariableType
+from components.model import LogFormat, LogLevel, PullPolicy, ScopeKind, Tier, VariableType
 from components.spec.kinds import Choice, Flag, Kind, Nested, Ref, Text, TextMap, Texts, Verbatim, Whole
 
 PROJECT = "runner-fleet"
@@ -226,10 +226,11 @@ TOP_LEVEL = Section(
             "is required: a map of runner-key -> runner",
         ),
         Key("variables", Nested(VARIABLE), "CI/CD variables of projects and groups: a list", "variables"),
+        Key("tier", Choice(Tier), "What the stack is for: one of GitLab's deployment tiers", "tier"),
         Key(
             "protect",
             Flag(),
-            "Protect runner registrations and CI/CD variables against deletion (set true for prod)",
+            "Protect runner registrations and CI/CD variables against deletion; default: true for production",
             "protect",
         ),
     ),

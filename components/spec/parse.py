@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.model import FleetSpec, HostSpec, RunnerSpec, VariableSpec
+from components.model import FleetSpec, HostSpec, RunnerSpec, VariableSpec, default_protect, field_default
 from components.spec import extra_config, fleet_checks, keys
 from components.spec.hosts import parse_host
 from components.spec.keys import TOP_LEVEL
@@ -129,7 +129,8 @@ def parse_spec(
 
     # Each top-level key through its row of the table; the sections have parsers of their own.
     gitlab_url = _parse_gitlab_url(p, read_key(p, top, "", by_name["gitlabUrl"]))
-    settings = {"protect": read_key(p, top, "", by_name["protect"])}
+    tier = read_key(p, top, "", by_name["tier"]) or field_default(FleetSpec, "tier")
+    protect = read_key(p, top, "", by_name["protect"])
     hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": _hosts}) or {}
     runners: list[RunnerSpec | None] = (
         read_key(p, top, "", by_name["runners"], {"runners": functools.partial(_runners, hosts=hosts)}) or []
@@ -153,7 +154,8 @@ def parse_spec(
         hosts=tuple(h for h in hosts.values() if h is not None),
         runners=tuple(r for r in runners if r is not None),
         variables=tuple(sorted(valid_vars, key=lambda v: v.identity)),
-        **{k: v for k, v in settings.items() if v is not None},
+        tier=tier,
+        protect=default_protect(tier) if protect is None else protect,
         secret_keys=frozenset(referenced),
         warnings=tuple(p.warnings),
     )

@@ -92,7 +92,9 @@ def test_a_wrong_project_prefix_is_named(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"config": config}))
     done = _run_plan("--stack-file", str(path), "--out", str(tmp_path / "plan"))
     assert done.returncode == 2
-    assert "gitlab-runners:hosts: not in this project's namespace; write it as 'runner-fleet:hosts'" in done.stderr
+    lines = done.stderr.splitlines()
+    assert "Stack 'dev' is missing configuration values 'gitlabUrl', 'hosts' and 'runners'" in lines
+    assert "gitlab-runners:hosts: not in this project's namespace; write it as 'runner-fleet:hosts'" in lines
 
 
 def test_out_is_replaced_only_when_it_holds_a_plan(tmp_path: Path) -> None:

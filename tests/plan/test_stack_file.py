@@ -19,10 +19,19 @@ def test_stack_file_secrets_are_placeholders(tmp_path: Path) -> None:
 
 def test_structured_values_are_json_text_and_keys_get_the_project_namespace(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.qa.yaml"
-    path.write_text(yaml.safe_dump({"config": {"gitlabUrl": "https://g.test", "runner-fleet:protect": True}}))
+    config = {"gitlabUrl": "https://g.test", "runner-fleet:protect": True, "hosts": {"h": {}}, "runners": {}}
+    path.write_text(yaml.safe_dump({"config": config}))
     stack = read_stack_file(path)
     assert stack.stack == "qa"
-    assert stack.config == {"runner-fleet:gitlabUrl": "https://g.test", "runner-fleet:protect": "true"}
+    assert stack.config == {
+        "runner-fleet:gitlabUrl": "https://g.test",
+        "runner-fleet:protect": "true",
+        "runner-fleet:hosts": '{"h": {}}',
+        "runner-fleet:runners": "{}",
+        # Pulumi.yaml's defaults, injected as the CLI injects them:
+        "runner-fleet:variables": "[]",
+        "runner-fleet:tier": "development",
+    }
 
 
 def test_a_secret_nested_in_a_structure_marks_the_whole_key(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import yaml
 
 from components import model
 from components.spec import keys
-from components.spec.docs import pulumi_config
+from components.spec.docs import PROGRAM_DEFAULTS, pulumi_config
 from components.spec.keys import TOP_LEVEL, Section
 from components.spec.kinds import Nested
 from tests.conftest import ROOT
@@ -19,8 +19,15 @@ from tests.conftest import ROOT
 
 def test_pulumi_yaml_declares_exactly_the_top_level_keys_as_generated() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    assert list(declared) == list(keys.TOP_LEVEL.names)
+    assert list(declared) == [k for k in keys.TOP_LEVEL.names if k not in PROGRAM_DEFAULTS]
     assert declared == pulumi_config(), "regenerate with: .venv/bin/python -m components.spec.docs"
+
+
+def test_only_keys_a_stack_cannot_do_without_are_required_by_the_cli() -> None:
+    """The CLI requires every declared project key without a default; those must be the spec's required ones."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    required_by_cli = {k for k, v in declared.items() if "default" not in v and "value" not in v}
+    assert required_by_cli == {k.name for k in keys.TOP_LEVEL.keys if k.required}
 
 
 def key_paths(section: Section = TOP_LEVEL, prefix: str = "") -> Iterator[str]:
@@ -83,7 +90,7 @@ README_DEFAULTS = [
     ("pullPolicy", model.field_default(model.RunnerSpec, "pull_policy").value),
     ("image", model.default_job_image(buildkit=True)),
     ("allowedImages", model.BUILDKIT_ALLOWED_IMAGES[0]),
-    ("protect", str(model.field_default(model.FleetSpec, "protect")).lower()),
+    ("tier", model.field_default(model.FleetSpec, "tier").value),
 ]
 
 

@@ -176,3 +176,17 @@ def test_the_extra_config_of_a_runner_on_a_broken_host_is_still_checked() -> Non
     assert "hosts.eu.kubernetes.namespace" in keys
     assert "runners.eu-tests.extraConfig.kubernetes.privileged" in keys
     assert "runners.eu-images.extraConfig" in keys
+
+
+def test_tier_defaults_to_development_and_production_protects_by_default() -> None:
+    assert spec_of(fleet()).tier is model.Tier.DEVELOPMENT
+    assert spec_of(fleet()).protect is False
+    prod = spec_of(fleet(tier="production"))
+    assert prod.tier is model.Tier.PRODUCTION and prod.protect is True
+    assert spec_of(fleet(tier="production", protect=False)).protect is False, "an explicit protect wins"
+    assert spec_of(fleet(tier="staging")).protect is False
+
+
+def test_an_unknown_tier_names_the_tiers() -> None:
+    with pytest.raises(SpecError, match=r"tier: expected one of production, staging, testing, development, other"):
+        spec_of(fleet(tier="prod"))

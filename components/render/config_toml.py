@@ -195,15 +195,6 @@ def _overlay(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def extends(key: str, owned: object, extra: object) -> bool:
-    """Whether extraConfig's value at `key` adds to the owned value rather than replacing it.
-
-    `environment` entries are appended to runner-fleet's own, lists of tables (volumes) grow; anything else
-    in extraConfig would replace what runner-fleet set (tables are merged key by key, so ask per key).
-    """
-    return (key == "environment" and isinstance(extra, list)) or _concatenable(owned, extra)
-
-
 @functools.lru_cache(maxsize=256)
 def _parse_extra(text: str) -> dict[str, Any]:
     return tomllib.loads(text) if text.strip() else {}

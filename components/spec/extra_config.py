@@ -1,136 +1,33 @@
-"""What a runner's `extraConfig` may say, and the rendered config.toml against gitlab-runner's own schema.
+"""Every runner's `extraConfig` against the allow-list, and the rendered config.toml against gitlab-runner's schema.
 
-Both checks need the rendered file, so they run once the fleet is otherwise read, on every manager that could
-be built, and report in stack-file terms: a config.toml path of runner N becomes
-`runners.<key>.extraConfig.<path>`. The renderer merges; this module decides what the merge may contain:
-- no key runner-fleet owns (identity, executor, images, security settings) may be replaced;
-- no relaxation of a job's isolation may be added: `buildkit: true` is the only relaxation, and it is exact.
+Both need the rendered file or the runner's executor, so they run once the fleet is otherwise read, on every
+runner (and every manager that could be built), and report in stack-file terms: a config.toml path of runner N
+becomes `runners.<key>.extraConfig.<path>`. The renderer merges; `passthrough.py` says what the merge may
+contain (a positive model: the keys listed there and nothing else); this module applies it and the schema.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
-from typing import Any
 
 from components import versions
 from components.model import FleetSpec, ManagerSpec, RunnerSpec
 from components.render import config_toml, schema
+from components.spec import passthrough
 from components.spec.keys import MAX_DEPTH
 from components.spec.problems import Problems
 
-# Keys that would relax isolation; only `buildkit: true` grants (exactly) the relaxation BuildKit needs.
-RELAXATIONS: Mapping[str, frozenset[str]] = {
-    "docker": frozenset(
-        {
-            "privileged",
-            "services_privileged",
-            "security_opt",
-            "services_security_opt",
-            "cap_add",
-            "allowed_privileged_images",
-            "allowed_privileged_services",
-            "devices",
-            "services_devices",
-            "device_cgroup_rules",
-            "userns_mode",
-            "pid_mode",
-            "ipcmode",
-            "sysctls",
-        }
-    ),
-    "kubernetes": frozenset(
-        {
-            "privileged",
-            "allow_privilege_escalation",
-            "cap_add",
-            "pod_security_context",
-            "build_container_security_context",
-            "helper_container_security_context",
-            "service_container_security_context",
-            "init_permissions_container_security_context",
-            "pod_spec",
-            "namespace",
-            "namespace_overwrite_allowed",
-            "namespace_per_job",
-            "service_account_overwrite_allowed",
-            "bearer_token",
-            "bearer_token_overwrite_allowed",
-        }
-    ),
-}
-PROFILE_ANNOTATIONS = ("container.apparmor.", "seccomp.security.", "container.seccomp.")
-
-
-def _docker_relaxations(docker: Mapping[str, Any]) -> list[tuple[str, str]]:
-    found = []
-    volumes = docker.get("volumes")
-    if isinstance(volumes, list) and any("docker.sock" in str(v) or str(v).split(":")[0] == "/" for v in volumes):
-        found.append(("docker.volumes", "the host's docker.sock or root filesystem"))
-    if docker.get("network_mode") == "host":
-        found.append(("docker.network_mode", "the host's network"))
-    return found
-
-
-def _kubernetes_relaxations(k8s: Mapping[str, Any]) -> list[tuple[str, str]]:
-    found = []
-    if isinstance(k8s.get("volumes"), dict) and "host_path" in k8s["volumes"]:
-        found.append(("kubernetes.volumes.host_path", "the node's filesystem"))
-    annotations = k8s.get("pod_annotations")
-    if isinstance(annotations, dict) and any(str(a).startswith(PROFILE_ANNOTATIONS) for a in annotations):
-        found.append(("kubernetes.pod_annotations", "AppArmor/seccomp profile annotations"))
-    return found
-
-
-def relaxations(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(config.toml path, why) for everything in an extraConfig table that would relax a job's isolation."""
-    found = []
-    for section, names in RELAXATIONS.items():
-        table = extra.get(section)
-        if isinstance(table, dict):
-            found += [(f"{section}.{key}", "privileges, profiles or namespaces") for key in sorted(names & set(table))]
-    env = extra.get("environment")
-    if isinstance(env, list) and any(str(e).startswith("BUILDKITD_FLAGS=") for e in env):
-        found.append(("environment", "BUILDKITD_FLAGS"))
-    if isinstance(extra.get("docker"), dict):
-        found += _docker_relaxations(extra["docker"])
-    if isinstance(extra.get("kubernetes"), dict):
-        found += _kubernetes_relaxations(extra["kubernetes"])
-    return found
-
-
-def owned_overrides(owned: Mapping[str, Any], extra: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted config.toml paths where `extra` would replace a value runner-fleet owns instead of adding to it."""
-    found = []
-    for key, value in extra.items():
-        if key not in owned:
-            continue
-        path, mine = f"{prefix}{key}", owned[key]
-        if isinstance(mine, dict) and isinstance(value, dict):
-            found += owned_overrides(mine, value, f"{path}.")
-        elif not config_toml.extends(key, mine, value):
-            found.append(path)
-    return found
-
 
 def _check_runner(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> None:
-    """Problems of one runner's extraConfig (which is TOML of a sane shape).
+    """Every key of one runner's extraConfig (TOML of a sane shape) against the allow-list.
 
-    Without a manager (its host is invalid) only what needs no host is checked: TOML, relaxations.
+    Without a manager (its host is invalid) the executor is unknown: both executors' keys are judged.
     """
-    path = f"runners.{runner.key}.extraConfig"
     extra = config_toml.parse_extra(runner)
-    relaxed = relaxations(extra)
-    for key, why in relaxed:
-        p.add(
-            f"{path}.{key}",
-            f"relaxes isolation ({why}); runner-fleet grants only the BuildKit relaxation, through buildkit: true",
-        )
-    reported = {key for key, _ in relaxed}
     owned = config_toml.owned_entry(manager, runner) if manager is not None else {}
-    for key in owned_overrides(owned, extra):
-        if key not in reported:
-            p.add(f"{path}.{key}", "set by runner-fleet from the runner's own keys; change it there")
+    executor = manager.host.executor.value if manager is not None else None
+    for key, why in passthrough.problems(extra, executor, owned):
+        p.add(f"runners.{runner.key}.extraConfig.{key}", why)
 
 
 def _check_schema(p: Problems, manager: ManagerSpec) -> None:

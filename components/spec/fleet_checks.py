@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from components.model import DockerTarget, HostSpec, KubernetesTarget, RunnerSpec, VariableSpec
 from components.spec import keys
-from components.spec.problems import Problems
+from components.spec.problems import Problems, looks_secret
 
 
 def check_namespaces(p: Problems, hosts: Iterable[HostSpec | None]) -> None:
@@ -39,7 +39,9 @@ def _host_secret_refs(host: HostSpec) -> list[tuple[str, str]]:
 
 def check_secret_ref(p: Problems, path: str, name: str, config_keys: frozenset[str], secrets: frozenset[str]) -> None:
     """A key that names a secret config key: that key must be set, and set as a secret."""
-    if name not in config_keys:
+    if looks_secret(name):
+        p.add(path, "holds what looks like a secret value itself; it must name a secret config key that holds it")
+    elif name not in config_keys:
         p.add(path, f"config key {name!r} is not set (pulumi config set --secret {name} ...)")
     elif name not in secrets:
         p.add(path, f"config key {name!r} is not a secret; set it with pulumi config set --secret")

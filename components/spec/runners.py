@@ -27,6 +27,12 @@ from components.spec.problems import Problems, describe
 from components.spec.reader import check_name, exactly_one_of, read_section
 
 SCOPE = keys.SCOPE
+# A BuildKit runner's image allow-list: a fixed repository whose last segment is `buildkit` (any registry or
+# mirror path before it), a tag ending in `rootless` that may use `*` (moby's tags: v0.32.2-rootless), an
+# optional digest. No wildcard in the repository: `*/buildkit:*rootless` would admit anyone's image.
+ROOTLESS_BUILDKIT = re.compile(
+    r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?(?:[a-z0-9._-]+/)*buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?"
+)
 PATH_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")  # ASCII: GitLab paths are
 
 
@@ -92,6 +98,14 @@ def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
             f"{path}.allowedImages",
             "a BuildKit runner must restrict its images; an empty list would allow any image to run unconfined",
         )
+    elif buildkit:
+        for i, pattern in enumerate(values["allowed_images"]):
+            if not ROOTLESS_BUILDKIT.fullmatch(pattern):
+                p.add(
+                    f"{path}.allowedImages[{i}]",
+                    f"{pattern!r} is not a rootless BuildKit image: a BuildKit runner's jobs run unconfined, so "
+                    "only <registry/path/>buildkit:<tag ending in rootless> (a '*' in the tag only) may run there",
+                )
     allowed, image = values["allowed_images"], values["image"]
     if allowed and not any(glob_match(pattern, image) for pattern in allowed):
         p.add(f"{path}.image", f"{image!r} is not allowed by allowedImages ({', '.join(allowed)})")

@@ -197,7 +197,7 @@ BAD_INPUTS: list[tuple[str, Mutation, str, str]] = [
             "runners/unit/extraConfig", '[docker]\nvolumes = ["/cache", "/var/run/docker.sock:/var/run/docker.sock"]\n'
         ),
         "runners.unit.extraConfig.docker.volumes:",
-        "docker.sock",
+        "a host path",
     ),
     (
         "extraConfig host network",

@@ -98,14 +98,13 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         self.register_outputs({"managerName": self.manager_name})
 
     def _namespaces(self, name: str, manager: ManagerSpec, target: KubernetesTarget) -> list[pulumi.Resource]:
-        """The manager's namespace and, when apart, the job namespace; they depend on nothing."""
+        """The manager's namespace and the job namespace; they depend on nothing."""
         first = pulumi.ResourceOptions(parent=self)
-        declared: list[pulumi.Resource] = [
+        return [
             k8s.core.v1.Namespace(
                 f"{name}-namespace", metadata=manifests.manager_namespace(manager, target)["metadata"], opts=first
-            )
+            ),
+            k8s.core.v1.Namespace(
+                f"{name}-job-namespace", metadata=manifests.job_namespace(manager, target)["metadata"], opts=first
+            ),
         ]
-        job = manifests.job_namespace(manager, target)
-        if job is not None:
-            declared.append(k8s.core.v1.Namespace(f"{name}-job-namespace", metadata=job["metadata"], opts=first))
-        return declared

@@ -38,7 +38,6 @@ def objects(spec: FleetSpec, host_key: str, checksum: str = "sha256:" + "0" * 64
     declares them (tokens shown as [secret], a fixed checksum unless given)."""
     manager = manager_of(spec, host_key)
     target = kubernetes_target(manager)
-    job = manifests.job_namespace(manager, target)
     text = config_toml.render(manager, config_toml.placeholder_tokens(manager))
     secret = {
         "apiVersion": "v1",
@@ -55,7 +54,7 @@ def objects(spec: FleetSpec, host_key: str, checksum: str = "sha256:" + "0" * 64
     }
     return [
         manifests.manager_namespace(manager, target),
-        *([job] if job is not None else []),
+        manifests.job_namespace(manager, target),
         manifests.service_account(manager, target),
         manifests.role(manager, target),
         manifests.role_binding(manager, target),

@@ -52,14 +52,26 @@ def config_checksum(config_toml: str) -> str:
     return "sha256:" + hashlib.sha256(config_toml.encode()).hexdigest()
 
 
+def label_value(text: str) -> str:
+    """A valid Kubernetes label value from any text, deterministically: at most 63 characters of
+    [A-Za-z0-9_.-], starting and ending with a letter or digit. Valid values are kept as they are (after the
+    cut to 63); a value that had to be cleaned gets a short digest, so two names never clean to one."""
+    cut = text[:63].rstrip("-_.")
+    if cut and re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?", cut):
+        return cut
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-_.")[:54].rstrip("-_.")
+    return f"{clean}-{digest}" if clean else digest
+
+
 def labels(manager: ManagerSpec) -> dict[str, str]:
     host_key = manager.host.key
     return {
         "app.kubernetes.io/name": "gitlab-runner",
-        "app.kubernetes.io/instance": f"{manager.stack}-{host_key}"[:63].rstrip("-_."),
+        "app.kubernetes.io/instance": label_value(f"{manager.stack}-{host_key}"),
         "app.kubernetes.io/managed-by": marks.MANAGED_BY,
-        marks.STACK: manager.stack,
-        marks.HOST: host_key,
+        marks.STACK: label_value(manager.stack),
+        marks.HOST: host_key,  # host keys are valid label values (spec.reader.NAME_RE)
     }
 
 
@@ -88,16 +100,12 @@ def _namespace(manager: ManagerSpec, name: str, level: str) -> dict[str, Any]:
 
 
 def manager_namespace(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
-    """The manager's namespace: `restricted`, unless jobs share it (the spec warns), then the jobs' level."""
-    shared = target.job_namespace == target.namespace
-    level = job_pod_security_level(manager) if shared else "restricted"
-    return _namespace(manager, target.namespace, level)
+    """The manager's namespace: Pod Security `restricted` (jobs never share it; the spec refuses that)."""
+    return _namespace(manager, target.namespace, "restricted")
 
 
-def job_namespace(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any] | None:
-    """The namespace job pods run in, when apart from the manager's (None when they share it)."""
-    if target.job_namespace == target.namespace:
-        return None
+def job_namespace(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    """The namespace job pods run in."""
     return _namespace(manager, target.job_namespace, job_pod_security_level(manager))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 
 from components import versions
-from components.model import FleetSpec, ManagerSpec, RunnerSpec
+from components.model import FleetSpec, KubernetesTarget, ManagerSpec, RunnerSpec
 from components.render import config_toml, schema
 from components.spec import passthrough
 from components.spec.keys import MAX_DEPTH
@@ -30,8 +30,25 @@ def _check_runner(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) 
         p.add(f"runners.{runner.key}.extraConfig.{key}", why)
 
 
+SECRET_LIMIT = 1024 * 1024 - 4096  # a Kubernetes Secret holds 1 MiB, its metadata included
+TOKEN_ROOM = 64  # a glrt- token is longer than the placeholder the file is measured with
+
+
+def _check_size(p: Problems, manager: ManagerSpec) -> None:
+    """A Kubernetes manager's config.toml travels in a Secret: it must fit one."""
+    if isinstance(manager.host.target, KubernetesTarget):
+        size = len(config_toml.render(manager, config_toml.placeholder_tokens(manager)).encode())
+        size += TOKEN_ROOM * len(manager.runners)
+        if size > SECRET_LIMIT:
+            p.add(
+                f"hosts.{manager.host.key}",
+                f"config.toml would be {size} bytes; a Kubernetes Secret holds at most {SECRET_LIMIT}",
+            )
+
+
 def _check_schema(p: Problems, manager: ManagerSpec) -> None:
     """The manager's whole config.toml against gitlab-runner's schema, errors mapped to stack keys."""
+    _check_size(p, manager)
     document = config_toml.document(manager, config_toml.placeholder_tokens(manager))
     for where, message in schema.errors(document):
         if len(where) >= 2 and where[0] == "runners" and isinstance(where[1], int):

@@ -79,12 +79,6 @@ def warn_about(p: Problems, hosts: Mapping[str, HostSpec | None], runners: Itera
                 "gitlab-runner then reports long-polling stalls",
             )
         target = host.target
-        if isinstance(target, KubernetesTarget) and target.job_namespace == target.namespace:
-            p.warn(
-                f"hosts.{key}.kubernetes.jobNamespace",
-                "jobs share the manager's namespace, which is then labelled "
-                "for the jobs' Pod Security level instead of restricted",
-            )
         if isinstance(target, DockerTarget) and target.scheme == "tcp" and not (target.tls or target.cert_path):
             p.warn(
                 f"hosts.{key}.docker",

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from components.model import DockerTarget, DockerTls, HostSpec, KubernetesTarget, default_job_namespace
 from components.spec import keys
+from components.spec.images import image_problem
 from components.spec.problems import Problems
 from components.spec.reader import check_name, read_section
 
@@ -36,6 +37,7 @@ def _url_problem(url: str) -> str | None:
             f"a unix:// URL needs an absolute socket path (unix:///var/run/docker.sock), found {url!r}",
         ),
         (parts.scheme in ("ssh", "tcp") and not parts.hostname, f"expected a host name in {url!r}"),
+        (bool(parts.query or parts.fragment), "a Docker engine URL has no query or fragment"),
         (parts.scheme == "tcp" and port is None, f"a tcp:// URL needs a port (tcp://host:2376), found {url!r}"),
         (
             parts.scheme == "ssh" and bool(parts.password),
@@ -85,6 +87,10 @@ def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | 
         values["job_namespace"] = default_job_namespace(values["namespace"])
     if "job_namespace" in values:
         valid = _is_namespace(p, f"{path}.jobNamespace", values["job_namespace"]) and valid
+    if valid and values["job_namespace"] == values["namespace"]:
+        # Jobs need a laxer Pod Security level than the manager, and must not reach its ServiceAccount or Secret.
+        p.add(f"{path}.jobNamespace", "must differ from namespace: jobs never share the manager's namespace")
+        valid = False
     for key, effect in values.get("tolerations", ()):
         if effect not in TOLERATION_EFFECTS:
             p.add(f"{path}.tolerations.{key}", f"expected one of {', '.join(TOLERATION_EFFECTS)}, found {effect!r}")
@@ -95,6 +101,10 @@ def parse_host(p: Problems, key: str, raw: object) -> HostSpec | None:
     path = f"hosts.{key}"
     named = check_name(p, key, path, "host")
     values = read_section(p, raw, path, keys.HOST, {"docker": parse_docker, "kubernetes": parse_kubernetes})
-    if values is None or values.pop("executor", None) is None or "target" not in values or not named:
+    if values is None:
+        return None
+    if "runner_image" in values and (problem := image_problem(values["runner_image"])) is not None:
+        p.add(f"{path}.runnerImage", problem)
+    if values.pop("executor", None) is None or "target" not in values or not named:
         return None
     return HostSpec(key=key, **values)

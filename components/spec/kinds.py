@@ -9,6 +9,7 @@ which key has which kind.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,9 @@ from components.spec.problems import Problems, describe
 
 if TYPE_CHECKING:
     from components.spec.keys import Section
+
+GITLAB_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+"""A GitLab namespace path: `/`-separated ASCII segments (GitLab's own path rule is stricter)."""
 
 MAX_INT32 = 2**31 - 1
 """The largest whole number any key takes: GitLab's integer columns (maximum_timeout) are 32-bit."""
@@ -155,14 +159,16 @@ class TextMap:
 
 @dataclass(frozen=True)
 class Ref:
-    """A GitLab group or project: a numeric id or a full path, as text."""
+    """A GitLab group or project: a numeric id (>= 1; ASCII digits in text count) or a full path of `/`-separated
+    ASCII segments, without leading or trailing `/`; as text."""
 
     none_is_absent = False
 
     def read(self, p: Problems, value: object, path: str) -> str | Invalid:
-        text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-        if not text:
-            p.add(path, f"expected a numeric id or full path, found {describe(value)}")
+        text = str(value).strip().strip("/") if isinstance(value, str | int) and not isinstance(value, bool) else ""
+        is_id = text.isascii() and text.isdigit() and 0 < int(text) <= MAX_INT32
+        if not (is_id or (GITLAB_PATH.fullmatch(text) and not text.isdigit())):
+            p.add(path, f"expected a numeric id or a full path like 'group/project', found {describe(value)}")
             return INVALID
         return text
 

@@ -10,12 +10,13 @@ whole-fleet rules are in `fleet_checks.py` and `extra_config.py`. The stack file
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.model import FleetSpec, HostSpec, RunnerSpec, VariableSpec, default_protect, field_default
+from components.model import FleetSpec, HostSpec, RunnerSpec, Tier, VariableSpec, default_protect, field_default
 from components.spec import extra_config, fleet_checks, keys
 from components.spec.hosts import parse_host
 from components.spec.keys import TOP_LEVEL
@@ -54,7 +55,7 @@ def _decode(value: object) -> object:
     return TOO_DEEP if _depth_exceeds(value, keys.MAX_DEPTH) else value
 
 
-def _parse_gitlab_url(p: Problems, url: str | None) -> str | None:
+def _parse_gitlab_url(p: Problems, url: str | None, tier: Tier) -> str | None:
     if url is None:
         return None
     try:
@@ -66,10 +67,28 @@ def _parse_gitlab_url(p: Problems, url: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         p.add("gitlabUrl", f"expected an http(s):// URL of the GitLab instance, found {url!r}")
         return None
+    if parts.username is not None or parts.query or parts.fragment:
+        p.add("gitlabUrl", "a GitLab URL has no credentials, query or fragment (it is written into every config.toml)")
+        return None
+    plain = [
+        why for cond, why in ((parts.scheme == "http", "plain http://"), (_is_ip(parts.hostname), "an IP")) if cond
+    ]
+    if plain and tier is Tier.PRODUCTION:
+        p.add("gitlabUrl", f"{' and '.join(plain)}: refused for tier production (runner tokens travel over it)")
+    elif plain:
+        p.warn("gitlabUrl", f"{' and '.join(plain)}: runner tokens travel over it; fine for a lab, not for production")
     clean = url.rstrip("/")
     if clean.endswith("/ci"):
         p.add("gitlabUrl", "drop the legacy '/ci' suffix (gitlab-runner warns about it and it breaks submodule auth)")
     return clean
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _entries(p: Problems, raw: object, path: str, what: str) -> dict[str, Any]:
@@ -128,8 +147,8 @@ def parse_spec(
     by_name = TOP_LEVEL.by_name
 
     # Each top-level key through its row of the table; the sections have parsers of their own.
-    gitlab_url = _parse_gitlab_url(p, read_key(p, top, "", by_name["gitlabUrl"]))
     tier = read_key(p, top, "", by_name["tier"]) or field_default(FleetSpec, "tier")
+    gitlab_url = _parse_gitlab_url(p, read_key(p, top, "", by_name["gitlabUrl"]), tier)
     protect = read_key(p, top, "", by_name["protect"])
     hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": _hosts}) or {}
     runners: list[RunnerSpec | None] = (

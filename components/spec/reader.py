@@ -12,7 +12,7 @@ from typing import Any
 
 from components.spec.keys import Key, OneOf, Section
 from components.spec.kinds import INVALID, Nested
-from components.spec.problems import Problems, describe, unknown_key
+from components.spec.problems import Problems, describe, looks_secret, unknown_key
 
 NestedParser = Callable[[Problems, object, str], Any]
 """Reads a nested value (a section, a scope) at a key path; returns None when it is invalid."""
@@ -90,7 +90,13 @@ def read_section(
 
 
 def check_name(p: Problems, key: str, path: str, what: str) -> bool:
-    """Host and runner keys become parts of resource names: a short, plain name."""
+    """Host and runner keys become parts of resource names: a short, plain name, and never a pasted secret
+    (resource names and URNs are stored and shown in plain text)."""
+    if isinstance(key, str) and looks_secret(key):
+        p.add(
+            path, f"this {what} key looks like a secret value; it becomes part of resource names, shown in plain text"
+        )
+        return False
     if isinstance(key, str) and NAME_RE.match(key):
         return True
     p.add(

@@ -22,7 +22,8 @@ from components.model import (
     field_default,
 )
 from components.spec import keys
-from components.spec.kinds import MAX_INT32
+from components.spec.images import image_problem
+from components.spec.kinds import GITLAB_PATH, MAX_INT32
 from components.spec.problems import Problems, describe
 from components.spec.reader import check_name, exactly_one_of, read_section
 
@@ -33,7 +34,6 @@ SCOPE = keys.SCOPE
 ROOTLESS_BUILDKIT = re.compile(
     r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?(?:[a-z0-9._-]+/)*buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?"
 )
-PATH_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")  # ASCII: GitLab paths are
 
 
 def _scope_kind(p: Problems, raw: object, path: str) -> ScopeKind | None:
@@ -54,7 +54,7 @@ def _group_or_project(kind: ScopeKind, ref: object) -> Scope | None:
         return Scope(kind, ref)
     if isinstance(ref, str) and ref.strip().isascii() and ref.strip().isdigit() and int(ref.strip()) > 0:
         return Scope(kind, int(ref.strip()))
-    if isinstance(ref, str) and PATH_RE.fullmatch(ref.strip().strip("/")):
+    if isinstance(ref, str) and GITLAB_PATH.fullmatch(ref.strip().strip("/")):
         return Scope(kind, ref.strip().strip("/"))
     return None
 
@@ -87,6 +87,20 @@ def glob_match(pattern: str, name: str) -> bool:
     return re.fullmatch(regex, name) is not None
 
 
+MAX_TAG = 255  # GitLab's tag name column
+
+
+def _check_tags(p: Problems, path: str, tags: tuple[str, ...]) -> None:
+    """GitLab splits tag lists on commas and compares tags case-insensitively."""
+    seen: dict[str, str] = {}
+    for tag in tags:
+        if "," in tag or len(tag) > MAX_TAG:
+            p.add(path, f"{tag!r}: a tag has no commas (GitLab splits on them) and at most {MAX_TAG} characters")
+        elif tag.casefold() in seen:
+            p.add(path, f"{tag!r} and {seen[tag.casefold()]!r} are the same tag to GitLab (case does not count)")
+        seen.setdefault(tag.casefold(), tag)
+
+
 def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
     """Fill the image defaults; a BuildKit runner must restrict its images, and its image must be allowed."""
     buildkit = values.get("buildkit", field_default(RunnerSpec, "buildkit"))
@@ -107,6 +121,8 @@ def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
                     "only <registry/path/>buildkit:<tag ending in rootless> (a '*' in the tag only) may run there",
                 )
     allowed, image = values["allowed_images"], values["image"]
+    if "image" in values and (problem := image_problem(image)) is not None:
+        p.add(f"{path}.image", problem)
     if allowed and not any(glob_match(pattern, image) for pattern in allowed):
         p.add(f"{path}.image", f"{image!r} is not allowed by allowedImages ({', '.join(allowed)})")
 
@@ -121,6 +137,7 @@ def parse_runner(p: Problems, key: str, raw: object, hosts: Mapping[str, HostSpe
     if host is not None and host not in hosts:
         p.add(f"{path}.host", f"unknown host {host!r} (known: {', '.join(sorted(hosts)) or 'none defined'})")
     values["tags"] = tuple(sorted(set(values.get("tags", ()))))
+    _check_tags(p, f"{path}.tags", values["tags"])
     values.setdefault("run_untagged", default_run_untagged(values["tags"]))
     if not values["tags"] and not values["run_untagged"]:
         p.add(f"{path}.tags", "a runner with no tags must set runUntagged: true (GitLab refuses it otherwise)")

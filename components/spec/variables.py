@@ -60,15 +60,18 @@ def parse_variables(
 
 
 def _check_identities(p: Problems, variables: Sequence[VariableSpec | None]) -> None:
+    """No two variables with one identity; GitLab resolves paths without regard to case."""
     seen: dict[tuple[str, str, str, str], int] = {}
     for i, var in enumerate(variables):
         if var is None:
             continue
-        if var.identity in seen:
+        kind, owner, key, scope = var.identity
+        identity = (kind, owner.casefold(), key, scope)
+        if identity in seen:
             p.add(
                 f"variables[{i}]",
-                f"duplicates variables[{seen[var.identity]}] ({var.owner_kind.value} {var.owner}, key {var.key}, "
+                f"duplicates variables[{seen[identity]}] ({var.owner_kind.value} {var.owner}, key {var.key}, "
                 f"environmentScope {var.environment_scope})",
             )
         else:
-            seen[var.identity] = i
+            seen[identity] = i

@@ -75,14 +75,6 @@ def test_metrics_service() -> None:
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
 
 
-def test_a_namespace_shared_with_buildkit_jobs_is_labelled_for_them() -> None:
-    values = copy.deepcopy(K8S_MIXED)
-    values["hosts"]["eu"]["kubernetes"]["jobNamespace"] = "runners"
-    (namespace,) = of_kind(objects(spec_of(values), "eu"), "Namespace")
-    assert namespace["metadata"]["name"] == "runners"
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
-
-
 def test_host_keys_become_dns_names() -> None:
     values = copy.deepcopy(K8S_MIXED)
     values["hosts"]["EU_Main"] = values["hosts"].pop("eu")

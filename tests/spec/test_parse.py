@@ -151,11 +151,13 @@ def test_every_invalid_key_of_a_runner_is_reported_even_when_its_host_is_unknown
     assert {"runners.images.host", "runners.images.paused", "runners.images.protectedOnly"} <= keys
 
 
-def test_jobs_sharing_the_manager_namespace_are_warned_about() -> None:
+@pytest.mark.parametrize("tier", ["development", "production"])
+def test_jobs_never_share_the_manager_namespace(tier: str) -> None:
     values = copy.deepcopy(K8S_MIXED)
     values["hosts"]["eu"]["kubernetes"]["jobNamespace"] = "runners"
-    spec = spec_of(values)
-    assert any(w.startswith("hosts.eu.kubernetes.jobNamespace:") for w in spec.warnings)
+    values["tier"] = tier
+    with pytest.raises(SpecError, match=r"hosts\.eu\.kubernetes\.jobNamespace: must differ from namespace"):
+        spec_of(values)
 
 
 def test_a_namespace_belongs_to_one_host_per_cluster() -> None:

@@ -18,7 +18,7 @@ from tests.conftest import ROOT, Plan
 from tests.fleets import K8S_MIXED
 
 COMPONENTS = ROOT / "components"
-LAYERS = {"spec", "render", "plan"}
+LAYERS = {"spec", "render", "policy", "plan"}
 # The declare layer: one ComponentResource per module, named after what it declares.
 COMPONENT_MODULES = {
     "fleet": "RunnerFleet",
@@ -27,7 +27,7 @@ COMPONENT_MODULES = {
     "kubernetes_host": "KubernetesRunnerHost",
     "ci_variables": "CiVariables",
 }
-SUPPORT_MODULES = {"__init__", "model", "versions", "secrets", "providers"}
+SUPPORT_MODULES = {"__init__", "model", "versions", "secrets", "providers", "images"}
 MAX_LINES = 400
 
 
@@ -92,6 +92,13 @@ def test_the_render_layer_imports_no_pulumi() -> None:
         f"components.render.{p.stem}" for p in (COMPONENTS / "render").glob("*.py") if p.stem != "__init__"
     }
     assert render_modules <= set(loaded)
+    assert _pulumi(loaded) == []
+    assert not [m for m in loaded if m.startswith(("components.spec", "components.plan", "components.fleet"))]
+
+
+def test_the_policies_import_no_pulumi() -> None:
+    """The CrossGuard pack runs them in its own environment, with another protobuf: they must stay pure."""
+    loaded = _modules_after_import("components.policy.rules", "components.policy.resources")
     assert _pulumi(loaded) == []
     assert not [m for m in loaded if m.startswith(("components.spec", "components.plan", "components.fleet"))]
 

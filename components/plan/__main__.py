@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.plan import engine, report
+from components.plan import engine, gate, report
 from components.plan.stack_file import StackFileError, read_stack_file
 from components.spec import SpecError
 
@@ -25,6 +25,8 @@ exit status:
   0  planned; the report is in --out
   2  the stack file is invalid or cannot be read (every problem on stderr, one per line, each naming its
      key path), or --out cannot be replaced; nothing is written
+  3  a mandatory policy fails (components/policy/rules.py): the report is written, every violation is on
+     stderr (policy, resource, what to change)
   1  the program failed in an unexpected way under the mock engine (a bug: please report it)
 """
 
@@ -61,15 +63,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    report.write(result, args.out)
+    violations = gate.check(result, dict(stack_file.config))
+    report.write(result, args.out, violations)
     print(report.tree(result))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for violation in violations:
+        print(f"{'error' if violation.mandatory else 'warning'}: {violation}", file=sys.stderr)
     print()
     for host, info in report.hosts_summary(result).items():
         runners = ", ".join(f"{name}{' (buildkit)' if r['buildkit'] else ''}" for name, r in info["runners"].items())
         print(f"host {host}: {info['executor']} manager {info['manager']}, drains {info['drainSeconds']} s; {runners}")
     print(f"{len(result.resources)} resources for stack '{result.stack}'; written to {args.out}/")
+    blocking = [v for v in violations if v.mandatory]
+    if blocking:
+        print(f"error: {len(blocking)} mandatory policy violation(s): pulumi up must not run", file=sys.stderr)
+        return gate.EXIT_POLICY
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from components.docker_host import CONFIG_FILE
 from components.model import REDACTED
 from components.plan import engine
 from components.plan.engine import PlanResult, Resource
+from components.policy.rules import Violation
 from components.render import config_toml
 from components.render import labels as marks
 from components.render import manifests as k8s_manifests
@@ -111,7 +113,7 @@ def hosts_summary(result: PlanResult) -> dict[str, Any]:
     return summary
 
 
-def plan_document(result: PlanResult) -> dict[str, Any]:
+def plan_document(result: PlanResult, violations: Sequence[Violation] = ()) -> dict[str, Any]:
     return {
         "project": PROJECT,
         "stack": result.stack,
@@ -131,6 +133,10 @@ def plan_document(result: PlanResult) -> dict[str, Any]:
         "lookups": result.invokes,
         "outputs": result.outputs,
         "warnings": result.warnings,
+        "policies": [
+            {"rule": v.rule, "resource": v.resource, "message": v.message, "mandatory": v.mandatory}
+            for v in violations
+        ],
     }
 
 
@@ -163,7 +169,7 @@ def replaceable(out: Path) -> str | None:
     return None
 
 
-def write(result: PlanResult, out: Path) -> None:
+def write(result: PlanResult, out: Path, violations: Sequence[Violation] = ()) -> None:
     """Replace `out` with the report (see `replaceable`)."""
     problem = replaceable(out)
     if problem is not None:
@@ -171,7 +177,7 @@ def write(result: PlanResult, out: Path) -> None:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    (out / "plan.json").write_text(json.dumps(plan_document(result), indent=2, sort_keys=False) + "\n")
+    (out / "plan.json").write_text(json.dumps(plan_document(result, violations), indent=2, sort_keys=False) + "\n")
     for host, text in config_files(result).items():
         (out / "hosts" / host).mkdir(parents=True, exist_ok=True)
         (out / "hosts" / host / "config.toml").write_text(text)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from components.images import image_problem
 from components.model import DockerTarget, DockerTls, HostSpec, KubernetesTarget, default_job_namespace
 from components.spec import keys
-from components.spec.images import image_problem
 from components.spec.problems import Problems
 from components.spec.reader import check_name, read_section
 

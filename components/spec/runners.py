@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from components.images import ROOTLESS_BUILDKIT, image_problem
 from components.model import (
     HostSpec,
     RunnerSpec,
@@ -22,18 +23,11 @@ from components.model import (
     field_default,
 )
 from components.spec import keys
-from components.spec.images import image_problem
 from components.spec.kinds import GITLAB_PATH, MAX_INT32
 from components.spec.problems import Problems, describe
 from components.spec.reader import check_name, exactly_one_of, read_section
 
 SCOPE = keys.SCOPE
-# A BuildKit runner's image allow-list: a fixed repository whose last segment is `buildkit` (any registry or
-# mirror path before it), a tag ending in `rootless` that may use `*` (moby's tags: v0.32.2-rootless), an
-# optional digest. No wildcard in the repository: `*/buildkit:*rootless` would admit anyone's image.
-ROOTLESS_BUILDKIT = re.compile(
-    r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?(?:[a-z0-9._-]+/)*buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?"
-)
 
 
 def _scope_kind(p: Problems, raw: object, path: str) -> ScopeKind | None:

@@ -116,3 +116,31 @@ def test_help_lists_the_exit_statuses() -> None:
     assert done.returncode == 0
     for line in ("0  planned", "2  the stack file is invalid", "1  the program failed"):
         assert line in done.stdout
+
+
+def test_a_production_stack_weaker_than_the_rules_exits_3_naming_each_violation(tmp_path: Path) -> None:
+    values = fleet(tier="production")
+    values["runners"]["unit"]["image"] = "alpine:latest"  # default job image not pinned
+    values["runners"]["shared"]["protectedOnly"] = False  # open to unprotected refs
+    out = tmp_path / "plan"
+    done = _run_plan("--stack-file", str(write_stack(tmp_path, values)), "--out", str(out))
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.splitlines()
+    assert any(line.startswith("error: policy images-pinned:") and "alpine:latest" in line for line in lines), lines
+    assert any(line.startswith("error: policy production-protected-refs-only: runner-shared:") for line in lines), lines
+    document = json.loads((out / "plan.json").read_text())
+    assert {p["rule"] for p in document["policies"] if p["mandatory"]} >= {
+        "images-pinned",
+        "production-protected-refs-only",
+    }
+
+
+def test_a_relaxation_in_extra_config_exits_2_naming_its_key(tmp_path: Path) -> None:
+    values = fleet(tier="production")
+    values["runners"]["unit"]["extraConfig"] = '[docker]\nsecurity_opt = ["apparmor=unconfined"]\n'
+    done = _run_plan("--stack-file", str(write_stack(tmp_path, values)), "--out", str(tmp_path / "plan"))
+    assert done.returncode == 2
+    assert any(
+        line.startswith("runners.unit.extraConfig.docker.security_opt: not allowed")
+        for line in done.stderr.splitlines()
+    )

@@ -1,9 +1,9 @@
-"""Image references as Docker and containerd parse them: what a stack may name as an image.
+"""Image references: what Docker accepts as one, what counts as pinned, and what is a rootless BuildKit image.
 
+Shared by the spec (what a stack may name) and the policies (what a plan may run); pure, no Pulumi.
 Grammar: distribution/reference (`reference/regexp.go`): `[registry[:port]/]path[:tag][@digest]`, path
 components lower-case, a tag at most 128 characters of `[A-Za-z0-9_.-]` not starting with `.` or `-`, the
-whole name at most 255 characters. An image without a tag or digest (or tagged `latest`) is accepted here;
-whether it is pinned is the policies' question.
+whole name at most 255 characters.
 """
 
 from __future__ import annotations
@@ -29,3 +29,22 @@ def image_problem(image: str) -> str | None:
             "path, a tag of at most 128 letters, digits, '_', '.', '-'"
         )
     return None
+
+
+# A BuildKit runner's image allow-list: a fixed repository whose last segment is `buildkit` (any registry or
+# mirror path before it), a tag ending in `rootless` that may use `*` (moby's tags: v0.32.2-rootless), an
+# optional digest. No wildcard in the repository: `*/buildkit:*rootless` would admit anyone's image.
+ROOTLESS_BUILDKIT = re.compile(
+    r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?(?:[a-z0-9._-]+/)*buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?"
+)
+
+
+def is_pinned(image: str) -> bool:
+    """A digest, or a tag that names a version: not `latest`, not missing, no wildcard."""
+    if "@sha256:" in image:
+        return True
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return False
+    tag = last.rsplit(":", 1)[1]
+    return tag not in ("latest", "") and "*" not in tag and any(c.isdigit() for c in tag)

@@ -1,0 +1,242 @@
+"""policy.rules: each rule stays quiet on what runner-fleet declares and fires on what it must never declare.
+
+The hostile declarations are made by tampering with a real plan's resources, the way a bug in the program or a
+hand-edited state would: the rules check what is declared, not the stack file.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import tomllib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import tomli_w
+
+from components.model import Tier
+from components.plan import gate
+from components.policy.resources import Declared, Secret, plain
+from components.policy.rules import RULES, evaluate
+from tests.conftest import ROOT, Plan
+from tests.fleets import K8S_MIXED, fleet
+
+Tamper = Callable[[list[Declared]], list[Declared]]
+
+
+def _declared(plan: Plan, values: dict[str, Any]) -> list[Declared]:
+    return gate.declared(plan(values))
+
+
+def _with(resources: list[Declared], resource: str, **inputs: Any) -> list[Declared]:
+    return [dataclasses.replace(r, inputs={**r.inputs, **inputs}) if r.name == resource else r for r in resources]
+
+
+def _config(resources: list[Declared], carrier: str, edit: Callable[[dict[str, Any]], None]) -> list[Declared]:
+    """Edit the config.toml a resource carries (Docker writer upload or Kubernetes Secret), keeping it secret."""
+    out = []
+    for res in resources:
+        if res.name == carrier and res.type.startswith("docker:"):
+            uploads = plain(res.inputs["uploads"])
+            document = tomllib.loads(uploads[0]["content"])
+            edit(document)
+            uploads[0]["content"] = tomli_w.dumps(document)
+            res = dataclasses.replace(res, inputs={**res.inputs, "uploads": Secret(uploads)})
+        elif res.name == carrier:
+            document = tomllib.loads(plain(res.inputs["stringData"])["config.toml"])
+            edit(document)
+            res = dataclasses.replace(
+                res, inputs={**res.inputs, "stringData": Secret({"config.toml": tomli_w.dumps(document)})}
+            )
+        out.append(res)
+    return out
+
+
+def _runner(name: str, edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def apply(document: dict[str, Any]) -> None:
+        (entry,) = [r for r in document["runners"] if r["name"] == name]
+        edit(entry)
+
+    return apply
+
+
+WRITER, K8S_SECRET = "host-edge-1-config-writer", "host-eu-config"
+TAMPERED: list[tuple[str, Tamper, str]] = [
+    ("privileged manager", lambda rs: _with(rs, "host-edge-1-manager", privileged=True), "no-privileged"),
+    (
+        "privileged job",
+        lambda rs: _config(rs, WRITER, _runner("test-docker-images", lambda e: e["docker"].update(privileged=True))),
+        "no-privileged",
+    ),
+    (
+        "unconfined plain runner",
+        lambda rs: _config(
+            rs,
+            K8S_SECRET,
+            _runner(
+                "test-eu-tests",
+                lambda e: e["kubernetes"].update(
+                    build_container_security_context={"seccomp_profile": {"type": "Unconfined"}}
+                ),
+            ),
+        ),
+        "unconfined-only-for-buildkit-build",
+    ),
+    (
+        "unconfined helper",
+        lambda rs: _config(
+            rs,
+            K8S_SECRET,
+            _runner(
+                "test-eu-images",
+                lambda e: e["kubernetes"].update(
+                    helper_container_security_context={"seccomp_profile": {"type": "Unconfined"}}
+                ),
+            ),
+        ),
+        "unconfined-only-for-buildkit-build",
+    ),
+    (
+        "BuildKit runner open to any image",
+        lambda rs: _config(
+            rs, WRITER, _runner("test-docker-images", lambda e: e["docker"].update(allowed_images=["*"]))
+        ),
+        "unconfined-only-for-buildkit-build",
+    ),
+    (
+        "extra security option",
+        lambda rs: _config(
+            rs, WRITER, _runner("test-docker-images", lambda e: e["docker"]["security_opt"].append("label=disable"))
+        ),
+        "unconfined-only-for-buildkit-build",
+    ),
+    (
+        "AppArmor annotation on another container",
+        lambda rs: _config(
+            rs,
+            K8S_SECRET,
+            _runner(
+                "test-eu-images",
+                lambda e: e["kubernetes"].update(
+                    pod_annotations={"container.apparmor.security.beta.kubernetes.io/helper": "unconfined"}
+                ),
+            ),
+        ),
+        "unconfined-only-for-buildkit-build",
+    ),
+    (
+        "unconfined manager container",
+        lambda rs: _with(rs, "host-edge-1-manager", securityOpts=["seccomp=unconfined"]),
+        "unconfined-only-for-buildkit-build",
+    ),
+    (
+        "root BuildKit job",
+        lambda rs: _config(
+            rs, WRITER, _runner("test-docker-images", lambda e: e["docker"].update(allowed_users=["root"]))
+        ),
+        "buildkit-build-non-root",
+    ),
+    (
+        "root build container",
+        lambda rs: _config(
+            rs,
+            K8S_SECRET,
+            _runner(
+                "test-eu-images", lambda e: e["kubernetes"]["build_container_security_context"].update(run_as_user=0)
+            ),
+        ),
+        "buildkit-build-non-root",
+    ),
+    (
+        "docker socket for jobs",
+        lambda rs: _config(
+            rs,
+            WRITER,
+            _runner(
+                "test-docker-images",
+                lambda e: e["docker"].update(volumes=["/var/run/docker.sock:/var/run/docker.sock"]),
+            ),
+        ),
+        "no-host-paths-for-jobs",
+    ),
+    (
+        "host path for pods",
+        lambda rs: _config(
+            rs,
+            K8S_SECRET,
+            _runner(
+                "test-eu-tests",
+                lambda e: e["kubernetes"].update(
+                    volumes={"host_path": [{"name": "r", "mount_path": "/r", "host_path": "/"}]}
+                ),
+            ),
+        ),
+        "no-host-paths-for-jobs",
+    ),
+    (
+        "config.toml in plain text",
+        lambda rs: [
+            dataclasses.replace(r, inputs={**r.inputs, "stringData": plain(r.inputs["stringData"])})
+            if r.name == K8S_SECRET
+            else r
+            for r in rs
+        ],
+        "secrets-stay-secret",
+    ),
+    (
+        "token not a secret output",
+        lambda rs: [
+            dataclasses.replace(r, secret_outputs=()) if r.name == "runner-eu-images" and "userRunner" in r.type else r
+            for r in rs
+        ],
+        "secrets-stay-secret",
+    ),
+    (
+        "manager image latest",
+        lambda rs: _with(rs, "host-edge-1-runner-image", name="gitlab/gitlab-runner:latest"),
+        "images-pinned",
+    ),
+    (
+        "job image untagged",
+        lambda rs: _config(rs, K8S_SECRET, _runner("test-eu-tests", lambda e: e["kubernetes"].update(image="alpine"))),
+        "images-pinned",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "tamper", "rule"), TAMPERED, ids=[c[0] for c in TAMPERED])
+def test_each_rule_fires_on_what_must_never_be_declared(plan: Plan, case: str, tamper: Tamper, rule: str) -> None:
+    resources = _declared(plan, K8S_MIXED)
+    assert [v for v in evaluate(resources, Tier.DEVELOPMENT) if v.mandatory] == []
+    violations = evaluate(tamper(copy.deepcopy(resources)), Tier.DEVELOPMENT)
+    assert any(v.rule == rule and v.mandatory for v in violations), (case, [str(v) for v in violations])
+
+
+def test_the_shipped_stacks_pass_every_mandatory_rule(plan: Plan) -> None:
+    for stack in ("dev", "prod"):
+        result = plan(ROOT / "stacks" / f"Pulumi.{stack}.yaml")
+        tier = Tier.PRODUCTION if stack == "prod" else Tier.DEVELOPMENT
+        assert [str(v) for v in evaluate(gate.declared(result), tier) if v.mandatory] == []
+
+
+def test_production_rules_apply_to_production_only(plan: Plan) -> None:
+    values = fleet(variables=[{"group": "acme", "key": "TOKEN", "value": "s3cr3t-value_123", "masked": True}])
+    values["runners"]["unit"]["image"] = "alpine:3.22"
+    resources = _declared(plan, values)
+    production = {v.rule for v in evaluate(resources, Tier.PRODUCTION) if v.mandatory}
+    assert {
+        "production-protected",
+        "production-protected-refs-only",
+        "production-masked-variables-protected",
+    } <= production
+    assert not {v.rule for v in evaluate(resources, Tier.STAGING)} & production - {
+        r.id for r in RULES if r.tiers is None
+    }
+
+
+def test_every_rule_says_what_it_asks_for() -> None:
+    ids = [r.id for r in RULES]
+    assert len(ids) == len(set(ids))
+    for rule in RULES:
+        assert rule.description.endswith(".") and (not rule.advisory or rule.description.startswith("Advisory: "))

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from components.plan import engine, gate, report
-from components.plan.stack_file import StackFileError, read_stack_file
+from components.plan.engine import PlanResult
+from components.plan.stack_file import StackFile, StackFileError, read_stack_file
 from components.spec import SpecError
 
 EXIT_INVALID = 2
@@ -31,7 +32,7 @@ exit status:
 """
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m components.plan",
         description=__doc__.split("\n\n")[0],
@@ -41,14 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stack-file", required=True, type=Path, help="stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", required=True, type=Path, help="directory for plan.json and hosts/")
     parser.add_argument("--stack", help="stack name (default: from the file name)")
-    args = parser.parse_args(argv)
-    unreplaceable = report.replaceable(args.out)
-    if unreplaceable is not None:
-        print(f"error: --out {unreplaceable}", file=sys.stderr)
-        return EXIT_INVALID
+    return parser
+
+
+def _run(args: argparse.Namespace) -> tuple[StackFile, PlanResult] | int:
+    """The stack file and its plan, or the exit status after saying on stderr why there is none."""
     try:
         stack_file = read_stack_file(args.stack_file, args.stack)
-        result = engine.run(stack_file)
+        return stack_file, engine.run(stack_file)
     except StackFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for problem in exc.problems:
@@ -63,18 +64,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    violations = gate.check(result, dict(stack_file.config))
-    report.write(result, args.out, violations)
+
+
+def _summary(result: PlanResult, out: Path) -> None:
     print(report.tree(result))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    for violation in violations:
-        print(f"{'error' if violation.mandatory else 'warning'}: {violation}", file=sys.stderr)
     print()
     for host, info in report.hosts_summary(result).items():
         runners = ", ".join(f"{name}{' (buildkit)' if r['buildkit'] else ''}" for name, r in info["runners"].items())
         print(f"host {host}: {info['executor']} manager {info['manager']}, drains {info['drainSeconds']} s; {runners}")
-    print(f"{len(result.resources)} resources for stack '{result.stack}'; written to {args.out}/")
+    print(f"{len(result.resources)} resources for stack '{result.stack}'; written to {out}/")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    unreplaceable = report.replaceable(args.out)
+    if unreplaceable is not None:
+        print(f"error: --out {unreplaceable}", file=sys.stderr)
+        return EXIT_INVALID
+    planned = _run(args)
+    if isinstance(planned, int):
+        return planned
+    stack_file, result = planned
+    violations = gate.check(result, dict(stack_file.config))
+    report.write(result, args.out, violations)
+    _summary(result, args.out)
+    for violation in violations:
+        print(f"{'error' if violation.mandatory else 'warning'}: {violation}", file=sys.stderr)
     blocking = [v for v in violations if v.mandatory]
     if blocking:
         print(f"error: {len(blocking)} mandatory policy violation(s): pulumi up must not run", file=sys.stderr)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 OUT ?= plan/$(STACK)
 
-.PHONY: plan test lint format lock clean plan-diff
+.PHONY: plan test lint format lock clean plan-diff policy
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,15 @@ plan: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# The CrossGuard pack's own virtualenv (pulumi-policy pins another protobuf), then its smoke test.
+policy/venv/.installed: policy/requirements.txt
+	$(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	touch $@
+
+policy: policy/venv/.installed
+	PYTHONPATH=policy:. policy/venv/bin/python policy/smoke_test.py
 
 # Does the work tree plan like BASE? Random valid and broken stacks, planned by both (see tools/plan_diff.py).
 BASE ?= HEAD
@@ -44,4 +53,4 @@ lock:
 	  grep -vxFf build/runtime.txt build/all.txt; } > requirements-dev.txt
 
 clean:
-	rm -rf $(VENV) plan build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) policy/venv plan build .pytest_cache .mypy_cache .ruff_cache

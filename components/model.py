@@ -15,6 +15,9 @@ from typing import Any, ClassVar
 
 from components import versions
 
+PROJECT = "runner-fleet"
+"""The Pulumi project (Pulumi.yaml's name), and so the namespace of every stack key (`runner-fleet:hosts`)."""
+
 REDACTED = "[secret]"
 """How a secret value is shown in every file, message and report runner-fleet writes."""
 

@@ -26,9 +26,8 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.model import REDACTED
+from components.model import PROJECT, REDACTED
 from components.plan.stack_file import StackFile
-from components.spec.keys import PROJECT
 
 PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
 

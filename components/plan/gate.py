@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.model import Tier
+from components.model import PROJECT, Tier
 from components.plan import engine
 from components.plan.engine import PlanResult
 from components.policy.resources import Declared, Secret
 from components.policy.rules import Violation, evaluate
-from components.spec.keys import PROJECT
 
 EXIT_POLICY = 3
 

@@ -20,14 +20,13 @@ from typing import Any
 import yaml
 
 from components.docker_host import CONFIG_FILE
-from components.model import REDACTED
+from components.model import PROJECT, REDACTED
 from components.plan import engine
 from components.plan.engine import PlanResult, Resource
 from components.policy.rules import Violation
 from components.render import config_toml
 from components.render import labels as marks
 from components.render import manifests as k8s_manifests
-from components.spec.keys import PROJECT
 
 DOCKER_CONTAINER = "docker:index/container:Container"
 K8S_SECRET = "kubernetes:core/v1:Secret"

@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
+from components.model import PROJECT
 from components.plan import project_config
-from components.spec.keys import MAX_DEPTH, PROJECT
+from components.spec.keys import MAX_DEPTH
 from components.spec.problems import one_line
 
 SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from components.model import LogFormat, LogLevel, PullPolicy, ScopeKind, Tier, VariableType
 from components.spec.kinds import Choice, Flag, Kind, Nested, Ref, Text, TextMap, Texts, Verbatim, Whole
 
-PROJECT = "runner-fleet"
-"""The Pulumi project, and so the namespace of every stack key below (`runner-fleet:hosts`)."""
-
 MIN_MAXIMUM_TIMEOUT = 600
 """Seconds: GitLab refuses a runner `maximum_timeout` below 10 minutes."""
 

@@ -16,7 +16,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.model import FleetSpec, HostSpec, RunnerSpec, Tier, VariableSpec, default_protect, field_default
+from components.model import (
+    PROJECT,
+    FleetSpec,
+    HostSpec,
+    RunnerSpec,
+    Tier,
+    VariableSpec,
+    default_protect,
+    field_default,
+)
 from components.spec import extra_config, fleet_checks, keys
 from components.spec.hosts import parse_host
 from components.spec.keys import TOP_LEVEL
@@ -138,7 +147,7 @@ def parse_spec(
     """
     p = Problems()
     for key in sorted(foreign_keys):
-        p.add(key, f"not in this project's namespace; write it as '{keys.PROJECT}:{key.split(':', 1)[1]}'")
+        p.add(key, f"not in this project's namespace; write it as '{PROJECT}:{key.split(':', 1)[1]}'")
     secrets, config_keys = frozenset(secret_keys), frozenset(values)
     for key in sorted(secrets & set(TOP_LEVEL.names)):
         # The shape of the stack never depends on a secret value.

@@ -240,3 +240,9 @@ def test_every_rule_says_what_it_asks_for() -> None:
     assert len(ids) == len(set(ids))
     for rule in RULES:
         assert rule.description.endswith(".") and (not rule.advisory or rule.description.startswith("Advisory: "))
+
+
+def test_the_readme_lists_every_rule() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Policies: what a stack may never declare", 1)[1].split("\n## ", 1)[0]
+    assert [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")] == [r.id for r in RULES]

@@ -1,0 +1,60 @@
+"""The pack against the real pulumi_policy types, without constructing PolicyPack (it would serve forever).
+
+Run in the pack's own virtualenv by `make policy` (and so by CI), with PYTHONPATH=policy:. : every rule becomes
+a policy with its enforcement level, and a validate call on real ResourceValidationArgs reports what it finds.
+"""
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    Secret,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+from runner_fleet_pack import policies
+
+from components.policy.rules import RULES
+
+
+def args(resource_type: str, name: str, props: dict, stack: str = "prod") -> ResourceValidationArgs:
+    opts = PolicyResourceOptions(False, [], False, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    urn = f"urn:pulumi:{stack}::runner-fleet::{resource_type}::{name}"
+    return ResourceValidationArgs(resource_type, unknown_checking_proxy(props), urn, name, opts, None, None, None)
+
+
+def findings(policy_name: str, validation_args: ResourceValidationArgs) -> list[str]:
+    (policy,) = [p for p in policies() if p.name == policy_name]
+    found: list[str] = []
+    policy.validate(validation_args, lambda message, urn=None: found.append(message))
+    return found
+
+
+def main() -> None:
+    built = policies()
+    assert [p.name for p in built] == [r.id for r in RULES], [p.name for p in built]
+    levels = {p.name: p.enforcement_level for p in built}
+    assert (
+        levels["no-privileged"] == EnforcementLevel.MANDATORY and levels["tcp-without-tls"] == EnforcementLevel.ADVISORY
+    )
+
+    container = "docker:index/container:Container"
+    assert findings("no-privileged", args(container, "host-a-manager", {"privileged": True, "name": "m"}))
+    assert not findings("no-privileged", args(container, "host-a-manager", {"privileged": False, "name": "m"}))
+    # A value unknown during preview is skipped, not an error; a secret is read through.
+    preview = {"privileged": False, "uploads": UNKNOWN_STRING_VALUE, "name": "w"}
+    assert not findings("secrets-stay-secret", args(container, "host-a-config-writer", preview))
+    plain_config = {"stringData": {"config.toml": 'concurrent = 1\n[[runners]]\nname = "x"\n'}}
+    assert findings("secrets-stay-secret", args("kubernetes:core/v1:Secret", "host-k-config", plain_config))
+    secret_config = {"stringData": Secret({"config.toml": 'concurrent = 1\n[[runners]]\nname = "x"\n'})}
+    assert not findings("secrets-stay-secret", args("kubernetes:core/v1:Secret", "host-k-config", secret_config))
+    runner = {"accessLevel": "not_protected", "maximumTimeout": 3600}
+    assert not findings(
+        "production-protected-refs-only", args("gitlab:index/userRunner:UserRunner", "r", runner, "dev")
+    )
+    assert findings("production-protected-refs-only", args("gitlab:index/userRunner:UserRunner", "r", runner, "prod"))
+    print(f"policy pack: {len(built)} policies, adapter checks passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""policy/crossguard.py: CrossGuard's props become what the rules read (real pulumi_policy types: `make policy`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from components.model import Tier
+from components.policy.resources import UNKNOWN, Secret
+from components.policy.rules import evaluate
+from policy.crossguard import UNKNOWN_SENTINELS, declared, plain_props, stack_of, tier_of
+from tests.conftest import ROOT
+
+
+class _DictProxy(dict):  # stands in for pulumi_policy's proxy: reading "__target" gives the raw data
+    def __getitem__(self, key: str) -> object:
+        return dict(self) if key == "__target" else super().__getitem__(key)
+
+
+class Secret_:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+Secret_.__name__ = "Secret"
+
+
+def test_secrets_and_unknowns_are_marked() -> None:
+    unknown = next(iter(UNKNOWN_SENTINELS))
+    props = _DictProxy({"a": Secret_({"b": [1, unknown]}), "c": unknown, "d": "x"})
+    assert plain_props(props) == {"a": Secret({"b": [1, UNKNOWN]}), "c": UNKNOWN, "d": "x"}
+
+
+def test_a_declared_resource_is_judged_like_in_the_plan() -> None:
+    opts = SimpleNamespace(protect=False, additional_secret_outputs=["token"])
+    runner = declared("gitlab:index/userRunner:UserRunner", "runner-x", {"accessLevel": "not_protected"}, opts)
+    assert runner.secret_outputs == ("token",) and runner.protect is False
+    production = {v.rule for v in evaluate([runner], Tier.PRODUCTION) if v.mandatory}
+    assert production == {"production-protected", "production-protected-refs-only"}
+
+
+def test_the_tier_comes_from_the_stack_file_named_in_the_urn(tmp_path: Path) -> None:
+    assert stack_of("urn:pulumi:prod::runner-fleet::gitlab:index/userRunner:UserRunner::runner-x") == "prod"
+    assert tier_of("prod", ROOT / "stacks") is Tier.PRODUCTION
+    assert tier_of("dev", ROOT / "stacks") is Tier.DEVELOPMENT
+    assert tier_of("missing", tmp_path) is Tier.DEVELOPMENT
+    (tmp_path / "Pulumi.odd.yaml").write_text("config: [")
+    assert tier_of("odd", tmp_path) is Tier.DEVELOPMENT

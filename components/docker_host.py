@@ -9,6 +9,8 @@ Declares, through the host's `docker.Provider` (passed in):
   and containers are delete-before-replace), so a config change replaces this inert container, not the
   manager. gitlab-runner re-reads config.toml every 3 seconds: the change applies without a restart and
   running jobs are untouched;
+- `Network`: the manager's own bridge network, which no job joins; its listener (metrics, /debug) is published
+  on the host's 127.0.0.1 only;
 - the manager `Container`: stable name, `unless-stopped`, the host's docker.sock, never privileged, no
   relaxed security options, `no-new-privileges`, bounded json-file logs, `stop_signal` SIGQUIT and a grace
   period at least the longest job timeout, so that when it *is* replaced (image upgrade) it stops taking
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.model import ManagerSpec
+from components.model import DockerTarget, ManagerSpec
 from components.render import config_toml
 from components.render import labels as marks
 from components.secrets import secret
@@ -34,6 +36,7 @@ from components.secrets import secret
 CONFIG_DIR = "/etc/gitlab-runner"
 CONFIG_FILE = f"{CONFIG_DIR}/config.toml"
 DOCKER_SOCKET = "/var/run/docker.sock"
+METRICS_BIND = "127.0.0.1"  # the host interface the manager's listener is published on
 LOG_OPTS = {"max-size": "20m", "max-file": "5"}
 # The manager needs none of these; docker.sock already makes it powerful, so keep the rest small.
 DROPPED_CAPABILITIES = ["AUDIT_WRITE", "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SYS_CHROOT"]
@@ -64,6 +67,9 @@ class DockerRunnerHost(pulumi.ComponentResource):
     def __init__(self, name: str, args: DockerRunnerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:docker_host:DockerRunnerHost", name, None, opts)
         manager = args.manager
+        target = args.manager.host.target
+        if not isinstance(target, DockerTarget):
+            raise TypeError(f"host {manager.host.key!r} is not a Docker host")
         base = container_name(manager.stack, manager.host.key)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -77,6 +83,17 @@ class DockerRunnerHost(pulumi.ComponentResource):
             opts=child,
         )
         config_dir = docker.ContainerVolumeArgs(volume_name=volume.name, container_path=CONFIG_DIR)
+        # The manager's own network: job containers run on the default bridge (or per-build networks), and
+        # Docker isolates bridge networks from each other, so no job reaches the manager's listener.
+        network = docker.Network(
+            f"{name}-manager-network",
+            name=f"{base}-manager",
+            driver="bridge",
+            labels=[
+                docker.NetworkLabelArgs(label=x.label, value=x.value) for x in _labels(manager, marks.ROLE_NETWORK)
+            ],
+            opts=child,
+        )
 
         config = secret(pulumi.Output.all(**args.tokens).apply(lambda tokens: config_toml.render(manager, tokens)))
         writer = docker.Container(
@@ -100,6 +117,14 @@ class DockerRunnerHost(pulumi.ComponentResource):
             must_run=True,
             volumes=[config_dir],
             mounts=[docker.ContainerMountArgs(type="bind", source=DOCKER_SOCKET, target=DOCKER_SOCKET)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            # Metrics and /debug on the host's loopback only: an operator scrapes 127.0.0.1:<metricsPort> on the
+            # host (a node-local agent, or `ssh -L`); a job's 127.0.0.1 is its own container.
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=config_toml.METRICS_PORT, external=target.metrics_port, ip=METRICS_BIND, protocol="tcp"
+                )
+            ],
             privileged=False,
             security_opts=["no-new-privileges=true"],
             capabilities=docker.ContainerCapabilitiesArgs(drops=DROPPED_CAPABILITIES),

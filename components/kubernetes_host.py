@@ -2,7 +2,8 @@
 
 Declares, through the host's `kubernetes.Provider` (passed in), the objects `render/manifests.py` describes:
 the manager Namespace (Pod Security `restricted`), the job Namespace (`privileged` only when a BuildKit
-runner builds there, else `baseline`), ServiceAccount, Role + RoleBinding with the executor's documented
+runner builds there, else `baseline`) and its admission guard (render/admission.py, clusters >= 1.30),
+ServiceAccount, Role + RoleBinding with the executor's documented
 rules, a Secret with config.toml, the Deployment and the metrics Service. The Deployment's pod template
 carries a checksum of config.toml, so any config change (token, runner, limit) rolls the manager: the new
 pod starts first, the old one drains (SIGTERM rewritten to SIGQUIT) within the grace period.
@@ -20,7 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.model import KubernetesTarget, ManagerSpec
-from components.render import config_toml, manifests
+from components.render import admission, config_toml, manifests
 from components.secrets import secret
 
 
@@ -57,14 +58,17 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         deployment_spec: pulumi.Output[Any] = checksum.apply(lambda c: manifests.deployment_spec(manager, c))
 
         namespaces = self._namespaces(name, manager, target)
+        guard = self._admission(name, manager, target)
         # Everything else lives in those namespaces; the Deployment waits for its identity, RBAC and config.
         in_namespaces = pulumi.ResourceOptions(parent=self, depends_on=namespaces)
         account = manifests.service_account(manager, target)
         role = manifests.role(manager, target)
         binding = manifests.role_binding(manager, target)
         service = manifests.metrics_service(manager, target)
+        fence = manifests.metrics_network_policy(manager, target)
         ready: list[pulumi.Resource] = [
             *namespaces,
+            *guard,
             k8s.core.v1.ServiceAccount(
                 f"{name}-service-account",
                 metadata=account["metadata"],
@@ -86,6 +90,10 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
                 string_data=secret_data,
                 opts=in_namespaces,
             ),
+            # The metrics and debug listener is fenced off before the manager (and so any job) starts.
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-metrics-policy", metadata=fence["metadata"], spec=fence["spec"], opts=in_namespaces
+            ),
         ]
         k8s.apps.v1.Deployment(
             f"{name}-manager",
@@ -96,6 +104,28 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         k8s.core.v1.Service(f"{name}-metrics", metadata=service["metadata"], spec=service["spec"], opts=in_namespaces)
         self.manager_name = pulumi.Output.from_input(manifests.object_name(manager.host.key))
         self.register_outputs({"managerName": self.manager_name})
+
+    def _admission(self, name: str, manager: ManagerSpec, target: KubernetesTarget) -> list[pulumi.Resource]:
+        """The job namespace's admission guard (render/admission.py); the manager starts only once it is bound.
+        None on clusters older than 1.30 (`appArmorAnnotationFallback`)."""
+        if not admission.applies(target):
+            return []
+        labels = manifests.labels(manager)
+        policy = admission.policy(manager, target, labels)
+        binding = admission.binding(target, labels)
+        declared = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-job-admission",
+            metadata=policy["metadata"],
+            spec=policy["spec"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        bound = k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-job-admission-binding",
+            metadata=binding["metadata"],
+            spec=binding["spec"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[declared]),
+        )
+        return [declared, bound]
 
     def _namespaces(self, name: str, manager: ManagerSpec, target: KubernetesTarget) -> list[pulumi.Resource]:
         """The manager's namespace and the job namespace; they depend on nothing."""

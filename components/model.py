@@ -143,6 +143,9 @@ class DockerTarget:
     """Directory with ca.pem, cert.pem and key.pem on the machine running pulumi (tcp:// only); unset by default."""
     tls: DockerTls | None = None
     """TLS material from secret config keys (tcp:// only); unset by default."""
+    metrics_port: int = 9252
+    """The host port, on the host's loopback only, where the manager's metrics listener is published; 9252 by
+    default (set another when two managers share one engine)."""
 
     @property
     def scheme(self) -> str:
@@ -174,6 +177,9 @@ class KubernetesTarget:
     """Job pods' tolerations as sorted ("key=value", effect) pairs, as config.toml wants them; none by default."""
     apparmor_fallback: bool = False
     """Clusters < 1.30: the AppArmor annotation instead of the appArmorProfile field; off by default."""
+    metrics_from: tuple[str, ...] = ()
+    """Namespaces whose pods may reach the manager's metrics listener (a NetworkPolicy); none by default
+    (`kubectl port-forward` still works: it does not pass through the pod network)."""
 
 
 Target = DockerTarget | KubernetesTarget

@@ -7,7 +7,7 @@ from typing import Any
 
 from components.model import FleetSpec, KubernetesTarget, ManagerSpec
 from components.plan.engine import PlanResult, Resource
-from components.render import config_toml, manifests, schema
+from components.render import admission, config_toml, manifests, schema
 from components.spec import parse_spec
 
 
@@ -52,13 +52,23 @@ def objects(spec: FleetSpec, host_key: str, checksum: str = "sha256:" + "0" * 64
         "metadata": manifests.deployment_metadata(manager, target),
         "spec": manifests.deployment_spec(manager, checksum),
     }
+    guard = (
+        [
+            admission.policy(manager, target, manifests.labels(manager)),
+            admission.binding(target, manifests.labels(manager)),
+        ]
+        if admission.applies(target)
+        else []
+    )
     return [
         manifests.manager_namespace(manager, target),
         manifests.job_namespace(manager, target),
+        *guard,
         manifests.service_account(manager, target),
         manifests.role(manager, target),
         manifests.role_binding(manager, target),
         secret,
+        manifests.metrics_network_policy(manager, target),
         deployment,
         manifests.metrics_service(manager, target),
     ]

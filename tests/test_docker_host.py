@@ -29,6 +29,7 @@ def test_docker_host_children_have_the_host_as_parent() -> None:
     assert declared == {
         "RemoteImage:host-edge-1-runner-image",
         "Volume:host-edge-1-config",
+        "Network:host-edge-1-manager-network",
         "Container:host-edge-1-config-writer",
         "Container:host-edge-1-manager",
     }
@@ -55,3 +56,17 @@ def test_longer_job_timeout_lengthens_the_drain() -> None:
     values["runners"]["unit"]["maximumTimeout"] = 10800
     manager = named(_docker_host(values), "host-edge-1-manager").display_inputs
     assert manager["destroyGraceSeconds"] == 10800 + 60
+
+
+def test_the_listener_is_out_of_jobs_reach_and_on_the_host_loopback() -> None:
+    values = fleet()
+    result = _docker_host(values)
+    network = named(result, "host-edge-1-manager-network").display_inputs
+    assert network["name"] == "gitlab-runner-test-edge-1-manager" and network["driver"] == "bridge"
+    manager = named(result, "host-edge-1-manager").display_inputs
+    # Its own network, not the default bridge that job containers share.
+    assert manager["networksAdvanced"] == [{"name": network["name"]}] and "networkMode" not in manager
+    assert manager["ports"] == [{"internal": 9252, "external": 9252, "ip": "127.0.0.1", "protocol": "tcp"}]
+    values["hosts"]["edge-1"]["docker"]["metricsPort"] = 19252
+    moved = named(_docker_host(values), "host-edge-1-manager").display_inputs
+    assert moved["ports"][0]["external"] == 19252 and moved["ports"][0]["ip"] == "127.0.0.1"

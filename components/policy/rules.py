@@ -16,6 +16,7 @@ from typing import Any
 
 from components.images import ROOTLESS_BUILDKIT, is_pinned
 from components.model import Tier
+from components.policy.reach import listener_out_of_jobs_reach, privileged_namespace_unguarded
 from components.policy.resources import ConfigFile, Declared, Secret, config_files, plain
 
 Finding = tuple[str, str]
@@ -265,6 +266,11 @@ RULES: tuple[Rule, ...] = (
         "buildkit-build-non-root", "An unconfined BuildKit build container runs as non-root.", buildkit_build_non_root
     ),
     Rule("no-host-paths-for-jobs", "Jobs reach no host path, socket, device or namespace.", no_host_paths_for_jobs),
+    Rule(
+        "listener-out-of-jobs-reach",
+        "The manager's metrics/debug listener is unreachable from jobs and scrapeable by the operator.",
+        listener_out_of_jobs_reach,
+    ),
     Rule("secrets-stay-secret", "Runner tokens, config.toml and secret values are secrets.", secrets_stay_secret),
     Rule("images-pinned", "Every image is pinned by a version tag or a digest, never latest.", images_pinned),
     Rule(
@@ -295,6 +301,12 @@ RULES: tuple[Rule, ...] = (
         "buildkit-runs-untagged",
         "Advisory: a BuildKit runner that takes untagged jobs lends the relaxation to jobs that did not ask for it.",
         buildkit_runs_untagged,
+        advisory=True,
+    ),
+    Rule(
+        "privileged-job-namespace-unguarded",
+        "Advisory: a privileged job namespace without the admission guard admits any pod (clusters < 1.30).",
+        privileged_namespace_unguarded,
         advisory=True,
     ),
     Rule(

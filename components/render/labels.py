@@ -18,6 +18,8 @@ ROLE_CONFIG_WRITER = "config-writer"
 """The never-started container that uploads config.toml into the config volume."""
 ROLE_CONFIG = "config"
 """The manager's config volume."""
+ROLE_NETWORK = "manager-network"
+"""The manager's own network, which no job joins."""
 
 MANAGED_BY = "runner-fleet"
 """Value of app.kubernetes.io/managed-by."""

@@ -26,7 +26,18 @@ CONFIG_DIR = f"{HOME}/.gitlab-runner"
 CONFIG_KEY = "config.toml"  # the Secret's key, and the file name under CONFIG_DIR
 SECRET_TYPE = "Opaque"
 CHECKSUM_ANNOTATION = "runner-fleet.io/config-checksum"
-APPLY_ORDER = ("Namespace", "ServiceAccount", "Role", "RoleBinding", "Secret", "Deployment", "Service")
+APPLY_ORDER = (
+    "Namespace",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "Secret",
+    "NetworkPolicy",
+    "Deployment",
+    "Service",
+)
 """The kinds of a host, in the order they are applied (and listed in manifests.yaml)."""
 
 # The kubernetes executor's documented permissions, attach strategy (the default), no optional extras.
@@ -251,4 +262,22 @@ def metrics_service(manager: ManagerSpec, target: KubernetesTarget) -> dict[str,
             "selector": selector(manager),
             "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}],
         },
+    }
+
+
+def metrics_network_policy(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    """Who reaches the manager pod: on the metrics port, pods of the `metricsFrom` namespaces; nothing else.
+    The listener also serves /debug/pprof and /debug/jobs/list, so job pods never reach it (the spec refuses the
+    job namespace in `metricsFrom`). Kubelet probes and `kubectl port-forward` do not pass through the pod
+    network, so they keep working. Needs a CNI that enforces NetworkPolicy (Calico, Cilium, ...)."""
+    peers = [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+        for namespace in target.metrics_from
+    ]
+    ingress = [{"from": peers, "ports": [{"port": METRICS_PORT, "protocol": "TCP"}]}] if peers else []
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(manager, f"{object_name(manager.host.key)}-metrics", target.namespace),
+        "spec": {"podSelector": {"matchLabels": selector(manager)}, "policyTypes": ["Ingress"], "ingress": ingress},
     }

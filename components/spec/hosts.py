@@ -8,6 +8,7 @@ Docker URLs: https://docs.docker.com/engine/security/protect-access/ ; namespace
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from components.images import image_problem
@@ -77,6 +78,23 @@ def _is_namespace(p: Problems, path: str, name: str) -> bool:
     return False
 
 
+def _metrics_from_valid(p: Problems, path: str, values: dict[str, Any]) -> bool:
+    """`metricsFrom`: namespace names, each once, never the job namespace (the listener serves /debug too)."""
+    names = values.get("metrics_from", ())
+    valid = True
+    for i, name in enumerate(names):
+        where = f"{path}.metricsFrom[{i}]"
+        if not _is_namespace(p, where, name):
+            valid = False
+        elif name == values.get("job_namespace"):
+            p.add(where, "the job namespace never reaches the manager's metrics and debug listener")
+            valid = False
+    if len(set(names)) != len(names):
+        p.add(f"{path}.metricsFrom", "lists a namespace twice")
+        valid = False
+    return valid
+
+
 def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | None:
     values = read_section(p, raw, path, keys.KUBERNETES)
     if values is None:
@@ -91,6 +109,7 @@ def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | 
         # Jobs need a laxer Pod Security level than the manager, and must not reach its ServiceAccount or Secret.
         p.add(f"{path}.jobNamespace", "must differ from namespace: jobs never share the manager's namespace")
         valid = False
+    valid = _metrics_from_valid(p, path, values) and valid
     for key, effect in values.get("tolerations", ()):
         if effect not in TOLERATION_EFFECTS:
             p.add(f"{path}.tolerations.{key}", f"expected one of {', '.join(TOLERATION_EFFECTS)}, found {effect!r}")

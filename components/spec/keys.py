@@ -88,6 +88,12 @@ DOCKER = Section(
         Key("sshOpts", Texts(), "extra options for the local ssh client", "ssh_opts"),
         Key("certPath", Text(), "directory with ca.pem, cert.pem and key.pem (tcp:// only)", "cert_path"),
         Key("tls", Nested(TLS), "TLS material from secret config keys (tcp:// only)", "tls"),
+        Key(
+            "metricsPort",
+            Whole(1024, " (an unprivileged port)", maximum=65535, why_maximum=" (a TCP port)"),
+            "host port on 127.0.0.1 where the manager's metrics are published",
+            "metrics_port",
+        ),
     ),
     expected="a map with 'host' (ssh://, tcp:// or unix:// URL)",
 )
@@ -107,6 +113,7 @@ KUBERNETES = Section(
         Key("nodeSelector", TextMap(), "job pods' node selector", "node_selector"),
         Key("tolerations", TextMap(), "job pods' tolerations: 'key=value' -> effect", "tolerations"),
         Key("appArmorAnnotationFallback", Flag(), "clusters < 1.30: AppArmor by annotation", "apparmor_fallback"),
+        Key("metricsFrom", Texts(), "namespaces whose pods may scrape the manager's metrics", "metrics_from"),
     ),
     expected="a map with 'namespace' (and optional context, jobNamespace)",
 )

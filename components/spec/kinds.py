@@ -87,6 +87,8 @@ class Whole:
     """Appended to the bound in the message: why the bound exists."""
     maximum: int = MAX_INT32
     """The largest value allowed; a 32-bit integer by default."""
+    why_maximum: str = " (a 32-bit integer)"
+    """Appended to the upper bound in the message."""
     none_is_absent = True
 
     def read(self, p: Problems, value: object, path: str) -> int | Invalid:
@@ -98,7 +100,7 @@ class Whole:
             return INVALID
         if value > self.maximum:
             found = describe(value).removeprefix("number ")
-            p.add(path, f"must be <= {self.maximum} (a 32-bit integer), found {found}")
+            p.add(path, f"must be <= {self.maximum}{self.why_maximum}, found {found}")
             return INVALID
         return value
 

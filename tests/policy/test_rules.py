@@ -62,6 +62,25 @@ def _runner(name: str, edit: Callable[[dict[str, Any]], None]) -> Callable[[dict
 
 
 WRITER, K8S_SECRET = "host-edge-1-config-writer", "host-eu-config"
+MANAGER, FENCE = "host-edge-1-manager", "host-eu-metrics-policy"
+
+
+def _fence(rs: list[Declared], edit: Callable[[dict[str, Any]], None]) -> list[Declared]:
+    out = []
+    for res in rs:
+        if res.name == FENCE:
+            spec = copy.deepcopy(plain(res.inputs["spec"]))
+            edit(spec)
+            res = dataclasses.replace(res, inputs={**res.inputs, "spec": spec})
+        out.append(res)
+    return out
+
+
+def _open_to(peer: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    return lambda spec: spec.update(ingress=[{"from": [peer], "ports": [{"port": 9252, "protocol": "TCP"}]}])
+
+
+BUILDS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "builds"}}}
 TAMPERED: list[tuple[str, Tamper, str]] = [
     ("privileged manager", lambda rs: _with(rs, "host-edge-1-manager", privileged=True), "no-privileged"),
     (
@@ -198,6 +217,59 @@ TAMPERED: list[tuple[str, Tamper, str]] = [
         "images-pinned",
     ),
     (
+        "manager on the default bridge",
+        lambda rs: _with(rs, MANAGER, networksAdvanced=[], networkMode="bridge"),
+        "listener-out-of-jobs-reach",
+    ),
+    (
+        "manager in the host network",
+        lambda rs: _with(rs, MANAGER, networkMode="host"),
+        "listener-out-of-jobs-reach",
+    ),
+    (
+        "listener published on every interface",
+        lambda rs: _with(rs, MANAGER, ports=[{"internal": 9252, "external": 9252, "ip": "0.0.0.0", "protocol": "tcp"}]),
+        "listener-out-of-jobs-reach",
+    ),
+    (
+        "listener published without an address",
+        lambda rs: _with(rs, MANAGER, ports=[{"internal": 9252, "external": 9252}]),
+        "listener-out-of-jobs-reach",
+    ),
+    (
+        "jobs join the manager's network",
+        lambda rs: _config(
+            rs,
+            WRITER,
+            _runner(
+                "test-docker-images", lambda e: e["docker"].update(network_mode="gitlab-runner-test-edge-1-manager")
+            ),
+        ),
+        "listener-out-of-jobs-reach",
+    ),
+    (
+        "no fence around the Kubernetes manager",
+        lambda rs: [r for r in rs if r.name != FENCE],
+        "listener-out-of-jobs-reach",
+    ),
+    ("fence open to the job namespace", lambda rs: _fence(rs, _open_to(BUILDS)), "listener-out-of-jobs-reach"),
+    ("fence open to every pod", lambda rs: _fence(rs, _open_to({"podSelector": {}})), "listener-out-of-jobs-reach"),
+    (
+        "fence open to an address block",
+        lambda rs: _fence(rs, _open_to({"ipBlock": {"cidr": "0.0.0.0/0"}})),
+        "listener-out-of-jobs-reach",
+    ),
+    (
+        "fence open to every source",
+        lambda rs: _fence(rs, lambda spec: spec.update(ingress=[{"ports": [{"port": 9252}]}])),
+        "listener-out-of-jobs-reach",
+    ),
+    (
+        "fence that only restricts egress",
+        lambda rs: _fence(rs, lambda spec: spec.update(policyTypes=["Egress"])),
+        "listener-out-of-jobs-reach",
+    ),
+    (
         "job image untagged",
         lambda rs: _config(rs, K8S_SECRET, _runner("test-eu-tests", lambda e: e["kubernetes"].update(image="alpine"))),
         "images-pinned",
@@ -246,3 +318,25 @@ def test_the_readme_lists_every_rule() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Policies: what a stack may never declare", 1)[1].split("\n## ", 1)[0]
     assert [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")] == [r.id for r in RULES]
+
+
+def test_a_privileged_job_namespace_without_its_guard_is_reported(plan: Plan) -> None:
+    resources = _declared(plan, K8S_MIXED)
+    assert not [v for v in evaluate(resources, Tier.DEVELOPMENT) if v.rule == "privileged-job-namespace-unguarded"]
+    unguarded = [r for r in resources if "ValidatingAdmissionPolicyBinding" not in r.type]
+    (finding,) = [v for v in evaluate(unguarded, Tier.DEVELOPMENT) if v.rule == "privileged-job-namespace-unguarded"]
+    assert finding.resource == "host-eu-job-namespace" and not finding.mandatory
+
+
+def test_metrics_from_opens_the_fence_to_named_namespaces_only(plan: Plan) -> None:
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["eu"]["kubernetes"]["metricsFrom"] = ["monitoring"]
+    resources = _declared(plan, values)
+    (fence,) = [plain(r.inputs) for r in resources if r.name == FENCE]
+    assert fence["spec"]["ingress"] == [
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "ports": [{"port": 9252, "protocol": "TCP"}],
+        }
+    ]
+    assert not [v for v in evaluate(resources, Tier.DEVELOPMENT) if v.rule == "listener-out-of-jobs-reach"]

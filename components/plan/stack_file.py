@@ -7,7 +7,8 @@ plan never decrypts anything and needs no passphrase.
 The file is read strictly and fails closed: UTF-8 text only, at most MAX_BYTES, no duplicate keys (YAML would
 silently keep the last; the CLI refuses them too), no unquoted dates (the CLI would pass them reformatted),
 no `!!set`, `!!binary` or other typed collections, no key that is not a string, no nesting deeper than
-MAX_DEPTH. Every refusal is one line naming the file, the line and the key; none repeats a value.
+MAX_DEPTH, no more than MAX_VALUES values once aliases are expanded. Every refusal is one line naming the
+file, the line and the key; none repeats a value.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from components.spec.keys import MAX_DEPTH
 from components.spec.problems import one_line
 
 SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
+MAX_VALUES = 200_000
+"""Values (maps, lists, scalars) a stack file may expand to; a 1000-runner fleet has about 40,000."""
 MAX_BYTES = 1 << 20
 """A stack file larger than 1 MiB is refused (a Kubernetes Secret holds at most 1 MiB of config anyway)."""
 _REFUSED_TAGS = ("set", "binary", "omap", "pairs")
@@ -96,18 +99,28 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
     problem = getattr(exc, "problem", None) or type(exc).__name__
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character: name its code point, never the text
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        where, problem = f"{path}: character {exc.position}", f"U+{code:04X} is not allowed in YAML text"
     return f"{where}: not a valid stack file: {problem}"
 
 
-def _depth(value: Any, limit: int, at: str = "") -> str | None:
-    """The key path where `value` nests deeper than `limit`, or None."""
-    if limit < 0:
-        return at or "config"
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        found = _depth(item, limit - 1, f"{at}[{key}]" if isinstance(key, int) else f"{at}.{key}" if at else key)
-        if found is not None:
-            return found
+def _shape_problem(config: Any) -> str | None:
+    """What is wrong with the size of `config` as the program would see it, or None: nesting deeper than
+    MAX_DEPTH, or more than MAX_VALUES values once YAML aliases are expanded (an alias repeats what it points
+    at, so a few lines can stand for billions of values). The walk stops at the first limit it meets."""
+    seen = 0
+    stack: list[tuple[Any, int, str]] = [(config, 0, "")]
+    while stack:
+        value, depth, at = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return f"expands to more than {MAX_VALUES} values (YAML aliases repeat what they point at)"
+        if depth > MAX_DEPTH:
+            return f"config.{at} is nested more than {MAX_DEPTH} levels deep"
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            stack.append((item, depth + 1, f"{at}[{key}]" if isinstance(key, int) else f"{at}.{key}" if at else key))
     return None
 
 
@@ -151,9 +164,9 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
         document = {}
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise StackFileError(f"{path}: expected a map with a 'config' map")
-    too_deep = _depth(document.get("config") or {}, MAX_DEPTH)
-    if too_deep is not None:
-        raise StackFileError(f"{path}: config.{too_deep} is nested more than {MAX_DEPTH} levels deep")
+    shape = _shape_problem(document.get("config") or {})
+    if shape is not None:
+        raise StackFileError(f"{path}: {shape}")
     name = stack or _stack_name(path)
     plain_values: dict[str, Any] = {}
     secret_keys: list[str] = []

@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from components.spec.problems import Problems, describe
+from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
 
 if TYPE_CHECKING:
     from components.spec.keys import Section
 
-GITLAB_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+_SEGMENT = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.][A-Za-z0-9_.-]*"  # never '.' or '..', never a leading '-'
+GITLAB_PATH = re.compile(rf"{_SEGMENT}(/{_SEGMENT})*")
 """A GitLab namespace path: `/`-separated ASCII segments (GitLab's own path rule is stricter)."""
 
 MAX_INT32 = 2**31 - 1
@@ -45,6 +46,9 @@ class Text:
     def read(self, p: Problems, value: object, path: str) -> str | Invalid:
         if not isinstance(value, str) or not value.strip():
             p.add(path, f"expected {self.expected}, found {describe(value)}")
+            return INVALID
+        if looks_like_credential(value):
+            p.add(path, CREDENTIAL_MESSAGE)
             return INVALID
         return value.strip()
 
@@ -135,6 +139,8 @@ class Texts:
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
                 p.add(f"{path}[{i}]", f"expected a non-empty string, found {describe(item)}")
+            elif looks_like_credential(item):
+                p.add(f"{path}[{i}]", CREDENTIAL_MESSAGE)
             else:
                 out.append(item.strip())
         return tuple(out)

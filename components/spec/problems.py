@@ -35,6 +35,18 @@ def _random_looking(run: str) -> bool:
     return digits >= 4 and letters >= 4 and run.count("/") < 3
 
 
+def looks_like_credential(text: str) -> bool:
+    """Whether `text` holds a known token format, a private key block or a password in a URL (no guessing from
+    randomness: digests and ids are long random strings too)."""
+    return bool(_TOKEN_RE.search(text) or _PASSWORD_RE.search(text))
+
+
+CREDENTIAL_MESSAGE = (
+    "looks like a credential (a token, a private key or a URL password): it would be stored and shown in plain "
+    "text; put it in a secret config key"
+)
+
+
 def looks_secret(text: str) -> bool:
     """Whether `text` holds what looks like a token, a private key, URL credentials or a random string."""
     return redact(text) != text

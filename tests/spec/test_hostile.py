@@ -148,7 +148,7 @@ HOSTILE: list[tuple[str, dict[str, Any], Mutation, str, str]] = [
         FLEET,
         put("gitlabUrl", "https://root:hunter2@gitlab.acme.test"),
         "gitlabUrl",
-        "no credentials",
+        "looks like a credential",
     ),
     (
         "gitlabUrl with a query",
@@ -305,14 +305,14 @@ HOSTILE: list[tuple[str, dict[str, Any], Mutation, str, str]] = [
         FLEET,
         put("variables", [{"project": 1, "key": "K", "secret": TOKEN}]),
         "variables[0].secret",
-        "looks like a secret",
+        "looks like a credential",
     ),
     (
         "token as a kubeconfig reference",
         K8S_MIXED,
         put("hosts/us/kubernetes/kubeconfig", TOKEN),
         "hosts.us.kubernetes.kubeconfig",
-        "looks like a secret",
+        "looks like a credential",
     ),
     (
         "token as a runner key",
@@ -321,8 +321,8 @@ HOSTILE: list[tuple[str, dict[str, Any], Mutation, str, str]] = [
         "runners.[secret]",
         "",
     ),
-    ("token as a host name", FLEET, put("runners/unit/host", TOKEN), "runners.unit.host", "unknown host"),
-    ("token as a tag", FLEET, put("runners/unit/tags", [TOKEN + ",x"]), "runners.unit.tags", "no commas"),
+    ("token as a host name", FLEET, put("runners/unit/host", TOKEN), "runners.unit.host", "looks like a credential"),
+    ("token as a tag", FLEET, put("runners/unit/tags", [TOKEN + ",x"]), "runners.unit.tags", "looks like a credential"),
     (
         "private key as an image",
         FLEET,

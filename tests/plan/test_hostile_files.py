@@ -1,0 +1,318 @@
+"""Hostile and broken stack *files*, through the plan command as a user runs it: each ends in exit 2 (or 3 for
+a policy) with a one-line message that names the file position or key path, never a traceback (exit 1), and
+never repeats a secret. The spec-level corpus (tests/spec/test_hostile.py, test_passthrough.py,
+test_bad_input.py) covers values; this one covers what only a file can be: encodings, YAML features, sizes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+
+from components.plan.__main__ import main
+
+BASE = """config:
+  runner-fleet:gitlabUrl: https://gitlab.acme.test
+  runner-fleet:hosts:
+    edge-1:
+      docker:
+        host: ssh://ci@edge-1.acme.test
+  runner-fleet:runners:
+    unit:
+      host: edge-1
+      scope: {group: acme}
+      tags: [unit]
+      maximumTimeout: 3600
+"""
+TOKEN = "glpat-Zx9cV8bN7mQ6wE5rT4yU"
+PEM = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\\n"
+    "-----END OPENSSH PRIVATE KEY-----"
+)
+NEVER_PRINTED = (TOKEN, "hunter2", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ", "CANARY")
+
+
+def _replace(old: str, new: str) -> bytes:
+    assert old in BASE, old
+    return BASE.replace(old, new, 1).encode()
+
+
+def _runner_key(text: str) -> bytes:
+    return _replace("      maximumTimeout: 3600\n", f"      maximumTimeout: 3600\n{text}")
+
+
+LAUGHS = "&a [lol, lol, lol, lol, lol, lol, lol, lol, lol]" + "".join(
+    f", &{b} [{', '.join([f'*{a}'] * 9)}]" for a, b in zip("abcdefg", "bcdefgh", strict=True)
+)
+
+CORPUS: list[tuple[str, bytes, int, str]] = [
+    # encodings and bytes
+    ("UTF-16 with a byte order mark", BASE.encode("utf-16"), 2, "not UTF-8 text"),
+    ("Latin-1 text", BASE.replace("[unit]", "[unité]").encode("latin-1"), 2, "not UTF-8"),
+    ("a stray 0xff byte", BASE.encode() + b"\xff", 2, "not UTF-8 text"),
+    ("a PNG file", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), 2, "not UTF-8"),
+    ("a NUL character", _replace("[unit]", "[un\x00it]"), 2, "U+0000 is not allowed"),
+    ("an escape character", _replace("[unit]", "[un\x1bit]"), 2, "U+001B is not allowed"),
+    ("more than 1 MiB", BASE.encode() + b"#" * (1 << 20), 2, "a stack file may have at most 1048576"),
+    ("an empty file", b"", 2, "gitlabUrl"),
+    ("only a comment", b"# nothing here\n", 2, "gitlabUrl"),
+    ("a list at the top", b"- config\n- 1\n", 2, "expected a map with a 'config' map"),
+    ("config is a string", b"config: hosts\n", 2, "expected a map with a 'config' map"),
+    ("config is a list", b"config: [1, 2]\n", 2, "expected a map with a 'config' map"),
+    ("unclosed flow list", b"config: [1, 2\n", 2, "not a valid stack file"),
+    ("tab indentation", _replace("      host: edge-1", "\thost: edge-1"), 2, "'\\t' that cannot start any token"),
+    # YAML features the CLI reads differently, or not at all
+    ("an unquoted date", _replace("https://gitlab.acme.test", "2024-01-01"), 2, "an unquoted date or time"),
+    ("an unquoted timestamp", _replace("[unit]", "[2024-01-01T10:00:00Z]"), 2, "an unquoted date or time"),
+    ("a !!set", _replace("[unit]", "!!set {unit: null}"), 2, "tag:yaml.org,2002:set is not a value"),
+    ("a !!binary", _replace("[unit]", "!!binary aGVsbG8="), 2, "tag:yaml.org,2002:binary is not a value"),
+    ("an !!omap", _replace("[unit]", "!!omap [a: 1]"), 2, "tag:yaml.org,2002:omap is not a value"),
+    (
+        "a python object",
+        _replace("[unit]", "!!python/object/apply:os.system [id]"),
+        2,
+        "could not determine a constructor",
+    ),
+    ("a custom tag", _replace("[unit]", "!vault unit"), 2, "could not determine a constructor"),
+    (
+        "a duplicate runner",
+        (BASE + "    unit:\n      host: edge-1\n      scope: {instance: true}\n").encode(),
+        2,
+        "duplicate key 'unit'",
+    ),
+    ("a duplicate config key", (BASE + "  runner-fleet:gitlabUrl: https://evil.test\n").encode(), 2, "duplicate key"),
+    (
+        "a duplicate key in a flow map",
+        _replace("{group: acme}", "{group: acme, group: evil}"),
+        2,
+        "duplicate key 'group'",
+    ),
+    ("a float key", _replace("    unit:", "    1.5: x\n    unit:"), 2, "a key that is not a string"),
+    ("a null key", _replace("    unit:", "    ~: x\n    unit:"), 2, "a key that is not a string"),
+    ("a boolean key", _replace("    unit:", "    true: x\n    unit:"), 2, "a key that is not a string"),
+    ("a list as a key", _replace("    unit:", "    ? [a]\n    : x\n    unit:"), 2, "not a valid stack file"),
+    ("yes as a boolean", _runner_key("      buildkit: yes\n"), 2, "runners.unit.buildkit: expected true or false"),
+    ("on as a boolean", _runner_key("      locked: on\n"), 2, "runners.unit.locked: expected true or false"),
+    ("billion laughs", _replace("[unit]", f"[{LAUGHS}]"), 2, "expands to more than 200000 values"),
+    ("deep nesting", _runner_key("      extraConfig: " + "[" * 5000 + "]" * 5000 + "\n"), 2, "nested too deeply"),
+    (
+        "nesting past the limit",
+        _runner_key("      paused: " + "[" * 40 + "]" * 40 + "\n"),
+        2,
+        "nested more than 32 levels",
+    ),
+    # numbers
+    ("a 5000-digit number", _replace("3600", "9" * 5000), 2, "a number too large"),
+    ("a 400-digit number", _replace("3600", "9" * 400), 2, "runners.unit.maximumTimeout"),
+    ("a float timeout", _replace("3600", "3600.5"), 2, "runners.unit.maximumTimeout: expected a whole number"),
+    ("an infinite timeout", _replace("3600", ".inf"), 2, "runners.unit.maximumTimeout: expected a whole number"),
+    ("a NaN timeout", _replace("3600", ".nan"), 2, "runners.unit.maximumTimeout: expected a whole number"),
+    (
+        "Unicode digits",
+        _replace("3600", "'\uff13\uff16\uff10\uff10'"),
+        2,
+        "runners.unit.maximumTimeout: expected a whole number",
+    ),
+    ("a timeout with a unit", _replace("3600", "3600s"), 2, "runners.unit.maximumTimeout: expected a whole number"),
+    ("a negative limit", _runner_key("      limit: -1\n"), 2, "runners.unit.limit: must be >= 0"),
+    # URLs and ports
+    (
+        "a broken IPv6 literal",
+        _replace("ssh://ci@edge-1.acme.test", "ssh://ci@[::1"),
+        2,
+        "hosts.edge-1.docker.host: not a valid URL",
+    ),
+    (
+        "a port beyond 65535",
+        _replace("ssh://ci@edge-1.acme.test", "tcp://edge:99999"),
+        2,
+        "hosts.edge-1.docker.host: not a valid URL",
+    ),
+    (
+        "a port that is a word",
+        _replace("ssh://ci@edge-1.acme.test", "tcp://edge:http"),
+        2,
+        "hosts.edge-1.docker.host: not a valid URL",
+    ),
+    ("an http Docker URL", _replace("ssh://ci@edge-1.acme.test", "http://edge-1"), 2, "hosts.edge-1.docker.host"),
+    (
+        "a password in the GitLab URL",
+        _replace("https://gitlab.acme.test", "https://root:hunter2@gitlab.acme.test"),
+        2,
+        "gitlabUrl",
+    ),
+    (
+        "a query in the GitLab URL",
+        _replace("https://gitlab.acme.test", "https://gitlab.acme.test/?private_token=x"),
+        2,
+        "gitlabUrl",
+    ),
+    ("a javascript URL", _replace("https://gitlab.acme.test", "'javascript:alert(1)'"), 2, "gitlabUrl"),
+    (
+        "a password in the ssh URL",
+        _replace("ssh://ci@edge-1", "ssh://ci:hunter2@edge-1"),
+        2,
+        "hosts.edge-1.docker.host",
+    ),
+    # secrets in the wrong place
+    (
+        "a token as a config key",
+        _replace("  runner-fleet:runners:", f"  runner-fleet:{TOKEN}: 1\n  runner-fleet:runners:"),
+        2,
+        "[secret]: unknown key",
+    ),
+    ("a token as a runner key", _replace("    unit:", f"    {TOKEN}:\n      host: edge-1\n    unit:"), 2, "runners."),
+    ("a token as a tag", _replace("[unit]", f"[{TOKEN}]"), 2, "runners.unit.tags[0]"),
+    (
+        "a private key in sshOpts",
+        _replace(
+            "        host: ssh://ci@edge-1.acme.test",
+            f'        host: ssh://ci@edge-1.acme.test\n        sshOpts: ["{PEM}"]',
+        ),
+        2,
+        "hosts.edge-1.docker.sshOpts",
+    ),
+    (
+        "hosts encrypted",
+        _replace("  runner-fleet:hosts:\n", "  runner-fleet:hosts: {secure: CANARYv1cipher}\n  runner-fleet:x:\n"),
+        2,
+        "hosts: must not be a secret",
+    ),
+    (
+        "a token in extraConfig",
+        _runner_key(f"      extraConfig: 'token = \"{TOKEN}\"'\n"),
+        2,
+        "runners.unit.extraConfig.token",
+    ),
+    (
+        "a masked literal GitLab refuses",
+        (
+            BASE
+            + "  runner-fleet:variables:\n  - {project: acme/app, key: K, value: 'hunter2 hunter2', masked: true}\n"
+        ).encode(),
+        2,
+        "variables[0].value: GitLab refuses to mask",
+    ),
+    # names the APIs would refuse later
+    ("a host key nobody refers to", _replace("    edge-1:\n", "    Edge_1:\n"), 2, "runners.unit.host: unknown host"),
+    ("a tag with a comma", _replace("[unit]", "['a,b']"), 2, "runners.unit.tags: 'a,b': a tag has no commas"),
+    ("a group path with ..", _replace("{group: acme}", "{group: acme/../root}"), 2, "runners.unit.scope.group"),
+    ("a group id of zero", _replace("{group: acme}", "{group: 0}"), 2, "runners.unit.scope.group"),
+    ("a wrong project prefix", _replace("  runner-fleet:runners:", "  runnerfleet:runners:"), 2, "runnerfleet:runners"),
+    # escapes through extraConfig
+    (
+        "the docker socket in extraConfig",
+        _runner_key("      extraConfig: \"[docker]\\nvolumes = ['/var/run/docker.sock:/var/run/docker.sock']\"\n"),
+        2,
+        "runners.unit.extraConfig.docker.volumes",
+    ),
+    (
+        "privileged in extraConfig",
+        _runner_key('      extraConfig: "[docker]\\nprivileged = true"\n'),
+        2,
+        "runners.unit.extraConfig.docker.privileged",
+    ),
+    (
+        "volumes_from in extraConfig",
+        _runner_key("      extraConfig: \"[docker]\\nvolumes_from = ['gitlab-runner-test-edge-1']\"\n"),
+        2,
+        "runners.unit.extraConfig.docker.volumes_from",
+    ),
+    (
+        "a kubernetes section on a Docker runner",
+        _runner_key("      extraConfig: \"[kubernetes]\\nnamespace = 'kube-system'\"\n"),
+        2,
+        "runners.unit.extraConfig.kubernetes",
+    ),
+    ("extraConfig that is not TOML", _runner_key('      extraConfig: "[docker"\n'), 2, "runners.unit.extraConfig"),
+]
+
+
+def _plan(tmp_path: Path, content: bytes) -> tuple[int, str, str]:
+    stack_file = tmp_path / "Pulumi.test.yaml"
+    stack_file.write_bytes(content)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["--stack-file", str(stack_file), "--out", str(tmp_path / "plan")])
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_the_corpus_is_large_and_distinct() -> None:
+    names = [c[0] for c in CORPUS]
+    assert len(names) == len(set(names)) and len(names) >= 60
+    assert len({c[1] for c in CORPUS}) == len(CORPUS), "every case is a different file"
+
+
+@pytest.mark.parametrize(("case", "content", "status", "message"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_hostile_files_end_cleanly(tmp_path: Path, case: str, content: bytes, status: int, message: str) -> None:
+    code, stdout, stderr = _plan(tmp_path, content)
+    assert code == status, f"{case}: exit {code}\n{stderr}"
+    assert message in stderr, f"{case}: {stderr}"
+    assert "Traceback" not in stderr + stdout
+    for line in stderr.splitlines():
+        assert len(line) <= 600, line
+    for secret in NEVER_PRINTED:
+        assert secret not in stdout + stderr, (case, secret)
+    assert not (tmp_path / "plan").exists(), "nothing is written for an invalid stack"
+
+
+CANARY_STACK = """config:
+  gitlab:token: {secure: v1:CANARYcipherGITLAB}
+  runner-fleet:gitlabUrl: https://gitlab.acme.test
+  runner-fleet:deployToken: {secure: v1:CANARYcipherVARIABLE}
+  runner-fleet:clusterKubeconfig: {secure: v1:CANARYcipherKUBECONFIG}
+  runner-fleet:dockerCa: {secure: v1:CANARYcipherCA}
+  runner-fleet:dockerCert: {secure: v1:CANARYcipherCERT}
+  runner-fleet:dockerKey: {secure: v1:CANARYcipherKEY}
+  runner-fleet:hosts:
+    edge-1:
+      docker:
+        host: tcp://edge-1.acme.test:2376
+        tls: {ca: dockerCa, cert: dockerCert, key: dockerKey}
+    cluster:
+      kubernetes: {namespace: ci, kubeconfig: clusterKubeconfig}
+  runner-fleet:runners:
+    images:
+      host: edge-1
+      scope: {group: acme}
+      tags: [buildkit]
+      buildkit: true
+      maximumTimeout: 3600
+    k8s-images:
+      host: cluster
+      scope: {project: acme/app}
+      tags: [k8s-buildkit]
+      buildkit: true
+      maximumTimeout: 3600
+  runner-fleet:variables:
+  - {group: acme, key: DEPLOY_TOKEN, secret: deployToken, masked: true, protected: true}
+  - {project: acme/app, key: MASKED_LITERAL, value: CanaryMaskedLiteral_7f3a9c, masked: true}
+"""
+CANARIES = ("CANARYcipher", "CanaryMaskedLiteral_7f3a9c", "glrt-mock")
+
+
+def test_secret_canaries_never_reach_the_plan_files_or_the_terminal(tmp_path: Path) -> None:
+    code, stdout, stderr = _plan(tmp_path, CANARY_STACK.encode())
+    assert code == 0, stderr
+    written = {p: p.read_text() for p in (tmp_path / "plan").rglob("*") if p.is_file()}
+    assert {p.name for p in written} >= {"plan.json", "config.toml", "manifests.yaml"}
+    for canary in CANARIES:
+        assert canary not in stdout + stderr, canary
+        for path, text in written.items():
+            assert canary not in text, (canary, path)
+    plan = written[tmp_path / "plan" / "plan.json"]
+    assert "MASKED_LITERAL" in plan and "DEPLOY_TOKEN" in plan, "the variables are there, their values are not"
+
+
+def test_a_broken_stack_s_canaries_are_not_echoed(tmp_path: Path) -> None:
+    broken = CANARY_STACK.replace("tags: [buildkit]", f"tags: [buildkit, {TOKEN}]").replace(
+        "https://gitlab.acme.test", "https://root:hunter2@gitlab.acme.test"
+    )
+    code, stdout, stderr = _plan(tmp_path, broken.encode())
+    assert code == 2, stderr
+    assert "runners.images.tags[1]" in stderr and "gitlabUrl" in stderr
+    for canary in (*CANARIES, TOKEN, "hunter2"):
+        assert canary not in stdout + stderr, canary

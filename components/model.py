@@ -21,6 +21,10 @@ PROJECT = "runner-fleet"
 REDACTED = "[secret]"
 """How a secret value is shown in every file, message and report runner-fleet writes."""
 
+RETIRING = " (retiring)"
+"""Ends the description of a registration that token rotation is retiring: paused, taking no jobs, and left
+unprotected on purpose so that the next `pulumi up` can remove it (the production policies exempt it)."""
+
 DEFAULT_JOB_TIMEOUT = 3600
 """Seconds: GitLab's default project job timeout, assumed for a runner without `maximumTimeout`."""
 

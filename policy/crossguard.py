@@ -16,6 +16,7 @@ import yaml
 
 from components.model import PROJECT, Tier
 from components.policy.resources import UNKNOWN, Declared, Secret
+from components.policy.rules import Exempt, Rule
 
 ROOT = Path(__file__).resolve().parents[1]
 # pulumi_policy/proxy.py: the sentinels of values unknown during preview, one per type.
@@ -78,3 +79,13 @@ def tier_of(stack: str, stacks: Path = ROOT / "stacks") -> Tier:
     config = document.get("config") if isinstance(document, dict) else None
     value = (config or {}).get(f"{PROJECT}:tier", (config or {}).get("tier")) if isinstance(config, dict) else None
     return Tier(value) if value in {t.value for t in Tier} else Tier.DEVELOPMENT
+
+
+def findings(
+    rule: Rule, resources: list[Declared], stack: str, stacks: Path = ROOT / "stacks"
+) -> list[tuple[str, str]]:
+    """(resource name, message) for every finding of `rule` the pack reports: none when the stack's tier is not
+    one the rule applies to; exemptions (a retiring registration) are never reported as violations."""
+    if rule.tiers is not None and tier_of(stack, stacks) not in rule.tiers:
+        return []
+    return [(name, message) for name, message in (tuple(f) for f in rule.check(resources) if not isinstance(f, Exempt))]

@@ -1,38 +1,55 @@
-"""runner-fleet's rules as CrossGuard policies: one resource validation policy per rule, same functions.
+"""runner-fleet's rules as CrossGuard policies: same functions, one policy per rule.
 
-Imported by `__main__.py` (which serves the pack) and by the smoke test (which must not construct
-`PolicyPack`: its constructor serves forever).
+A rule about one resource at a time becomes a resource validation policy; a rule that relates resources
+(`Rule.whole_stack`: a manager and its NetworkPolicy, a namespace and its admission guard) becomes a stack
+validation policy over every resource of the stack. Imported by `__main__.py` (which serves the pack) and by
+the smoke test (which must not construct `PolicyPack`: its constructor serves forever).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from crossguard import declared, stack_of, tier_of
-from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from crossguard import declared, findings, stack_of
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from components.policy.rules import RULES, Rule
 
 
-def _validate(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+def _validate_resource(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        tier = tier_of(stack_of(args.urn))
-        if rule.tiers is not None and tier not in rule.tiers:
-            return
         resource = declared(args.resource_type, args.name, args.props, args.opts)
-        for _, message in rule.check([resource]):
+        for _, message in findings(rule, [resource], stack_of(args.urn)):
             report_violation(message, args.urn)
 
     return validate
 
 
-def policies() -> list[ResourceValidationPolicy]:
-    return [
-        ResourceValidationPolicy(
-            name=rule.id,
-            description=rule.description,
-            validate=_validate(rule),
-            enforcement_level=EnforcementLevel.ADVISORY if rule.advisory else EnforcementLevel.MANDATORY,
-        )
-        for rule in RULES
-    ]
+def _validate_stack(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        if not args.resources:
+            return
+        resources = [declared(r.resource_type, r.name, r.props, r.opts) for r in args.resources]
+        urns = {r.name: r.urn for r in args.resources}
+        for name, message in findings(rule, resources, stack_of(args.resources[0].urn)):
+            report_violation(f"{name}: {message}", urns.get(name))
+
+    return validate
+
+
+def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    built: list[ResourceValidationPolicy | StackValidationPolicy] = []
+    for rule in RULES:
+        level = EnforcementLevel.ADVISORY if rule.advisory else EnforcementLevel.MANDATORY
+        if rule.whole_stack:
+            built.append(StackValidationPolicy(rule.id, rule.description, _validate_stack(rule), level))
+        else:
+            built.append(ResourceValidationPolicy(rule.id, rule.description, _validate_resource(rule), level))
+    return built

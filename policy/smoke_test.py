@@ -7,9 +7,12 @@ a policy with its enforcement level, and a validate call on real ResourceValidat
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     Secret,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from runner_fleet_pack import policies
@@ -23,7 +26,27 @@ def args(resource_type: str, name: str, props: dict, stack: str = "prod") -> Res
     return ResourceValidationArgs(resource_type, unknown_checking_proxy(props), urn, name, opts, None, None, None)
 
 
-def findings(policy_name: str, validation_args: ResourceValidationArgs) -> list[str]:
+def stack(*resources: tuple[str, str, dict], stack_name: str = "dev") -> StackValidationArgs:
+    opts = PolicyResourceOptions(False, [], False, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    return StackValidationArgs(
+        [
+            PolicyResource(
+                t,
+                unknown_checking_proxy(p),
+                f"urn:pulumi:{stack_name}::runner-fleet::{t}::{n}",
+                n,
+                opts,
+                None,
+                None,
+                [],
+                {},
+            )
+            for t, n, p in resources
+        ]
+    )
+
+
+def findings(policy_name: str, validation_args: ResourceValidationArgs | StackValidationArgs) -> list[str]:
     (policy,) = [p for p in policies() if p.name == policy_name]
     found: list[str] = []
     policy.validate(validation_args, lambda message, urn=None: found.append(message))
@@ -53,6 +76,27 @@ def main() -> None:
         "production-protected-refs-only", args("gitlab:index/userRunner:UserRunner", "r", runner, "dev")
     )
     assert findings("production-protected-refs-only", args("gitlab:index/userRunner:UserRunner", "r", runner, "prod"))
+    # A rule that relates resources is a stack policy: the manager and its NetworkPolicy are judged together.
+    assert isinstance(next(p for p in built if p.name == "listener-out-of-jobs-reach"), StackValidationPolicy)
+    labels = {"app.kubernetes.io/name": "gitlab-runner"}
+    deployment = (
+        "kubernetes:apps/v1:Deployment",
+        "host-k-manager",
+        {"metadata": {"namespace": "ci"}, "spec": {"template": {"metadata": {"labels": labels}}}},
+    )
+    fence = (
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "host-k-metrics-policy",
+        {
+            "metadata": {"namespace": "ci", "name": "m"},
+            "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"], "ingress": []},
+        },
+    )
+    assert not findings("listener-out-of-jobs-reach", stack(deployment, fence))
+    assert findings("listener-out-of-jobs-reach", stack(deployment)) == [
+        "host-k-manager: no NetworkPolicy fences the manager's listener; declare one that admits only metricsFrom "
+        "namespaces"
+    ]
     print(f"policy pack: {len(built)} policies, adapter checks passed")
 
 

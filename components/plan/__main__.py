@@ -91,7 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.write(result, args.out, violations)
     _summary(result, args.out)
     for violation in violations:
-        print(f"{'error' if violation.mandatory else 'warning'}: {violation}", file=sys.stderr)
+        print(
+            f"{'error' if violation.mandatory else 'note' if violation.exempt else 'warning'}: {violation}",
+            file=sys.stderr,
+        )
     blocking = [v for v in violations if v.mandatory]
     if blocking:
         print(f"error: {len(blocking)} mandatory policy violation(s): pulumi up must not run", file=sys.stderr)

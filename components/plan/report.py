@@ -133,7 +133,9 @@ def plan_document(result: PlanResult, violations: Sequence[Violation] = ()) -> d
         "outputs": result.outputs,
         "warnings": result.warnings,
         "policies": [
-            {"rule": v.rule, "resource": v.resource, "message": v.message, "mandatory": v.mandatory} for v in violations
+            {"rule": v.rule, "resource": v.resource, "message": v.message, "mandatory": v.mandatory}
+            | ({"exempt": True} if v.exempt else {})
+            for v in violations
         ],
     }
 

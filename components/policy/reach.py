@@ -16,7 +16,6 @@ from typing import Any
 
 from components.policy.resources import Declared, Unknown, config_files, plain
 from components.render import labels as marks
-from components.render.config_toml import METRICS_PORT
 
 Finding = tuple[str, str]
 CONTAINER = "docker:index/container:Container"
@@ -91,8 +90,8 @@ def _fence_problems(policy: dict[str, Any], job_namespaces: set[str]) -> list[st
         if not peers:
             problems.append("admits every source (an ingress rule without `from`)")
         ports = [_at(p, "port") for p in rule.get("ports") or []]
-        if ports != [METRICS_PORT] and ports != ["metrics"]:
-            problems.append(f"opens ports {ports or 'all'}; only the metrics port {METRICS_PORT}")
+        if ports != [marks.METRICS_PORT] and ports != ["metrics"]:
+            problems.append(f"opens ports {ports or 'all'}; only the metrics port {marks.METRICS_PORT}")
         for peer in peers:
             selector = _at(peer, "namespaceSelector") or {}
             names = _at(selector, "matchLabels", NAME_LABEL)

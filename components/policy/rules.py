@@ -15,12 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.images import ROOTLESS_BUILDKIT, is_pinned
-from components.model import Tier
+from components.model import RETIRING, Tier
 from components.policy.reach import listener_out_of_jobs_reach, privileged_namespace_unguarded
 from components.policy.resources import ConfigFile, Declared, Secret, config_files, plain
 
 Finding = tuple[str, str]
 """(resource name, what is wrong and what to change)."""
+
+
+class Exempt(tuple[str, str]):
+    """A finding a rule deliberately lets pass: (resource name, why); reported, never blocking."""
+
+    __slots__ = ()
+
 
 CONTAINER = "docker:index/container:Container"
 USER_RUNNER = "gitlab:index/userRunner:UserRunner"
@@ -190,10 +197,19 @@ def images_pinned(resources: list[Declared]) -> Iterator[Finding]:
 # --- mandatory for production ------------------------------------------------------------------------
 
 
+def retiring(res: Declared) -> bool:
+    """A registration token rotation is retiring: paused, and its description says so (model.RETIRING)."""
+    description = str(plain(res.inputs.get("description", "")))
+    return res.type == USER_RUNNER and plain(res.inputs.get("paused")) is True and description.endswith(RETIRING)
+
+
 def production_protected(resources: list[Declared]) -> Iterator[Finding]:
     for res in resources:
         if res.type in (USER_RUNNER, *VARIABLES) and not res.protect:
-            yield res.name, "a production registration or variable is protected against deletion (protect: true)"
+            if retiring(res):
+                yield Exempt((res.name, "unprotected on purpose: a paused registration token rotation is retiring"))
+            else:
+                yield res.name, "a production registration or variable is protected against deletion (protect: true)"
 
 
 def production_protected_refs_only(resources: list[Declared]) -> Iterator[Finding]:
@@ -252,6 +268,9 @@ class Rule:
     """The tiers it applies to; None: every tier."""
     advisory: bool = False
     """Advisory rules are reported and never block."""
+    whole_stack: bool = False
+    """The rule relates resources to each other (a manager and its NetworkPolicy), so CrossGuard runs it over the
+    whole stack (a stack validation policy) instead of one resource at a time."""
 
 
 PRODUCTION = frozenset({Tier.PRODUCTION})
@@ -270,6 +289,7 @@ RULES: tuple[Rule, ...] = (
         "listener-out-of-jobs-reach",
         "The manager's metrics/debug listener is unreachable from jobs and scrapeable by the operator.",
         listener_out_of_jobs_reach,
+        whole_stack=True,
     ),
     Rule("secrets-stay-secret", "Runner tokens, config.toml and secret values are secrets.", secrets_stay_secret),
     Rule("images-pinned", "Every image is pinned by a version tag or a digest, never latest.", images_pinned),
@@ -302,12 +322,14 @@ RULES: tuple[Rule, ...] = (
         "Advisory: a BuildKit runner that takes untagged jobs lends the relaxation to jobs that did not ask for it.",
         buildkit_runs_untagged,
         advisory=True,
+        whole_stack=True,
     ),
     Rule(
         "privileged-job-namespace-unguarded",
         "Advisory: a privileged job namespace without the admission guard admits any pod (clusters < 1.30).",
         privileged_namespace_unguarded,
         advisory=True,
+        whole_stack=True,
     ),
     Rule(
         "runner-without-maximum-timeout",
@@ -330,6 +352,8 @@ class Violation:
     """What is wrong and what to change."""
     mandatory: bool
     """Whether it blocks this stack."""
+    exempt: bool = False
+    """A finding the rule lets pass on purpose (e.g. a retiring registration); never blocks."""
 
     def __str__(self) -> str:
         return f"policy {self.rule}: {self.resource}: {self.message}"
@@ -338,9 +362,15 @@ class Violation:
 def evaluate(resources: list[Declared], tier: Tier) -> list[Violation]:
     """Every finding of every rule, mandatory ones first."""
     found = [
-        Violation(rule.id, resource, message, not rule.advisory)
+        Violation(
+            rule.id,
+            finding[0],
+            finding[1],
+            mandatory=not rule.advisory and not isinstance(finding, Exempt),
+            exempt=isinstance(finding, Exempt),
+        )
         for rule in RULES
         if rule.tiers is None or tier in rule.tiers
-        for resource, message in rule.check(resources)
+        for finding in rule.check(resources)
     ]
     return sorted(found, key=lambda v: (not v.mandatory, v.rule, v.resource))

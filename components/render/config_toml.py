@@ -22,9 +22,9 @@ from typing import Any, assert_never
 import tomli_w
 
 from components.model import REDACTED, DockerTarget, KubernetesTarget, ManagerSpec, RunnerSpec
+from components.render import labels
 
-METRICS_PORT = 9252
-"""The manager's Prometheus and health listener (`listen_address`)."""
+METRICS_PORT = labels.METRICS_PORT
 
 # Facts of the rootless BuildKit image and of how it runs without a process sandbox.
 BUILDKITD_FLAGS = "--oci-worker-no-process-sandbox"

@@ -1,6 +1,7 @@
 """Labels that mark what runner-fleet declares, on Docker containers and volumes and on Kubernetes objects.
 
-The plan report finds a host's config.toml and manager by these labels, so they are defined once, here.
+The plan report finds a host's config.toml and manager by these labels, so they are defined once, here, with
+the one port the policies also need (this module imports nothing, so the CrossGuard pack can load it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ ROLE_CONFIG = "config"
 """The manager's config volume."""
 ROLE_NETWORK = "manager-network"
 """The manager's own network, which no job joins."""
+
+METRICS_PORT = 9252
+"""The manager's Prometheus, health and debug listener (config.toml `listen_address`), inside its container or
+pod; what publishes or fences it is the host's business (docker_host, render/manifests)."""
 
 MANAGED_BY = "runner-fleet"
 """Value of app.kubernetes.io/managed-by."""

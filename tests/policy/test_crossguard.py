@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from components.model import Tier
 from components.policy.resources import UNKNOWN, Secret
-from components.policy.rules import evaluate
-from policy.crossguard import UNKNOWN_SENTINELS, declared, plain_props, stack_of, tier_of
+from components.policy.rules import RULES, evaluate
+from policy.crossguard import UNKNOWN_SENTINELS, declared, findings, plain_props, stack_of, tier_of
 from tests.conftest import ROOT
 
 
@@ -46,3 +46,20 @@ def test_the_tier_comes_from_the_stack_file_named_in_the_urn(tmp_path: Path) -> 
     assert tier_of("missing", tmp_path) is Tier.DEVELOPMENT
     (tmp_path / "Pulumi.odd.yaml").write_text("config: [")
     assert tier_of("odd", tmp_path) is Tier.DEVELOPMENT
+
+
+def test_the_pack_reports_findings_for_the_stack_s_tier_and_never_an_exemption(tmp_path: Path) -> None:
+    (protected,) = [r for r in RULES if r.id == "production-protected"]
+    opts = SimpleNamespace(protect=False, additional_secret_outputs=["token"])
+    retiring = declared(
+        "gitlab:index/userRunner:UserRunner",
+        "runner-x-retiring",
+        {"paused": True, "description": "runner-fleet prod/x (retiring)"},
+        opts,
+    )
+    active = declared("gitlab:index/userRunner:UserRunner", "runner-x", {"paused": False}, opts)
+    (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  runner-fleet:tier: production\n")
+    assert findings(protected, [retiring, active], "prod", tmp_path) == [
+        ("runner-x", "a production registration or variable is protected against deletion (protect: true)")
+    ]
+    assert findings(protected, [active], "dev", tmp_path) == [], "production rules skip other tiers"

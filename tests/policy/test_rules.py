@@ -16,7 +16,7 @@ import pytest
 import tomli_w
 
 from components.model import Tier
-from components.plan import gate
+from components.plan import gate, report
 from components.policy.resources import Declared, Secret, plain
 from components.policy.rules import RULES, evaluate
 from tests.conftest import ROOT, Plan
@@ -340,3 +340,21 @@ def test_metrics_from_opens_the_fence_to_named_namespaces_only(plan: Plan) -> No
         }
     ]
     assert not [v for v in evaluate(resources, Tier.DEVELOPMENT) if v.rule == "listener-out-of-jobs-reach"]
+
+
+def test_a_retiring_registration_is_exempt_from_protection_and_marked(plan: Plan) -> None:
+    values = fleet(tier="production")
+    for runner in values["runners"].values():
+        runner["protectedOnly"] = True
+    resources = _declared(plan, values)
+    (name,) = [r.name for r in resources if r.type == "gitlab:index/userRunner:UserRunner" and r.name == "runner-unit"]
+    unprotected = [dataclasses.replace(r, protect=False) if r.name == name else r for r in resources]
+    retiring = _with(unprotected, name, paused=True, description="runner-fleet test/unit (retiring)")
+    found = [v for v in evaluate(retiring, Tier.PRODUCTION) if v.resource == name and v.rule.startswith("production")]
+    assert [(v.rule, v.mandatory, v.exempt) for v in found] == [("production-protected", False, True)]
+    assert report.plan_document(plan(values), found)["policies"][0]["exempt"] is True
+    # Only a paused one: a registration that still takes jobs must stay protected, whatever it says.
+    active = _with(unprotected, name, paused=False, description="runner-fleet test/unit (retiring)")
+    assert [
+        v.mandatory for v in evaluate(active, Tier.PRODUCTION) if v.resource == name and v.rule.startswith("production")
+    ] == [True]

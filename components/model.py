@@ -240,6 +240,23 @@ def default_run_untagged(tags: tuple[str, ...]) -> bool:
 
 
 @dataclass(frozen=True)
+class HostDirectory:
+    """A directory of a Docker host that a runner's job containers see (checked by components.host_paths)."""
+
+    host_path: str
+    """The directory on the host, normalised (absolute, no `//`, `.`, `..` or trailing `/`)."""
+    mount_path: str
+    """Where jobs see it, normalised."""
+    read_only: bool = False
+    """Mounted read-only; read-write by default."""
+
+    @property
+    def volume(self) -> str:
+        """The docker executor's `volumes` entry."""
+        return f"{self.host_path}:{self.mount_path}" + (":ro" if self.read_only else "")
+
+
+@dataclass(frozen=True)
 class RunnerSpec:
     """One GitLab runner registration (one glrt- token), placed on one host."""
 
@@ -273,6 +290,8 @@ class RunnerSpec:
     """Image pull policy; always by default."""
     extra_config: str = ""
     """TOML merged into this runner's [[runners]] entry; empty by default."""
+    host_directories: tuple[HostDirectory, ...] = ()
+    """Host directories its jobs see (Docker hosts, not BuildKit runners); none by default."""
 
     @property
     def access_level(self) -> AccessLevel:

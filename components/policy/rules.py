@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from components.host_paths import host_path_problem, mount_path_problem
 from components.images import ROOTLESS_BUILDKIT, is_pinned
 from components.model import RETIRING, Tier
 from components.policy.reach import listener_out_of_jobs_reach, privileged_namespace_unguarded
@@ -142,12 +143,24 @@ def buildkit_build_non_root(resources: list[Declared]) -> Iterator[Finding]:
             )
 
 
+def _bind_problem(bind: str, *, relaxed: bool) -> str | None:
+    """A bind mount is allowed only as hostDirectories renders it: a checked host path, a checked mount path,
+    optionally `:ro`, and never into an unconfined (BuildKit) job."""
+    host, mount, *options = bind.split(":")
+    if relaxed:
+        return "an unconfined BuildKit job gets no host directory"
+    if options not in ([], ["ro"]):
+        return f"options {':'.join(options)!r}: only ':ro'"
+    return host_path_problem(host) or mount_path_problem(mount)
+
+
 def no_host_paths_for_jobs(resources: list[Declared]) -> Iterator[Finding]:
     for config, entry in _entries(resources):
         docker, k8s = entry.get("docker") or {}, entry.get("kubernetes") or {}
-        binds = [str(v) for v in docker.get("volumes") or [] if ":" in str(v)]
-        if binds:
-            yield _where(config, entry), f"docker.volumes {binds}: jobs reach no host path"
+        for bind in (str(v) for v in docker.get("volumes") or [] if ":" in str(v)):
+            problem = _bind_problem(bind, relaxed=bool(docker.get("security_opt")))
+            if problem is not None:
+                yield _where(config, entry), f"docker.volumes {bind!r}: {problem}"
         for key in ("volumes_from", "devices", "device_cgroup_rules"):
             if docker.get(key):
                 yield _where(config, entry), f"docker.{key}: jobs reach nothing of the host or another container"

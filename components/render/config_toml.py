@@ -211,6 +211,11 @@ def runner_entry(manager: ManagerSpec, runner: RunnerSpec, token: str) -> dict[s
     merged = _overlay(_defaults(manager, runner), parse_extra(runner))
     env = merged.pop("environment", [])
     merged = _overlay(merged, owned)
+    if runner.host_directories:  # the checked host directories, after the container's own volumes
+        binds = [d.volume for d in runner.host_directories]
+        mounts = {d.mount_path for d in runner.host_directories}
+        docker = merged.setdefault("docker", {})
+        docker["volumes"] = [v for v in docker.get("volumes", []) if v not in mounts] + binds
     if env or runner.buildkit:
         mine = owned.get("environment", [])
         merged["environment"] = mine + [e for e in env if e not in mine]

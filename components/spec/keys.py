@@ -146,6 +146,21 @@ SCOPE = OneOf(
 )
 """A runner's scope: a map with exactly one of these keys (instance: true, or a group or project path or id)."""
 
+HOST_DIRECTORY = Section(
+    keys=(
+        Key(
+            "hostPath",
+            Text(),
+            "absolute directory on the Docker host (never a system path)",
+            "host_path",
+            "is required",
+        ),
+        Key("mountPath", Text(), "where the job container sees it", "mount_path", "is required"),
+        Key("readOnly", Flag(), "mounted read-only", "read_only"),
+    ),
+    expected="a map with 'hostPath' and 'mountPath'",
+)
+
 RUNNER = Section(
     keys=(
         Key("host", Text(), "key of the host whose manager runs it", "host", "is required"),
@@ -177,6 +192,12 @@ RUNNER = Section(
             Verbatim("TOML text (a YAML block string)"),
             "TOML merged into the runner's [[runners]] entry",
             "extra_config",
+        ),
+        Key(
+            "hostDirectories",
+            Nested(HOST_DIRECTORY),
+            "list of host directories jobs see (Docker, not BuildKit)",
+            "host_directories",
         ),
     ),
     expected="a map with at least 'host' and 'scope'",

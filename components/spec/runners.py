@@ -11,8 +11,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from components.host_paths import host_path_problem, mount_path_problem, normalise
 from components.images import ROOTLESS_BUILDKIT, image_problem
 from components.model import (
+    DockerTarget,
+    HostDirectory,
     HostSpec,
     RunnerSpec,
     Scope,
@@ -121,15 +124,58 @@ def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
         p.add(f"{path}.image", f"{image!r} is not allowed by allowedImages ({', '.join(allowed)})")
 
 
+def parse_host_directories(p: Problems, raw: object, path: str) -> tuple[HostDirectory, ...] | None:
+    """`hostDirectories`: each path normalised and checked (components/host_paths.py); mount paths unique."""
+    if not isinstance(raw, list):
+        p.add(path, f"expected a list of {{hostPath, mountPath, readOnly?}} maps, found {describe(raw)}")
+        return None
+    found: list[HostDirectory] = []
+    for i, item in enumerate(raw):
+        values = read_section(p, item, f"{path}[{i}]", keys.HOST_DIRECTORY)
+        if values is None or "host_path" not in values or "mount_path" not in values:
+            continue
+        problems = [
+            (f"{path}[{i}].hostPath", host_path_problem(values["host_path"])),
+            (f"{path}[{i}].mountPath", mount_path_problem(values["mount_path"])),
+        ]
+        for where, problem in problems:
+            if problem is not None:
+                p.add(where, problem)
+        if all(problem is None for _, problem in problems):
+            values.update(host_path=normalise(values["host_path"]), mount_path=normalise(values["mount_path"]))
+            if values["mount_path"] in {d.mount_path for d in found}:
+                p.add(f"{path}[{i}].mountPath", f"{values['mount_path']} is mounted twice")
+            else:
+                found.append(HostDirectory(**values))
+    return tuple(found)
+
+
+def _check_host_directories(p: Problems, path: str, values: dict[str, Any], host: HostSpec | None) -> None:
+    if not values.get("host_directories"):
+        return
+    if values.get("buildkit"):
+        p.add(
+            f"{path}.hostDirectories",
+            "a BuildKit runner's jobs run unconfined: they get no host directory (cache builds in a registry)",
+        )
+    elif host is not None and not isinstance(host.target, DockerTarget):
+        p.add(
+            f"{path}.hostDirectories",
+            "Docker hosts only: Kubernetes job pods get no host paths (the job namespace's admission guard refuses "
+            "hostPath)",
+        )
+
+
 def parse_runner(p: Problems, key: str, raw: object, hosts: Mapping[str, HostSpec | None]) -> RunnerSpec | None:
     path = f"runners.{key}"
     named = check_name(p, key, path, "runner")
-    values = read_section(p, raw, path, keys.RUNNER, {"scope": parse_scope})
+    values = read_section(p, raw, path, keys.RUNNER, {"scope": parse_scope, "hostDirectories": parse_host_directories})
     if values is None:
         return None
     host = values.get("host")
     if host is not None and host not in hosts:
         p.add(f"{path}.host", f"unknown host {host!r} (known: {', '.join(sorted(hosts)) or 'none defined'})")
+    _check_host_directories(p, path, values, hosts.get(host) if isinstance(host, str) else None)
     values["tags"] = tuple(sorted(set(values.get("tags", ()))))
     _check_tags(p, f"{path}.tags", values["tags"])
     values.setdefault("run_untagged", default_run_untagged(values["tags"]))

@@ -80,6 +80,12 @@ def _open_to(peer: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
     return lambda spec: spec.update(ingress=[{"from": [peer], "ports": [{"port": 9252, "protocol": "TCP"}]}])
 
 
+def _confined(entry: dict[str, Any], volume: str) -> None:
+    """A Docker entry without the BuildKit relaxation, with one more volume."""
+    entry["docker"].pop("security_opt", None)
+    entry["docker"]["volumes"] = [volume]
+
+
 BUILDS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "builds"}}}
 TAMPERED: list[tuple[str, Tamper, str]] = [
     ("privileged manager", lambda rs: _with(rs, "host-edge-1-manager", privileged=True), "no-privileged"),
@@ -176,6 +182,27 @@ TAMPERED: list[tuple[str, Tamper, str]] = [
                 "test-docker-images",
                 lambda e: e["docker"].update(volumes=["/var/run/docker.sock:/var/run/docker.sock"]),
             ),
+        ),
+        "no-host-paths-for-jobs",
+    ),
+    (
+        "host directory with propagation",
+        lambda rs: _config(rs, WRITER, _runner("test-docker-images", lambda e: _confined(e, "/srv/ci:/cache:rshared"))),
+        "no-host-paths-for-jobs",
+    ),
+    (
+        "host directory for an unconfined job",
+        lambda rs: _config(
+            rs, WRITER, _runner("test-docker-images", lambda e: e["docker"].update(volumes=["/srv/ci:/cache"]))
+        ),
+        "no-host-paths-for-jobs",
+    ),
+    (
+        "named volume of the host",
+        lambda rs: _config(
+            rs,
+            WRITER,
+            _runner("test-docker-images", lambda e: _confined(e, "gitlab-runner-test-edge-1-config:/x")),
         ),
         "no-host-paths-for-jobs",
     ),

@@ -1,0 +1,142 @@
+"""hostDirectories: the one way a job reaches the host's file system, every spelling of a sensitive path refused."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from typing import Any
+
+import pytest
+
+from components.host_paths import host_path_problem, normalise
+from components.model import Tier
+from components.plan import gate
+from components.policy.rules import evaluate
+from components.spec import SpecError, parse_spec
+from tests.conftest import Plan
+from tests.fleets import FLEET, K8S_MIXED
+from tests.harness import rendered, spec_of
+
+REFUSED = [
+    "/",
+    "//",
+    "/./",
+    "/srv/..",
+    "/srv/../etc",
+    "/srv/ci/../../etc/shadow",
+    "/etc/",
+    "//etc",
+    "/etc/./gitlab-runner",
+    "/var/run/docker.sock",
+    "/srv/ci/docker.sock",
+    "/srv/x.sock/sub",
+    "/run/containerd/containerd.sock",
+    "/proc/1/root",
+    "/proc/self/root/etc",
+    "/sys/fs/cgroup",
+    "/dev/sda",
+    "/var/lib/docker",
+    "/var/lib/docker/volumes/gitlab-runner-dev-build-1-config/_data",
+    "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs",
+    "/var",
+    "/var/lib",
+    "/var/run/",
+    "/root/.ssh",
+    "/home/ci/.docker",
+    "/usr/bin",
+    "/boot",
+    "relative/cache",
+    "~/cache",
+    "/srv/ci cache",
+    "/srv/a:/etc",
+    "/srv/a,b",
+    "/srv/$HOME",
+    "/srv/*",
+    "/srv/\uff45tc",
+    "/srv/\x00",
+    "/" + "a" * 5000,
+]
+ALLOWED = {
+    "/srv/ci-cache": "/srv/ci-cache",
+    "/srv/ci-cache/": "/srv/ci-cache",
+    "/srv//ci-cache": "/srv/ci-cache",
+    "/srv/./ci-cache": "/srv/ci-cache",
+    "/data/old/../cache": "/data/cache",
+    "/var/cache/ci": "/var/cache/ci",
+    "/opt/ci": "/opt/ci",
+    "/mnt/nfs/ci@2": "/mnt/nfs/ci@2",
+}
+
+
+@pytest.mark.parametrize("path", REFUSED)
+def test_every_spelling_of_a_sensitive_path_is_refused(path: str) -> None:
+    assert host_path_problem(path) is not None, path
+
+
+@pytest.mark.parametrize(("path", "normal"), sorted(ALLOWED.items()))
+def test_ordinary_directories_are_allowed_and_normalised(path: str, normal: str) -> None:
+    assert host_path_problem(path) is None and normalise(path) == normal
+
+
+def _with_dirs(directories: Any, base: dict[str, Any] = FLEET, runner: str = "unit") -> dict[str, Any]:
+    values = copy.deepcopy(base)
+    values["runners"][runner]["hostDirectories"] = directories
+    return values
+
+
+def _problems(values: dict[str, Any]) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(values, stack="test")
+    return list(caught.value.problems)
+
+
+def test_a_docker_runner_gets_its_checked_directories_in_config_toml() -> None:
+    values = _with_dirs(
+        [
+            {"hostPath": "/srv//ci-cache/", "mountPath": "/cache"},
+            {"hostPath": "/opt/tools", "mountPath": "/tools", "readOnly": True},
+        ]
+    )
+    document = tomllib.loads(rendered(spec_of(values), "edge-1"))
+    (entry,) = [r for r in document["runners"] if r["name"] == "test-unit"]
+    assert entry["docker"]["volumes"] == ["/srv/ci-cache:/cache", "/opt/tools:/tools:ro"], "no duplicate /cache"
+
+
+@pytest.mark.parametrize("path", ["/var/run/docker.sock", "/srv/../etc", "/proc/1/root", "//"])
+def test_the_spec_names_the_refused_path(path: str) -> None:
+    problems = _problems(_with_dirs([{"hostPath": path, "mountPath": "/cache"}]))
+    assert any(p.startswith("runners.unit.hostDirectories[0].hostPath:") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("directories", "key", "message"),
+    [
+        ("/srv/ci", "runners.unit.hostDirectories", "expected a list"),
+        ([{"hostPath": "/srv/ci"}], "runners.unit.hostDirectories[0].mountPath", "is required"),
+        ([{"hostPath": "/srv/ci", "mountPath": "/"}], "runners.unit.hostDirectories[0].mountPath", "not over"),
+        ([{"hostPath": "/srv/ci", "mountPath": "/proc/x"}], "runners.unit.hostDirectories[0].mountPath", "/proc"),
+        ([{"hostPath": "/srv/ci", "mountPath": "/c", "rw": True}], "runners.unit.hostDirectories[0].rw", "unknown"),
+        (
+            [{"hostPath": "/srv/a", "mountPath": "/c"}, {"hostPath": "/srv/b", "mountPath": "/c/"}],
+            "runners.unit.hostDirectories[1].mountPath",
+            "mounted twice",
+        ),
+    ],
+)
+def test_broken_entries_are_named(directories: Any, key: str, message: str) -> None:
+    problems = _problems(_with_dirs(directories))
+    assert any(p.startswith(key) and message in p for p in problems), problems
+
+
+def test_buildkit_and_kubernetes_runners_get_none() -> None:
+    cache = [{"hostPath": "/srv/ci", "mountPath": "/cache"}]
+    problems = _problems(_with_dirs(cache, K8S_MIXED, "docker-images"))
+    assert any(p.startswith("runners.docker-images.hostDirectories: a BuildKit runner") for p in problems)
+    problems = _problems(_with_dirs(cache, K8S_MIXED, "eu-tests"))
+    assert any(p.startswith("runners.eu-tests.hostDirectories: Docker hosts only") for p in problems)
+
+
+def test_the_policy_accepts_what_the_spec_accepts_and_nothing_else(plan: Plan) -> None:
+    values = _with_dirs([{"hostPath": "/srv/ci-cache", "mountPath": "/cache"}])
+    resources = gate.declared(plan(values))
+    assert not [v for v in evaluate(resources, Tier.DEVELOPMENT) if v.rule == "no-host-paths-for-jobs"]

@@ -84,26 +84,27 @@ _UNCONFINED_BUILD = (
     f" || ({_APPARMOR_ANNOTATION} in {_ANNOTATIONS} && {_ANNOTATIONS}[{_APPARMOR_ANNOTATION}] == 'unconfined'))"
 )
 
+
+def _profile_rule(effective: str, pod_level: str, confined: str) -> str:
+    """Every container's effective profile (`effective`, over `c`) is `confined`; only the container named
+    `build` in `containers` may be Unconfined; the pod-level profile (`pod_level`) is never Unconfined."""
+    build = f"(c.name == '{BUILD}' && {effective} == 'Unconfined')"
+    return (
+        f"{pod_level} in ['', 'RuntimeDefault'] && "
+        + _every_container(f"{effective} {confined} || {build}", only=("containers",))
+        + " && "
+        + _every_container(f"{effective} {confined}", only=("initContainers", "ephemeralContainers"))
+    )
+
+
 VALIDATIONS: tuple[tuple[str, str], ...] = (
     (
         "seccomp: every container RuntimeDefault (its own or the pod's); only the build container may be Unconfined",
-        f"{_POD_SECCOMP} in ['', 'RuntimeDefault'] && "
-        + _every_container(
-            f"{_SECCOMP} == 'RuntimeDefault' || (c.name == '{BUILD}' && {_SECCOMP} == 'Unconfined')",
-            only=("containers",),
-        )
-        + " && "
-        + _every_container(f"{_SECCOMP} == 'RuntimeDefault'", only=("initContainers", "ephemeralContainers")),
+        _profile_rule(_SECCOMP, _POD_SECCOMP, "== 'RuntimeDefault'"),
     ),
     (
         "AppArmor: unset or RuntimeDefault; only the build container may be Unconfined",
-        f"{_POD_APPARMOR} in ['', 'RuntimeDefault'] && "
-        + _every_container(
-            f"{_APPARMOR} in ['', 'RuntimeDefault'] || (c.name == '{BUILD}' && {_APPARMOR} == 'Unconfined')",
-            only=("containers",),
-        )
-        + " && "
-        + _every_container(f"{_APPARMOR} in ['', 'RuntimeDefault']", only=("initContainers", "ephemeralContainers")),
+        _profile_rule(_APPARMOR, _POD_APPARMOR, "in ['', 'RuntimeDefault']"),
     ),
     (
         "annotations: AppArmor runtime/default (unconfined only for the build container), seccomp annotations never",

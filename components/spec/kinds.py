@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
+from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, text_problem
 
 if TYPE_CHECKING:
     from components.spec.keys import Section
@@ -47,8 +47,8 @@ class Text:
         if not isinstance(value, str) or not value.strip():
             p.add(path, f"expected {self.expected}, found {describe(value)}")
             return INVALID
-        if looks_like_credential(value):
-            p.add(path, CREDENTIAL_MESSAGE)
+        if (problem := text_problem(value.strip())) is not None:
+            p.add(path, problem)
             return INVALID
         return value.strip()
 
@@ -139,8 +139,8 @@ class Texts:
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
                 p.add(f"{path}[{i}]", f"expected a non-empty string, found {describe(item)}")
-            elif looks_like_credential(item):
-                p.add(f"{path}[{i}]", CREDENTIAL_MESSAGE)
+            elif (problem := text_problem(item.strip())) is not None:
+                p.add(f"{path}[{i}]", problem)
             else:
                 out.append(item.strip())
         return tuple(out)
@@ -160,6 +160,8 @@ class TextMap:
         for key, item in sorted(value.items()):
             if not isinstance(item, str):
                 p.add(f"{path}.{key}", f"expected a string, found {describe(item)}")
+            elif (problem := text_problem(str(key)) or text_problem(item)) is not None:
+                p.add(f"{path}.{key}", problem)
             else:
                 out.append((str(key), item))
         return tuple(out)
@@ -174,6 +176,9 @@ class Ref:
 
     def read(self, p: Problems, value: object, path: str) -> str | Invalid:
         text = str(value).strip().strip("/") if isinstance(value, str | int) and not isinstance(value, bool) else ""
+        if text_problem(text) == CREDENTIAL_MESSAGE:
+            p.add(path, CREDENTIAL_MESSAGE)
+            return INVALID
         is_id = text.isascii() and text.isdigit() and 0 < int(text) <= MAX_INT32
         if not (is_id or (GITLAB_PATH.fullmatch(text) and not text.isdigit())):
             p.add(path, f"expected a numeric id or a full path like 'group/project', found {describe(value)}")

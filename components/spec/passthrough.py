@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.spec.problems import CREDENTIAL_MESSAGE, looks_like_credential
+
 Check = Callable[[Any], str | None]
 """Checks one allowed value; returns what is wrong with it, or None."""
 
@@ -34,13 +36,15 @@ class Allowed:
     """A check of the value beyond the runner's schema, if the key is safe only for some values."""
 
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 OWN_ENV = ("BUILDKITD_",)  # runner-fleet's own (BuildKit's flags)
-CONTAINER_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
+CONTAINER_PATH = re.compile(r"^/[A-Za-z0-9._/-]*\Z")
 
 
 def _environment(value: Any) -> str | None:
-    for entry in value if isinstance(value, list) else []:
+    if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+        return "expected a list of NAME=value strings"
+    for entry in value:
         name = str(entry).split("=", 1)[0]
         if "=" not in str(entry) or not ENV_NAME.match(name):
             return "entries are NAME=value with a NAME of letters, digits and '_'"
@@ -52,13 +56,27 @@ def _environment(value: Any) -> str | None:
 
 
 def _container_volumes(value: Any) -> str | None:
-    """Only volumes inside the job container (anonymous volumes), never a host path or another volume."""
-    for entry in value if isinstance(value, list) else []:
+    """Only volumes inside the job container (anonymous volumes), never a host path or another volume; a host
+    directory is `hostDirectories`' job."""
+    if not isinstance(value, list):
+        return "expected a list of container paths such as /cache"
+    for entry in value:
         if not isinstance(entry, str) or ":" in entry or not CONTAINER_PATH.match(entry) or ".." in entry.split("/"):
             return (
-                "only container paths (anonymous volumes) such as /cache: a host path, a volume or options are refused"
+                "only container paths (anonymous volumes) such as /cache: a host path, a volume or options are "
+                "refused (a host directory is runners.<r>.hostDirectories)"
             )
+        if any(part.endswith(".sock") for part in entry.split("/")):
+            return f"{entry}: no socket paths, not even inside the container"
     return None
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside `value` (lists and tables walked)."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [s for item in items for s in _strings(item)]
 
 
 def _empty_dirs(value: Any) -> str | None:
@@ -198,6 +216,8 @@ def _walk(
             continue
         if isinstance(rule, Allowed):
             problem = rule.check(value) if rule.check is not None else None
+            if problem is None and any(looks_like_credential(s) for s in _strings(value)):
+                problem = CREDENTIAL_MESSAGE
             if problem is not None:
                 found.append((path, problem))
         elif isinstance(rule, Mapping) and isinstance(value, dict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,12 +28,24 @@ _TOKEN_RE = re.compile(
     r"|-----BEGIN[\s\S]*?(?:-----END[^-]*-----|$)"
 )
 _RANDOM_RE = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
-_PASSWORD_RE = re.compile(r"(?P<user>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
+# Bounded repetitions: a search over a hostile megabyte of text stays linear.
+_PASSWORD_RE = re.compile(r"(?P<user>[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]{0,256}):[^/\s@]{0,256}@")
 
 
 def _random_looking(run: str) -> bool:
     digits, letters = sum(c.isdigit() for c in run), sum(c.isalpha() for c in run)
     return digits >= 4 and letters >= 4 and run.count("/") < 3
+
+
+def text_problem(text: str) -> str | None:
+    """What makes `text` unfit for a plain one-line value: a credential, a control or invisible formatting
+    character (newlines, NUL, bidi overrides, zero-width marks); None when it is fit."""
+    if looks_like_credential(text):
+        return CREDENTIAL_MESSAGE
+    odd = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if odd is not None:
+        return f"holds the control or invisible character U+{ord(odd):04X}; write plain text on one line"
+    return None
 
 
 def looks_like_credential(text: str) -> bool:

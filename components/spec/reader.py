@@ -18,7 +18,7 @@ NestedParser = Callable[[Problems, object, str], Any]
 """Reads a nested value (a section, a scope) at a key path; returns None when it is invalid."""
 
 # Host and runner keys become parts of resource, container and Kubernetes object names.
-NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?$")
+NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,38}[A-Za-z0-9])?\Z")
 
 
 def join(path: str, key: object) -> str:

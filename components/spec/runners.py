@@ -27,7 +27,7 @@ from components.model import (
 )
 from components.spec import keys
 from components.spec.kinds import GITLAB_PATH, MAX_INT32
-from components.spec.problems import Problems, describe
+from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
 from components.spec.reader import check_name, exactly_one_of, read_section
 
 SCOPE = keys.SCOPE
@@ -49,8 +49,9 @@ def _group_or_project(kind: ScopeKind, ref: object) -> Scope | None:
     """A numeric id (also written as text) or a full path."""
     if isinstance(ref, int) and not isinstance(ref, bool) and 0 < ref <= MAX_INT32:
         return Scope(kind, ref)
-    if isinstance(ref, str) and ref.strip().isascii() and ref.strip().isdigit() and int(ref.strip()) > 0:
-        return Scope(kind, int(ref.strip()))
+    if isinstance(ref, str) and ref.strip().isascii() and ref.strip().isdigit():
+        number = int(ref.strip())  # digits are always an id, never a path
+        return Scope(kind, number) if 0 < number <= MAX_INT32 else None
     if isinstance(ref, str) and GITLAB_PATH.fullmatch(ref.strip().strip("/")):
         return Scope(kind, ref.strip().strip("/"))
     return None
@@ -66,6 +67,9 @@ def parse_scope(p: Problems, raw: object, path: str) -> Scope | None:
             p.add(f"{path}.instance", f"expected true, found {describe(ref)}")
             return None
         return Scope(kind)
+    if isinstance(ref, str) and looks_like_credential(ref):
+        p.add(f"{path}.{kind}", CREDENTIAL_MESSAGE)
+        return None
     scope = _group_or_project(kind, ref)
     if scope is None:
         p.add(

@@ -16,9 +16,9 @@ from components.spec.fleet_checks import check_secret_ref
 from components.spec.problems import Problems, describe
 from components.spec.reader import read_section
 
-VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}\Z")
 # The check GitLab runs on masked values (gitlabhq app/models/concerns/ci/maskable.rb).
-MASKABLE_RE = re.compile(r"^[a-zA-Z0-9_+=/@:.~-]{8,}$")
+MASKABLE_RE = re.compile(r"^[a-zA-Z0-9_+=/@:.~-]{8,}\Z")
 
 
 def parse_variable(

@@ -31,20 +31,21 @@ def image_problem(image: str) -> str | None:
     return None
 
 
-# A BuildKit runner's image allow-list: a fixed repository whose last segment is `buildkit` (any registry or
-# mirror path before it), a tag ending in `rootless` that may use `*` (moby's tags: v0.32.2-rootless), an
-# optional digest. No wildcard in the repository: `*/buildkit:*rootless` would admit anyone's image.
-ROOTLESS_BUILDKIT = re.compile(
-    r"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?(?:[a-z0-9._-]+/)*buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?"
-)
+# A BuildKit runner's image allow-list: moby's own rootless BuildKit image (Docker Hub, with or without the
+# docker.io/ prefix), a tag ending in `rootless` that may use `*` (moby's tags: v0.32.2-rootless), an optional
+# digest. Nothing else: any other repository named `buildkit` is anyone's image, and it would run unconfined.
+# (Registry mirrors come with their own checked key, not with a looser pattern.)
+ROOTLESS_BUILDKIT = re.compile(r"(?:docker\.io/)?moby/buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?")
 
 
 def is_pinned(image: str) -> bool:
-    """A digest, or a tag that names a version: not `latest`, not missing, no wildcard."""
+    """A digest, or a tag that names a major.minor version: not `latest`, not missing, no wildcard."""
     if "@sha256:" in image:
         return True
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
         return False
     tag = last.rsplit(":", 1)[1]
-    return tag not in ("latest", "") and "*" not in tag and any(c.isdigit() for c in tag)
+    # A version is major.minor at least (3.22, v0.32.2-rootless, alpine-v19.3.0): `17`, `stable-1` or
+    # `buildx-stable-1-rootless` move with every release.
+    return "*" not in tag and re.search(r"\d+\.\d+", tag) is not None

@@ -172,6 +172,8 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
         full = key if ":" in str(key) else f"{PROJECT}:{key}"
+        if full in plain_values:
+            raise StackFileError(f"{path}: config key {key!r} is {full!r} written a second time (keep one)")
         plain, secret = _unsecure(value, full)
         plain_values[full] = plain
         if secret:

@@ -29,6 +29,10 @@ APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+VOLUME_KINDS = ("emptyDir", "configMap", "secret", "projected", "downwardAPI")
+"""The volume kinds gitlab-runner's pods use (scratch space, scripts, CA certs, service account tokens)."""
+SELINUX_TYPES = ("container_t", "container_init_t", "container_kvm_t", "container_engine_t")
+"""The SELinux types Pod Security baseline admits (besides none); `spc_t` would unconfine a container."""
 
 
 def policy_name(target: KubernetesTarget) -> str:
@@ -65,6 +69,11 @@ def _pod_profile(field: str) -> str:
     return f"({_POD_CONTEXT} && has({at}) ? {at}.type : '')"
 
 
+_SELINUX_OK = (
+    "(!has({at}.type) || {at}.type in ['', "
+    + ", ".join(f"'{t}'" for t in SELINUX_TYPES)
+    + "]) && !has({at}.user) && !has({at}.role)"
+)
 _POD_SECCOMP = _pod_profile("seccompProfile")
 _POD_APPARMOR = _pod_profile("appArmorProfile")
 _SECCOMP = f"({_field('securityContext.seccompProfile')} ? c.securityContext.seccompProfile.type : {_POD_SECCOMP})"
@@ -123,6 +132,23 @@ VALIDATIONS: tuple[tuple[str, str], ...] = (
             f" && !({_field('securityContext.capabilities.add')} && size(c.securityContext.capabilities.add) > 0)"
             f" && !({_field('securityContext.procMount')} && c.securityContext.procMount != 'Default')"
         ),
+    ),
+    (
+        "SELinux: only the container types Pod Security baseline allows; no sysctls",
+        f"!({_POD_CONTEXT} && has(object.spec.securityContext.sysctls) && size(object.spec.securityContext.sysctls) > 0)"
+        f" && !({_POD_CONTEXT} && has(object.spec.securityContext.seLinuxOptions)"
+        f" && !({_SELINUX_OK.format(at='object.spec.securityContext.seLinuxOptions')}))"
+        " && "
+        + _every_container(
+            f"!({_field('securityContext.seLinuxOptions')}"
+            f" && !({_SELINUX_OK.format(at='c.securityContext.seLinuxOptions')}))"
+        ),
+    ),
+    (
+        f"volumes: only {', '.join(VOLUME_KINDS)} (what the runner creates)",
+        "(has(object.spec.volumes) ? object.spec.volumes : []).all(v, "
+        + " || ".join(f"has(v.{kind})" for kind in VOLUME_KINDS)
+        + ")",
     ),
     (
         "no host ports, hostPath volumes or host network, PID or IPC namespaces",

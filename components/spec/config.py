@@ -14,7 +14,6 @@ import pulumi
 import pulumi.runtime.config as runtime_config
 
 from components.model import REDACTED, FleetSpec
-from components.spec.keys import TOP_LEVEL
 from components.spec.parse import parse_spec
 
 STACK_CONFIG_DIR = "stacks"  # Pulumi.yaml's stackConfigDir: where problems say the stack file is
@@ -58,6 +57,11 @@ def _config_keys() -> set[str]:
     return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
 
 
+def _plain(key: str) -> str | None:
+    namespace, name = key.split(":", 1)
+    return pulumi.Config(namespace).get(name)
+
+
 def load() -> FleetConfig:
     """Read and validate the whole stack configuration; raise SpecError before anything is declared."""
     project, stack = pulumi.get_project(), pulumi.get_stack()
@@ -65,14 +69,19 @@ def load() -> FleetConfig:
     prefix = f"{project}:"
     everything = _config_keys()
     names = sorted(k.removeprefix(prefix) for k in everything if k.startswith(prefix))
-    foreign = [k for k in everything if ":" in k and not k.startswith(prefix) and k.split(":", 1)[1] in TOP_LEVEL.names]
     env_secrets = set(runtime_config.get_config_secret_keys_env())
     secret_keys = {k for k in names if runtime_config.is_config_secret(prefix + k) or prefix + k in env_secrets}
     # Secret values are never read as plain text here: only their presence is checked.
     values = {k: cfg.get(k) for k in names if k not in secret_keys}
     values.update({k: REDACTED for k in secret_keys})
     source = f"{STACK_CONFIG_DIR}/Pulumi.{stack}.yaml"
-    spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source, foreign_keys=foreign)
+    # Other namespaces: a key that looks like ours has a wrong prefix; gitlab:* says where the provider's token goes.
+    other = {
+        k: None if runtime_config.is_config_secret(k) or k in env_secrets else _plain(k)
+        for k in everything
+        if ":" in k and not k.startswith(prefix)
+    }
+    spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source, other_config=other)
     for warning in spec.warnings:
         pulumi.log.warn(warning)
     secrets = {k: cfg.require_secret(k) for k in sorted(spec.secret_keys)}

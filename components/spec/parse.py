@@ -64,32 +64,56 @@ def _decode(value: object) -> object:
     return TOO_DEEP if _depth_exceeds(value, keys.MAX_DEPTH) else value
 
 
-def _parse_gitlab_url(p: Problems, url: str | None, tier: Tier) -> str | None:
+def _parse_url(p: Problems, url: str | None, tier: Tier, key: str = "gitlabUrl") -> str | None:
+    """A URL of the GitLab instance (`gitlabUrl`, or the API's `gitlab:baseUrl`), normalised without a trailing /."""
     if url is None:
         return None
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
     except ValueError as exc:
-        p.add("gitlabUrl", f"not a valid URL ({exc})")
+        p.add(key, f"not a valid URL ({exc})")
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        p.add("gitlabUrl", f"expected an http(s):// URL of the GitLab instance, found {url!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not url.isascii() or " " in url:
+        p.add(key, f"expected an http(s):// URL of the GitLab instance (ASCII; punycode for IDNs), found {url!r}")
         return None
     if parts.username is not None or parts.query or parts.fragment:
-        p.add("gitlabUrl", "a GitLab URL has no credentials, query or fragment (it is written into every config.toml)")
+        p.add(key, "a GitLab URL has no credentials, query or fragment (it is written into every config.toml)")
         return None
     plain = [
         why for cond, why in ((parts.scheme == "http", "plain http://"), (_is_ip(parts.hostname), "an IP")) if cond
     ]
     if plain and tier is Tier.PRODUCTION:
-        p.add("gitlabUrl", f"{' and '.join(plain)}: refused for tier production (runner tokens travel over it)")
+        p.add(key, f"{' and '.join(plain)}: refused for tier production (tokens travel over it)")
     elif plain:
-        p.warn("gitlabUrl", f"{' and '.join(plain)}: runner tokens travel over it; fine for a lab, not for production")
-    clean = url.rstrip("/")
+        p.warn(key, f"{' and '.join(plain)}: tokens travel over it; fine for a lab, not for production")
+    return url.rstrip("/")
+
+
+def _parse_gitlab_url(p: Problems, url: str | None, tier: Tier) -> str | None:
+    clean = _parse_url(p, url, tier)
+    if clean is None:
+        return None
     if clean.endswith("/ci"):
         p.add("gitlabUrl", "drop the legacy '/ci' suffix (gitlab-runner warns about it and it breaks submodule auth)")
     return clean
+
+
+def _check_provider_config(p: Problems, provider: Mapping[str, str | None], gitlab_url: str | None, tier: Tier) -> None:
+    """The GitLab provider's API URL and TLS setting: the token with which `pulumi up` registers runners goes
+    there. Production refuses an API elsewhere than `gitlabUrl`'s host and TLS verification turned off."""
+    production = tier is Tier.PRODUCTION
+    base = _parse_url(p, provider.get("gitlab:baseUrl"), tier, "gitlab:baseUrl")
+    if base is not None and gitlab_url is not None and urlsplit(base).hostname != urlsplit(gitlab_url).hostname:
+        message = "is not on gitlabUrl's host: the provider's token would go to another server"
+        p.add("gitlab:baseUrl", message + " (refused for tier production)") if production else p.warn(
+            "gitlab:baseUrl", message
+        )
+    if str(provider.get("gitlab:insecure")).lower() in ("true", "1"):
+        message = "turns TLS verification off for the provider's token"
+        p.add("gitlab:insecure", message + " (refused for tier production)") if production else p.warn(
+            "gitlab:insecure", message
+        )
 
 
 def _is_ip(host: str) -> bool:
@@ -138,15 +162,18 @@ def parse_spec(
     stack: str,
     secret_keys: Iterable[str] = (),
     source: str = "stack configuration",
-    foreign_keys: Iterable[str] = (),
+    other_config: Mapping[str, str | None] | None = None,
 ) -> FleetSpec:
     """Parse the project's config values (keys without the `runner-fleet:` prefix) into a FleetSpec.
 
-    `secret_keys` are the keys set as secrets; `foreign_keys` are fully qualified keys of other namespaces that
-    look like ours (a wrong prefix). Raises SpecError with every problem found; never returns a partly valid spec.
+    `secret_keys` are the keys set as secrets; `other_config` holds the fully qualified keys of other namespaces
+    with their values (None for secrets): a key that looks like ours is a wrong prefix, and the GitLab provider's
+    `gitlab:baseUrl` and `gitlab:insecure` say where its token goes. Raises SpecError with every problem found;
+    never returns a partly valid spec.
     """
     p = Problems()
-    for key in sorted(foreign_keys):
+    other = other_config or {}
+    for key in sorted(k for k in other if ":" in k and k.split(":", 1)[1] in TOP_LEVEL.names):
         p.add(key, f"not in this project's namespace; write it as '{PROJECT}:{key.split(':', 1)[1]}'")
     secrets, config_keys = frozenset(secret_keys), frozenset(values)
     for key in sorted(secrets & set(TOP_LEVEL.names)):
@@ -158,6 +185,7 @@ def parse_spec(
     # Each top-level key through its row of the table; the sections have parsers of their own.
     tier = read_key(p, top, "", by_name["tier"]) or field_default(FleetSpec, "tier")
     gitlab_url = _parse_gitlab_url(p, read_key(p, top, "", by_name["gitlabUrl"]), tier)
+    _check_provider_config(p, other, gitlab_url, tier)
     protect = read_key(p, top, "", by_name["protect"])
     hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": _hosts}) or {}
     runners: list[RunnerSpec | None] = (

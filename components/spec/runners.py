@@ -118,8 +118,8 @@ def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
             if not ROOTLESS_BUILDKIT.fullmatch(pattern):
                 p.add(
                     f"{path}.allowedImages[{i}]",
-                    f"{pattern!r} is not a rootless BuildKit image: a BuildKit runner's jobs run unconfined, so "
-                    "only <registry/path/>buildkit:<tag ending in rootless> (a '*' in the tag only) may run there",
+                    f"{pattern!r} is not moby's rootless BuildKit image: a BuildKit runner's jobs run unconfined, so "
+                    "only [docker.io/]moby/buildkit:<tag ending in rootless> (a '*' in the tag only) may run there",
                 )
     allowed, image = values["allowed_images"], values["image"]
     if "image" in values and (problem := image_problem(image)) is not None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from components.model import ScopeKind, VariableSpec
 from components.spec import keys
 from components.spec.fleet_checks import check_secret_ref
-from components.spec.problems import Problems, describe
+from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
 from components.spec.reader import read_section
 
 VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}\Z")
@@ -35,6 +35,8 @@ def parse_variable(
     if "secret" in values:
         check_secret_ref(p, f"{path}.secret", values["secret"], config_keys, secrets)
     value = values.get("value")
+    if not values.get("masked") and value is not None and looks_like_credential(value):
+        p.add(f"{path}.value", CREDENTIAL_MESSAGE + " (or set masked: true)")
     if values.get("masked") and value is not None and not MASKABLE_RE.match(value):
         p.add(
             f"{path}.value",

@@ -62,6 +62,10 @@ def _container(pod: dict[str, Any], name: str) -> dict[str, Any]:
 def test_the_runner_s_own_pods_are_admitted(make: Callable[[], dict[str, Any]]) -> None:
     pod = make()
     assert denials(pod) == []
+    # What admission adds before validation (the service account token), and baseline's SELinux types.
+    pod["spec"]["volumes"].append({"name": "kube-api-access", "projected": {"sources": []}})
+    pod["spec"]["securityContext"]["seLinuxOptions"] = {"type": "container_t", "level": "s0:c1,c2"}
+    assert denials(pod) == []
     pod["spec"]["ephemeralContainers"] = [
         {"name": "debugger", "image": "busybox:1.37", "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}}
     ]
@@ -199,6 +203,17 @@ HOSTILE: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         ),
         "seccomp",
     ),
+    "container as SELinux super-privileged": (
+        _set("svc-0.securityContext.seLinuxOptions", {"type": "spc_t"}),
+        "SELinux",
+    ),
+    "pod as SELinux super-privileged": (_set("pod.securityContext.seLinuxOptions", {"type": "spc_t"}), "SELinux"),
+    "SELinux user": (_set("build.securityContext.seLinuxOptions", {"user": "system_u"}), "SELinux"),
+    "unsafe sysctl": (_set("pod.securityContext.sysctls", [{"name": "kernel.msgmax", "value": "1"}]), "sysctls"),
+    "NFS volume": (_volume({"name": "n", "nfs": {"server": "10.0.0.1", "path": "/"}}), "volumes: only"),
+    "CSI volume": (_volume({"name": "c", "csi": {"driver": "x.csi"}}), "volumes: only"),
+    "gitRepo volume": (_volume({"name": "g", "gitRepo": {"repository": "https://x/y.git"}}), "volumes: only"),
+    "claim volume": (_volume({"name": "p", "persistentVolumeClaim": {"claimName": "x"}}), "volumes: only"),
     "wrong type where a flag belongs": (_set("build.securityContext.privileged", "true"), "privileged"),
 }
 

@@ -11,6 +11,7 @@ import pytest
 from components import model, versions
 from components.model import FleetSpec
 from components.render import config_toml
+from components.spec import SpecError
 from tests.conftest import GOLDEN
 from tests.fleets import K8S_FLEET, fleet
 from tests.harness import manager_of, rendered, spec_of, validate_text
@@ -95,15 +96,24 @@ def test_plain_docker_runner_gets_no_relaxation() -> None:
         assert not any("unconfined" in str(v).lower() for v in _all_values(entry)), name
 
 
-def test_allowed_images_can_be_overridden() -> None:
+def test_allowed_images_can_be_narrowed() -> None:
     values = fleet()
     values["runners"]["images"].update(
-        allowedImages=["registry.acme.test/mirror/buildkit:*-rootless"],
-        image="registry.acme.test/mirror/buildkit:v0.32.2-rootless",
+        allowedImages=["docker.io/moby/buildkit:v0.32.*-rootless"],
+        image="docker.io/moby/buildkit:v0.32.2-rootless",
     )
     docker = _entry(spec_of(values), "edge-1", "images")["docker"]
-    assert docker["allowed_images"] == ["registry.acme.test/mirror/buildkit:*-rootless"]
-    assert docker["image"] == "registry.acme.test/mirror/buildkit:v0.32.2-rootless"
+    assert docker["allowed_images"] == ["docker.io/moby/buildkit:v0.32.*-rootless"]
+    assert docker["image"] == "docker.io/moby/buildkit:v0.32.2-rootless"
+
+
+def test_anyone_s_image_named_buildkit_is_refused() -> None:
+    values = fleet()
+    values["runners"]["images"].update(
+        allowedImages=["docker.io/attacker/buildkit:*rootless"], image="docker.io/attacker/buildkit:v1-rootless"
+    )
+    with pytest.raises(SpecError, match=r"runners\.images\.allowedImages\[0\]: .* is not moby's rootless BuildKit"):
+        spec_of(values)
 
 
 def test_extra_config_is_merged() -> None:

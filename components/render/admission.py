@@ -135,7 +135,8 @@ VALIDATIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "SELinux: only the container types Pod Security baseline allows; no sysctls",
-        f"!({_POD_CONTEXT} && has(object.spec.securityContext.sysctls) && size(object.spec.securityContext.sysctls) > 0)"
+        f"!({_POD_CONTEXT} && has(object.spec.securityContext.sysctls)"
+        " && size(object.spec.securityContext.sysctls) > 0)"
         f" && !({_POD_CONTEXT} && has(object.spec.securityContext.seLinuxOptions)"
         f" && !({_SELINUX_OK.format(at='object.spec.securityContext.seLinuxOptions')}))"
         " && "

@@ -25,9 +25,11 @@ import yaml
 from components.model import PROJECT
 from components.plan import project_config
 from components.spec.keys import MAX_DEPTH
-from components.spec.problems import one_line
+from components.spec.problems import looks_secret, one_line
 
 SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+"""Pulumi's stack names (the CLI refuses others)."""
 MAX_VALUES = 200_000
 """Values (maps, lists, scalars) a stack file may expand to; a 1000-runner fleet has about 40,000."""
 MAX_BYTES = 1 << 20
@@ -168,6 +170,11 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
     if shape is not None:
         raise StackFileError(f"{path}: {shape}")
     name = stack or _stack_name(path)
+    if not STACK_NAME.fullmatch(name) or looks_secret(name):
+        raise StackFileError(
+            f"{path}: the stack name (from the file name, Pulumi.<stack>.yaml) must be at most 100 letters, digits, "
+            "'-', '_' or '.', as Pulumi's stack names are; it becomes part of names and labels"
+        )
     plain_values: dict[str, Any] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():

@@ -18,16 +18,19 @@ from components.spec.keys import MAX_DEPTH
 from components.spec.problems import Problems
 
 
-def _check_runner(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> None:
+def _check_runner(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> bool:
     """Every key of one runner's extraConfig (TOML of a sane shape) against the allow-list.
 
     Without a manager (its host is invalid) the executor is unknown: both executors' keys are judged.
+    True when every key is allowed.
     """
     extra = config_toml.parse_extra(runner)
     owned = config_toml.owned_entry(manager, runner) if manager is not None else {}
     executor = manager.host.executor.value if manager is not None else None
-    for key, why in passthrough.problems(extra, executor, owned):
+    found = passthrough.problems(extra, executor, owned)
+    for key, why in found:
         p.add(f"runners.{runner.key}.extraConfig.{key}", why)
+    return not found
 
 
 SECRET_LIMIT = 1024 * 1024 - 4096  # a Kubernetes Secret holds 1 MiB, its metadata included
@@ -83,8 +86,7 @@ def _checked(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> bo
     if problem is not None:
         p.add(path, problem)
         return False
-    _check_runner(p, runner, manager)
-    return True
+    return _check_runner(p, runner, manager)  # a refused key is never rendered
 
 
 def check(p: Problems, fleet: FleetSpec) -> None:

@@ -24,6 +24,36 @@ def check_namespaces(p: Problems, hosts: Iterable[HostSpec | None]) -> None:
                     f"namespace {ns!r} is already declared by host {owner!r} in the same context",
                 )
             owners[(target.context, ns)] = host.key
+    clusters = _kubernetes(hosts)
+    job_namespaces = {(target.context, target.job_namespace): key for key, target in clusters}
+    for key, target in clusters:
+        for i, ns in enumerate(target.metrics_from):
+            jobs_of = job_namespaces.get((target.context, ns))
+            if jobs_of is not None and jobs_of != key:
+                p.add(
+                    f"hosts.{key}.kubernetes.metricsFrom[{i}]",
+                    f"{ns!r} is host {jobs_of!r}'s job namespace: jobs never reach a manager's listener",
+                )
+
+
+def _kubernetes(hosts: Iterable[HostSpec | None]) -> list[tuple[str, KubernetesTarget]]:
+    return [(h.key, h.target) for h in hosts if h is not None and isinstance(h.target, KubernetesTarget)]
+
+
+def check_metrics_ports(p: Problems, hosts: Iterable[HostSpec | None]) -> None:
+    """Managers on one Docker engine publish their listeners on distinct host ports."""
+    taken: dict[tuple[str, int], str] = {}
+    for host in hosts:
+        if host is None or not isinstance(host.target, DockerTarget):
+            continue
+        where = (host.target.url, host.target.metrics_port)
+        if where in taken:
+            p.add(
+                f"hosts.{host.key}.docker.metricsPort",
+                f"port {host.target.metrics_port} on {host.target.url} is already host {taken[where]!r}'s; "
+                "set another metricsPort",
+            )
+        taken.setdefault(where, host.key)
 
 
 def _host_secret_refs(host: HostSpec) -> list[tuple[str, str]]:

@@ -38,6 +38,13 @@ def _url_problem(url: str) -> str | None:
             f"a unix:// URL needs an absolute socket path (unix:///var/run/docker.sock), found {url!r}",
         ),
         (parts.scheme in ("ssh", "tcp") and not parts.hostname, f"expected a host name in {url!r}"),
+        (
+            parts.scheme in ("ssh", "tcp") and (parts.hostname or "").startswith("-"),
+            "a host name never starts with '-' (the ssh client would read it as an option)",
+        ),
+        (parts.scheme in ("ssh", "tcp") and parts.path not in ("", "/"), f"an {parts.scheme}:// URL has no path"),
+        (parts.scheme == "unix" and bool(parts.netloc), "a unix:// URL is unix:///absolute/path (three slashes)"),
+        (port == 0, "port 0 is not a port"),
         (bool(parts.query or parts.fragment), "a Docker engine URL has no query or fragment"),
         (parts.scheme == "tcp" and port is None, f"a tcp:// URL needs a port (tcp://host:2376), found {url!r}"),
         (
@@ -46,6 +53,57 @@ def _url_problem(url: str) -> str | None:
         ),
     )
     return next((message for broken, message in rules if broken), None)
+
+
+SSH_OPTIONS = frozenset(
+    """AddressFamily BatchMode CertificateFile CheckHostIP Ciphers Compression ConnectionAttempts ConnectTimeout
+    GlobalKnownHostsFile HostKeyAlgorithms HostKeyAlias IdentitiesOnly IdentityFile KbdInteractiveAuthentication
+    KexAlgorithms LogLevel MACs PasswordAuthentication Port PreferredAuthentications ProxyJump
+    PubkeyAcceptedAlgorithms ServerAliveCountMax ServerAliveInterval StrictHostKeyChecking User UserKnownHostsFile
+    VerifyHostKeyDNS""".lower().split()
+)
+"""ssh client options a stack may pass: how to connect and whom to trust. Never one that runs a command on
+the machine running `pulumi` (ProxyCommand, LocalCommand, KnownHostsCommand, Match exec) or reads another
+config file (-F, Include)."""
+SSH_FLAGS_WITH_VALUE = frozenset({"-i", "-p", "-J", "-l"})
+SSH_FLAGS = frozenset({"-4", "-6", "-C", "-q", "-v"})
+
+
+def _ssh_opts_problem(opts: tuple[str, ...]) -> tuple[int, str] | None:
+    """(index, why) of the first ssh option outside the allow-list, or None."""
+    i = 0
+    while i < len(opts):
+        opt = opts[i]
+        if opt in SSH_FLAGS:
+            i += 1
+            continue
+        value = opts[i + 1] if i + 1 < len(opts) else None
+        if opt in SSH_FLAGS_WITH_VALUE or opt == "-o":
+            if value is None or value.startswith("-"):
+                return i, f"{opt} needs a value"
+            if opt == "-o" and (problem := _ssh_option_problem(value)) is not None:
+                return i + 1, problem
+            i += 2
+        elif opt.startswith("-o") and (problem := _ssh_option_problem(opt[2:])) is not None:
+            return i, problem
+        elif opt.startswith("-o"):
+            i += 1
+        else:
+            return i, f"{opt!r} is not an ssh option runner-fleet passes on (allowed: -o Option=value, -i, -p, -J, -l)"
+    return None
+
+
+def _ssh_option_problem(option: str) -> str | None:
+    name, _, value = option.replace(" ", "=", 1).partition("=")
+    name = name.strip().lower()
+    if value.strip().startswith("-"):
+        return f"the value of ssh option {name!r} never starts with '-'"
+    if name not in SSH_OPTIONS:
+        return (
+            f"ssh option {name!r} is not allowed: only options about connecting and trusting hosts, never one that "
+            "runs a command or reads another config file"
+        )
+    return None
 
 
 def _parse_tls(p: Problems, raw: object, path: str) -> DockerTls | None:
@@ -63,6 +121,8 @@ def parse_docker(p: Problems, raw: object, path: str) -> DockerTarget | None:
     if problem is not None:
         p.add(f"{path}.host", problem)
         return None
+    if (found := _ssh_opts_problem(values.get("ssh_opts", ()))) is not None:
+        p.add(f"{path}.sshOpts[{found[0]}]", found[1])
     target = DockerTarget(**values)
     if target.scheme != "tcp" and (target.tls or target.cert_path):
         p.add(f"{path}.tls", "TLS material applies only to tcp:// Docker hosts")
@@ -71,11 +131,28 @@ def parse_docker(p: Problems, raw: object, path: str) -> DockerTarget | None:
     return target
 
 
+CLUSTER_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+"""Namespaces that belong to the cluster: runner-fleet creates, labels and deletes the ones it names."""
+LABEL_VALUE_RE = re.compile(r"([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?")
+LABEL_KEY_RE = re.compile(r"([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?")
+
+
 def _is_namespace(p: Problems, path: str, name: str) -> bool:
-    if K8S_NAMESPACE_RE.match(name):
-        return True
-    p.add(path, f"expected a Kubernetes namespace name (RFC 1123 label), found {name!r}")
-    return False
+    if not K8S_NAMESPACE_RE.match(name):
+        p.add(path, f"expected a Kubernetes namespace name (RFC 1123 label), found {name!r}")
+        return False
+    if name in CLUSTER_NAMESPACES or name.startswith("kube-"):
+        p.add(path, f"{name!r} belongs to the cluster; runner-fleet creates and owns the namespaces it names")
+        return False
+    return True
+
+
+def _check_node_selector(p: Problems, path: str, pairs: tuple[tuple[str, str], ...]) -> None:
+    for label, value in pairs:
+        if not LABEL_KEY_RE.fullmatch(label):
+            p.add(f"{path}.{label}", "expected a Kubernetes label key ([prefix/]name of at most 63 characters)")
+        elif not LABEL_VALUE_RE.fullmatch(value):
+            p.add(f"{path}.{label}", "expected a Kubernetes label value (at most 63 letters, digits, '-', '_', '.')")
 
 
 def _metrics_from_valid(p: Problems, path: str, values: dict[str, Any]) -> bool:
@@ -110,6 +187,7 @@ def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | 
         p.add(f"{path}.jobNamespace", "must differ from namespace: jobs never share the manager's namespace")
         valid = False
     valid = _metrics_from_valid(p, path, values) and valid
+    _check_node_selector(p, f"{path}.nodeSelector", values.get("node_selector", ()))
     for key, effect in values.get("tolerations", ()):
         if effect not in TOLERATION_EFFECTS:
             p.add(f"{path}.tolerations.{key}", f"expected one of {', '.join(TOLERATION_EFFECTS)}, found {effect!r}")

@@ -202,6 +202,7 @@ def parse_spec(
             unknown_key(key, TOP_LEVEL.names) + " (or a secret referenced by a variable, docker tls or kubeconfig)",
         )
     fleet_checks.check_namespaces(p, hosts.values())
+    fleet_checks.check_metrics_ports(p, hosts.values())
     fleet_checks.warn_about(p, hosts, runners)
 
     spec = FleetSpec(

@@ -202,6 +202,203 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ("a group path with ..", _replace("{group: acme}", "{group: acme/../root}"), 2, "runners.unit.scope.group"),
     ("a group id of zero", _replace("{group: acme}", "{group: 0}"), 2, "runners.unit.scope.group"),
     ("a wrong project prefix", _replace("  runner-fleet:runners:", "  runnerfleet:runners:"), 2, "runnerfleet:runners"),
+    # found by attacking the security model (each once crashed, slipped through or leaked)
+    (
+        "tier written twice",
+        (BASE + "  tier: development\n").replace("config:\n", "config:\n  runner-fleet:tier: production\n").encode(),
+        2,
+        "written a second time",
+    ),
+    ("a newline in a host key", _replace("    edge-1:\n", '    "edge-1\\n":\n'), 2, "hosts.edge-1"),
+    ("a newline in a runner key", _replace("    unit:\n", '    "unit\\n":\n'), 2, "runners.unit"),
+    (
+        "a token as the project of a scope",
+        _replace("{group: acme}", f"{{project: {TOKEN}}}"),
+        2,
+        "runners.unit.scope.project: looks like a credential",
+    ),
+    (
+        "an id beyond 32 bits as text",
+        _replace("{group: acme}", "{project: '2147483648'}"),
+        2,
+        "runners.unit.scope.project",
+    ),
+    ("an id of zeros", _replace("{group: acme}", "{project: '0000'}"), 2, "runners.unit.scope.project"),
+    (
+        "a token as a variable owner",
+        (BASE + f"  runner-fleet:variables:\n  - {{project: {TOKEN}, key: K, value: v}}\n").encode(),
+        2,
+        "variables[0].project: looks like a credential",
+    ),
+    (
+        "a token as a plain variable value",
+        (BASE + f"  runner-fleet:variables:\n  - {{project: 1, key: K, value: {TOKEN}}}\n").encode(),
+        2,
+        "variables[0].value: looks like a credential",
+    ),
+    (
+        "a private key as a plain variable value",
+        (BASE + f'  runner-fleet:variables:\n  - {{project: 1, key: K, value: "{PEM}"}}\n').encode(),
+        2,
+        "variables[0].value: looks like a credential",
+    ),
+    (
+        "environment as a table",
+        _runner_key("      extraConfig: 'environment = { \"FF_NETWORK_PER_BUILD=true\" = 1 }'\n"),
+        2,
+        "runners.unit.extraConfig.environment: expected a list",
+    ),
+    (
+        "environment as a number",
+        _runner_key("      extraConfig: 'environment = 5'\n"),
+        2,
+        "runners.unit.extraConfig.environment: expected a list",
+    ),
+    (
+        "environment as a string",
+        _runner_key("      extraConfig: 'environment = \"FF_X=1\"'\n"),
+        2,
+        "runners.unit.extraConfig.environment: expected a list",
+    ),
+    (
+        "a URL password in a script",
+        _runner_key("      extraConfig: 'pre_build_script = \"git clone https://ci:hunter2@git.acme.test/x\"'\n"),
+        2,
+        "runners.unit.extraConfig.pre_build_script: looks like a credential",
+    ),
+    (
+        "a token in an environment entry",
+        _runner_key(f"      extraConfig: 'environment = [\"GITLAB_TOKEN={TOKEN}\"]'\n"),
+        2,
+        "runners.unit.extraConfig.environment: looks like a credential",
+    ),
+    (
+        "a socket as an anonymous volume",
+        _runner_key("      extraConfig: \"[docker]\\nvolumes = ['/var/run/docker.sock']\"\n"),
+        2,
+        "runners.unit.extraConfig.docker.volumes",
+    ),
+    (
+        "the API to another server in production",
+        BASE.replace(
+            "config:\n", "config:\n  runner-fleet:tier: production\n  gitlab:baseUrl: https://evil.test/api/v4/\n"
+        ).encode(),
+        2,
+        "gitlab:baseUrl: is not on gitlabUrl's host",
+    ),
+    (
+        "a password in the API URL",
+        BASE.replace(
+            "config:\n", "config:\n  gitlab:baseUrl: https://root:hunter2@gitlab.acme.test/api/v4/\n"
+        ).encode(),
+        2,
+        "gitlab:baseUrl",
+    ),
+    (
+        "TLS off for the API in production",
+        BASE.replace("config:\n", "config:\n  runner-fleet:tier: production\n  gitlab:insecure: 'true'\n").encode(),
+        2,
+        "gitlab:insecure",
+    ),
+    (
+        "a homograph GitLab URL",
+        _replace("https://gitlab.acme.test", "https://gitl\u0430b.acme.test"),
+        2,
+        "gitlabUrl: expected an http(s):// URL",
+    ),
+    (
+        "a ProxyCommand in sshOpts",
+        _replace(
+            "        host: ssh://ci@edge-1.acme.test",
+            '        host: ssh://ci@edge-1.acme.test\n        sshOpts: ["-o", "ProxyCommand=sh -c id"]',
+        ),
+        2,
+        "hosts.edge-1.docker.sshOpts[1]: ssh option 'proxycommand' is not allowed",
+    ),
+    (
+        "another ssh config file",
+        _replace(
+            "        host: ssh://ci@edge-1.acme.test",
+            '        host: ssh://ci@edge-1.acme.test\n        sshOpts: ["-F", "/tmp/evil"]',
+        ),
+        2,
+        "hosts.edge-1.docker.sshOpts[0]",
+    ),
+    (
+        "an option as the ssh host",
+        _replace("ssh://ci@edge-1.acme.test", "ssh://-oProxyCommand=id"),
+        2,
+        "hosts.edge-1.docker.host",
+    ),
+    (
+        "a path in an ssh URL",
+        _replace("ssh://ci@edge-1.acme.test", "ssh://ci@edge-1.acme.test/x"),
+        2,
+        "hosts.edge-1.docker.host: an ssh:// URL has no path",
+    ),
+    (
+        "a relative unix socket",
+        _replace("ssh://ci@edge-1.acme.test", "unix://var/run/docker.sock"),
+        2,
+        "hosts.edge-1.docker.host",
+    ),
+    ("port zero", _replace("ssh://ci@edge-1.acme.test", "tcp://edge-1:0"), 2, "hosts.edge-1.docker.host: port 0"),
+    (
+        "two managers on one port",
+        _replace(
+            "  runner-fleet:runners:",
+            "    edge-2:\n      docker:\n        host: ssh://ci@edge-1.acme.test\n  runner-fleet:runners:",
+        ),
+        2,
+        "hosts.edge-2.docker.metricsPort",
+    ),
+    (
+        "jobs in kube-system",
+        _replace(
+            "    edge-1:\n      docker:\n        host: ssh://ci@edge-1.acme.test\n",
+            "    edge-1:\n      kubernetes: {namespace: ci, jobNamespace: kube-system}\n",
+        ),
+        2,
+        "jobNamespace: 'kube-system' belongs to the cluster",
+    ),
+    (
+        "the manager in default",
+        _replace(
+            "    edge-1:\n      docker:\n        host: ssh://ci@edge-1.acme.test\n",
+            "    edge-1:\n      kubernetes: {namespace: default}\n",
+        ),
+        2,
+        "namespace: 'default' belongs to the cluster",
+    ),
+    (
+        "a node selector value with spaces",
+        _replace(
+            "    edge-1:\n      docker:\n        host: ssh://ci@edge-1.acme.test\n",
+            "    edge-1:\n      kubernetes: {namespace: ci, nodeSelector: {pool: 'x y'}}\n",
+        ),
+        2,
+        "nodeSelector.pool: expected a Kubernetes label value",
+    ),
+    (
+        "a token in a node selector",
+        _replace(
+            "    edge-1:\n      docker:\n        host: ssh://ci@edge-1.acme.test\n",
+            f"    edge-1:\n      kubernetes: {{namespace: ci, nodeSelector: {{token: {TOKEN}}}}}\n",
+        ),
+        2,
+        "nodeSelector.token: looks like a credential",
+    ),
+    (
+        "anyone's BuildKit image",
+        _runner_key(
+            "      buildkit: true\n      image: docker.io/attacker/buildkit:v1-rootless\n"
+            "      allowedImages: [docker.io/attacker/buildkit:*rootless]\n"
+        ),
+        2,
+        "is not moby's rootless BuildKit image",
+    ),
+    ("a tag with a bidi override", _replace("[unit]", "['un\u202eit']"), 2, "U+202E"),
+    ("a megabyte of URL-like text", _replace("[unit]", "['" + "a://" * 200_000 + "']"), 2, "runners.unit.tags"),
     # escapes through extraConfig
     (
         "the docker socket in extraConfig",
@@ -316,3 +513,14 @@ def test_a_broken_stack_s_canaries_are_not_echoed(tmp_path: Path) -> None:
     assert "runners.images.tags[1]" in stderr and "gitlabUrl" in stderr
     for canary in (*CANARIES, TOKEN, "hunter2"):
         assert canary not in stdout + stderr, canary
+
+
+def test_a_stack_name_pulumi_would_refuse_is_refused(tmp_path: Path) -> None:
+    for name in ("my stack$(x)", TOKEN):
+        stack_file = tmp_path / f"Pulumi.{name}.yaml"
+        stack_file.write_text(BASE)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(["--stack-file", str(stack_file), "--out", str(tmp_path / "plan")])
+        assert status == 2 and "the stack name" in err.getvalue(), err.getvalue()
+        assert TOKEN not in err.getvalue().replace(str(stack_file), "")

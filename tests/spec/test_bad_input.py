@@ -182,8 +182,8 @@ BAD_INPUTS: list[tuple[str, Mutation, str, str]] = [
     (
         "extraConfig unknown to gitlab-runner",
         _set("runners/unit/extraConfig", '[docker]\nimagee = "x"\n'),
-        "runners.unit.extraConfig.docker:",
-        "'imagee' was unexpected",
+        "runners.unit.extraConfig.docker.imagee:",
+        "not a key extraConfig may set",
     ),
     (
         "extraConfig wrong type",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from components.model import ScopeKind, VariableSpec
+from components.model import ScopeKind, VariableSpec, VariableType
 from components.spec import keys
 from components.spec.fleet_checks import check_secret_ref
 from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
@@ -18,6 +18,7 @@ from components.spec.reader import read_section
 
 VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}\Z")
 # The check GitLab runs on masked values (gitlabhq app/models/concerns/ci/maskable.rb).
+MAX_ARG_STRLEN = 131072 - 1  # one environment string, NUL included, on 4 KiB pages (x86_64, most arm64)
 MASKABLE_RE = re.compile(r"^[a-zA-Z0-9_+=/@:.~-]{8,}\Z")
 
 
@@ -37,6 +38,13 @@ def parse_variable(
     value = values.get("value")
     if not values.get("masked") and value is not None and looks_like_credential(value):
         p.add(f"{path}.value", CREDENTIAL_MESSAGE + " (or set masked: true)")
+    kind = values.get("variable_type", VariableType.ENV_VAR)
+    if value is not None and kind is VariableType.ENV_VAR and len(f"{key}={value}".encode()) > MAX_ARG_STRLEN:
+        p.add(
+            f"{path}.value",
+            f"{len(value.encode())} bytes: an environment variable holds at most {MAX_ARG_STRLEN} bytes with its "
+            "name (Linux's MAX_ARG_STRLEN; the job would fail with 'argument list too long'); use type: file",
+        )
     if values.get("masked") and value is not None and not MASKABLE_RE.match(value):
         p.add(
             f"{path}.value",

@@ -397,6 +397,20 @@ HOSTILE: list[tuple[str, dict[str, Any], Mutation, str, str]] = [
         "not",
     ),
     (
+        "a variable beyond one environment string",
+        FLEET,
+        put("variables", [{"project": 1, "key": "BIG", "value": "x" * 200_000}]),
+        "variables[0].value",
+        "MAX_ARG_STRLEN",
+    ),
+    (
+        "metrics scraped from another host's job namespace",
+        K8S_MIXED,
+        both(put("hosts/us/kubernetes/context", "eu-1"), put("hosts/eu/kubernetes/metricsFrom", ["runners-jobs"])),
+        "hosts.eu.kubernetes.metricsFrom[0]",
+        "host 'us''s job namespace",
+    ),
+    (
         "metrics scraped from the job namespace",
         K8S_MIXED,
         put("hosts/eu/kubernetes/metricsFrom", ["monitoring", "builds"]),

@@ -121,3 +121,13 @@ def test_the_readme_lists_exactly_the_allowed_keys() -> None:
     section = readme.split("### What extraConfig may set", 1)[1].split("\n#", 1)[0]
     listed = re.findall(r"^\| `([^`]+)` \|", section, re.M)
     assert listed == [key for key, _ in readme_rows()]
+
+
+def test_anyone_s_image_named_buildkit_is_refused() -> None:
+    values = copy.deepcopy(FLEET)
+    values["runners"]["images"] = {"host": "edge-1", "scope": {"instance": True}, "tags": ["b"], "buildkit": True}
+    values["runners"]["images"].update(
+        allowedImages=["docker.io/attacker/buildkit:*rootless"], image="docker.io/attacker/buildkit:v1-rootless"
+    )
+    with pytest.raises(SpecError, match=r"runners\.images\.allowedImages\[0\]: .* is not moby's rootless BuildKit"):
+        parse_spec(values, stack="test")

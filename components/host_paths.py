@@ -1,9 +1,10 @@
 """Host directories a Docker runner's jobs may see: the one way a job reaches the host's file system.
 
-A path is read as Docker would use it (after `//`, `.` and `..` are resolved, without a trailing `/`), and
-refused when it is, holds or lies inside anything that gives a job the host: the root, system and kernel
-interfaces, the container engines' state (which holds every volume, runner-fleet's config volume and its
-runner tokens included), credentials in home directories, and any socket. Pure: the spec checks what a stack
+A positive model. A path is read as the kernel resolves it (`//`, `.` and `..` resolved, no trailing `/`) and
+is allowed only below one of ALLOWED_ROOTS, the places a host keeps data for its services (`/srv`, `/data`,
+`/var/cache`), never a root itself, and never a socket. Everything else is refused: the root, system paths,
+cron and boot scripts, engine and cluster state (which holds every volume, runner-fleet's config volume and its
+runner tokens included), temporary directories full of other users' sockets. Pure: the spec checks what a stack
 asks for with it, the policies check what a config.toml declares with it.
 Docker follows symbolic links in a bind source: a host directory must not be a link (the README says so).
 """
@@ -12,30 +13,15 @@ from __future__ import annotations
 
 import re
 
-SENSITIVE = (
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/home",
-    "/lib",
-    "/lib64",
-    "/proc",
-    "/root",
-    "/run",
-    "/sbin",
-    "/sys",
-    "/usr",
-    "/var/lib/containerd",
-    "/var/lib/containers",
-    "/var/lib/docker",
-    "/var/lib/kubelet",
-    "/var/run",
-)
-"""What no job may reach, hold or sit inside (as normalised absolute paths)."""
+ALLOWED_ROOTS = ("/srv", "/data", "/var/cache")
+"""Host directories live below one of these (e.g. /srv/ci-cache), never at a root itself."""
 PATH_CHARACTERS = re.compile(r"[A-Za-z0-9._/+@-]+")
 """The characters a host or mount path may have: no spaces, no ':' or ',' (Docker's volume syntax), no globs."""
+SOCKET_NAME = re.compile(r".*(\.sock|\.socket|sock)$", re.IGNORECASE)
 MAX_PATH = 4096
+RESERVED_MOUNTS = ("/builds", "/proc", "/sys", "/dev")
+"""Where a host directory never goes in the job container: the checkouts every job of the runner shares
+(`/builds`), and the kernel's interfaces."""
 
 
 def normalise(path: str) -> str:
@@ -59,21 +45,20 @@ def shape_problem(path: str) -> str | None:
     return None
 
 
+def _below(path: str, root: str) -> bool:
+    return path.startswith(root + "/")
+
+
 def host_path_problem(path: str) -> str | None:
     """Why a job must not see the host directory `path`, or None when it may."""
     problem = shape_problem(path)
     if problem is not None:
         return problem
     norm = normalise(path)
-    if norm == "/":
-        return "is the host's root"
-    if any(part.endswith(".sock") for part in norm.split("/")):
+    if not any(_below(norm, root) for root in ALLOWED_ROOTS):
+        return f"{norm}: host directories live below {', '.join(r + '/' for r in ALLOWED_ROOTS)} (e.g. /srv/ci-cache)"
+    if any(SOCKET_NAME.fullmatch(part) for part in norm.split("/")):
         return f"{norm} is or holds a socket"
-    for sensitive in SENSITIVE:
-        if norm == sensitive or norm.startswith(sensitive + "/"):
-            return f"{norm} is inside {sensitive}, which no job may reach"
-        if sensitive.startswith(norm + "/"):
-            return f"{norm} holds {sensitive}, which no job may reach"
     return None
 
 
@@ -83,6 +68,11 @@ def mount_path_problem(path: str) -> str | None:
     if problem is not None:
         return problem
     norm = normalise(path)
-    if norm == "/" or norm.split("/")[1] in ("proc", "sys", "dev"):
-        return f"{norm}: not over the container's root or its kernel interfaces (/proc, /sys, /dev)"
+    if norm == "/" or any(norm == r or _below(norm, r) for r in RESERVED_MOUNTS):
+        return f"{norm}: not over the container's root, the shared checkouts (/builds) or /proc, /sys, /dev"
     return None
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether two normalised host paths are the same directory or one holds the other."""
+    return a == b or _below(a, b) or _below(b, a)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from components.host_paths import overlap
 from components.model import DockerTarget, HostSpec, KubernetesTarget, RunnerSpec, VariableSpec
 from components.spec import keys
 from components.spec.problems import Problems, looks_secret
@@ -115,3 +116,23 @@ def warn_about(p: Problems, hosts: Mapping[str, HostSpec | None], runners: Itera
                 "tcp:// without tls or certPath relies on DOCKER_CERT_PATH on the machine "
                 "running pulumi; an unencrypted Docker API is root on that host",
             )
+
+
+def check_shared_directories(p: Problems, runners: Iterable[RunnerSpec | None]) -> None:
+    """A host directory that protected jobs use is never writable by unprotected jobs of the same host (they
+    could poison what a protected pipeline builds from)."""
+    mounts = [(r, i, d) for r in runners if r is not None for i, d in enumerate(r.host_directories)]
+    for runner, i, directory in mounts:
+        for other, _, theirs in mounts:
+            if (
+                other.host == runner.host
+                and other.protected_only
+                and not runner.protected_only
+                and overlap(directory.host_path, theirs.host_path)
+            ):
+                p.add(
+                    f"runners.{runner.key}.hostDirectories[{i}].hostPath",
+                    f"{directory.host_path} is shared with protected runner {other.key!r}; unprotected jobs never "
+                    "write where protected ones read",
+                )
+                break

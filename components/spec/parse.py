@@ -203,6 +203,7 @@ def parse_spec(
         )
     fleet_checks.check_namespaces(p, hosts.values())
     fleet_checks.check_metrics_ports(p, hosts.values())
+    fleet_checks.check_shared_directories(p, runners)
     fleet_checks.warn_about(p, hosts, runners)
 
     spec = FleetSpec(

@@ -55,6 +55,22 @@ REFUSED = [
     "/srv/\uff45tc",
     "/srv/\x00",
     "/" + "a" * 5000,
+    "/var/spool/cron/crontabs",
+    "/srv/lxd/unix.socket",
+    "/srv/agent/ssh-sock",
+    "/var/lib/lxd/unix.socket",
+    "/opt/cni/bin",
+    "/var/lib/cloud/scripts",
+    "/var/snap/docker/common/var-lib-docker",
+    "/tmp/ci",
+    "/var/tmp",
+    "/var/log",
+    "/lib32",
+    "/mnt/nfs/ci",
+    "/srv",
+    "/var/cache",
+    "/data/..",
+    "/srv/../var/lib/docker",
 ]
 ALLOWED = {
     "/srv/ci-cache": "/srv/ci-cache",
@@ -63,8 +79,7 @@ ALLOWED = {
     "/srv/./ci-cache": "/srv/ci-cache",
     "/data/old/../cache": "/data/cache",
     "/var/cache/ci": "/var/cache/ci",
-    "/opt/ci": "/opt/ci",
-    "/mnt/nfs/ci@2": "/mnt/nfs/ci@2",
+    "/srv/nfs/ci@2": "/srv/nfs/ci@2",
 }
 
 
@@ -94,12 +109,12 @@ def test_a_docker_runner_gets_its_checked_directories_in_config_toml() -> None:
     values = _with_dirs(
         [
             {"hostPath": "/srv//ci-cache/", "mountPath": "/cache"},
-            {"hostPath": "/opt/tools", "mountPath": "/tools", "readOnly": True},
+            {"hostPath": "/srv/tools", "mountPath": "/tools", "readOnly": True},
         ]
     )
     document = tomllib.loads(rendered(spec_of(values), "edge-1"))
     (entry,) = [r for r in document["runners"] if r["name"] == "test-unit"]
-    assert entry["docker"]["volumes"] == ["/srv/ci-cache:/cache", "/opt/tools:/tools:ro"], "no duplicate /cache"
+    assert entry["docker"]["volumes"] == ["/srv/ci-cache:/cache", "/srv/tools:/tools:ro"], "no duplicate /cache"
 
 
 @pytest.mark.parametrize("path", ["/var/run/docker.sock", "/srv/../etc", "/proc/1/root", "//"])
@@ -140,3 +155,20 @@ def test_the_policy_accepts_what_the_spec_accepts_and_nothing_else(plan: Plan) -
     values = _with_dirs([{"hostPath": "/srv/ci-cache", "mountPath": "/cache"}])
     resources = gate.declared(plan(values))
     assert not [v for v in evaluate(resources, Tier.DEVELOPMENT) if v.rule == "no-host-paths-for-jobs"]
+
+
+def test_unprotected_jobs_never_share_a_directory_with_protected_ones() -> None:
+    values = copy.deepcopy(FLEET)
+    values["runners"]["unit"]["hostDirectories"] = [{"hostPath": "/srv/ci-cache", "mountPath": "/cache"}]
+    values["runners"]["unit"]["protectedOnly"] = True
+    values["runners"]["shared"]["host"] = "edge-1"
+    values["runners"]["shared"]["hostDirectories"] = [{"hostPath": "/srv/ci-cache/sub", "mountPath": "/cache"}]
+    problems = _problems(values)
+    assert any(p.startswith("runners.shared.hostDirectories[0].hostPath: ") and "protected" in p for p in problems)
+    values["runners"]["shared"]["protectedOnly"] = True
+    parse_spec(values, stack="test")
+
+
+def test_not_over_the_shared_checkouts() -> None:
+    problems = _problems(_with_dirs([{"hostPath": "/srv/ci", "mountPath": "/builds/x"}]))
+    assert any("runners.unit.hostDirectories[0].mountPath: /builds/x: not over" in p for p in problems)

@@ -29,6 +29,10 @@ APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 SECCOMP_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+BUILDKIT_IMAGE = r"^(docker\\.io/)?moby/buildkit:[A-Za-z0-9._-]*rootless(@sha256:[0-9a-f]{64})?$"
+"""The images an unconfined build container may run (RE2, as CEL's matches() reads it): moby's rootless BuildKit."""
+RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
+"""What a job container may request: the runner sets these; device plugins (GPUs, /dev/fuse) are not modelled."""
 VOLUME_KINDS = ("emptyDir", "configMap", "secret", "projected", "downwardAPI")
 """The volume kinds gitlab-runner's pods use (scratch space, scripts, CA certs, service account tokens)."""
 SELINUX_TYPES = ("container_t", "container_init_t", "container_kvm_t", "container_engine_t")
@@ -88,6 +92,11 @@ _USER = (
     f"(({_field('securityContext.runAsUser')}) ? c.securityContext.runAsUser :"
     f" ({_POD_CONTEXT} && has(object.spec.securityContext.runAsUser) ? object.spec.securityContext.runAsUser : 0))"
 )
+_RESOURCE_LIST = "[" + ", ".join(f"'{name}'" for name in RESOURCE_NAMES) + "]"
+_GROUP = (
+    f"(({_field('securityContext.runAsGroup')}) ? c.securityContext.runAsGroup :"
+    f" ({_POD_CONTEXT} && has(object.spec.securityContext.runAsGroup) ? object.spec.securityContext.runAsGroup : -1))"
+)
 _UNCONFINED_BUILD = (
     f"c.name == '{BUILD}' && ({_SECCOMP} == 'Unconfined' || {_APPARMOR} == 'Unconfined'"
     f" || ({_APPARMOR_ANNOTATION} in {_ANNOTATIONS} && {_ANNOTATIONS}[{_APPARMOR_ANNOTATION}] == 'unconfined'))"
@@ -122,8 +131,36 @@ VALIDATIONS: tuple[tuple[str, str], ...] = (
         f" && {_ANNOTATIONS}.all(k, k != '{SECCOMP_POD_ANNOTATION}' && !k.startsWith('{SECCOMP_ANNOTATION_PREFIX}'))",
     ),
     (
-        "an unconfined build container runs as non-root: runAsNonRoot true and a non-zero runAsUser",
-        _every_container(f"!({_UNCONFINED_BUILD}) || ({_NON_ROOT} == true && {_USER} > 0)"),
+        "an unconfined build container runs moby's rootless BuildKit image as non-root: runAsNonRoot true, a "
+        "non-zero runAsUser and runAsGroup, no supplemental group 0",
+        _every_container(
+            f"!({_UNCONFINED_BUILD}) || ({_NON_ROOT} == true && {_USER} > 0 && {_GROUP} != 0"
+            f" && c.image.matches('{BUILDKIT_IMAGE}')"
+            f" && !({_POD_CONTEXT} && has(object.spec.securityContext.supplementalGroups)"
+            " && 0 in object.spec.securityContext.supplementalGroups))"
+        ),
+    ),
+    (
+        "scheduling and identity as the runner sets them: no nodeName, runtime class, shared process namespace, "
+        "service account other than default, catch-all toleration or system priority class",
+        "(request.operation != 'CREATE' || !has(object.spec.nodeName))"
+        " && !has(object.spec.runtimeClassName)"
+        " && !(has(object.spec.shareProcessNamespace) && object.spec.shareProcessNamespace)"
+        " && (!has(object.spec.serviceAccountName) || object.spec.serviceAccountName == 'default')"
+        " && (has(object.spec.tolerations) ? object.spec.tolerations : [])"
+        ".all(t, !(has(t.operator) && t.operator == 'Exists' && (!has(t.key) || t.key == '')))"
+        " && !(has(object.spec.priorityClassName) && object.spec.priorityClassName.startsWith('system-'))",
+    ),
+    (
+        f"resources: only {', '.join(RESOURCE_NAMES)} (no devices)",
+        _every_container(
+            "!has(c.resources) || ("
+            + " && ".join(
+                f"(!has(c.resources.{kind}) || c.resources.{kind}.all(r, r in {_RESOURCE_LIST}))"
+                for kind in ("requests", "limits")
+            )
+            + ")"
+        ),
     ),
     (
         "no container is privileged, adds capabilities or unmasks /proc",

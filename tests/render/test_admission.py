@@ -24,7 +24,7 @@ _PROGRAMS = [(message, _ENV.program(_ENV.compile(expression))) for message, expr
 
 def denials(pod: dict[str, Any]) -> list[str]:
     """The messages of every validation the pod fails (an evaluation error fails it)."""
-    activation = {"object": celpy.json_to_cel(pod)}
+    activation = {"object": celpy.json_to_cel(pod), "request": celpy.json_to_cel({"operation": "CREATE"})}
     failed = []
     for message, program in _PROGRAMS:
         try:
@@ -214,6 +214,16 @@ HOSTILE: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "CSI volume": (_volume({"name": "c", "csi": {"driver": "x.csi"}}), "volumes: only"),
     "gitRepo volume": (_volume({"name": "g", "gitRepo": {"repository": "https://x/y.git"}}), "volumes: only"),
     "claim volume": (_volume({"name": "p", "persistentVolumeClaim": {"claimName": "x"}}), "volumes: only"),
+    "unconfined build of another image": (_set("build.image", "evil.example.com/setuid-root:1"), "BuildKit image"),
+    "unconfined build in group root": (_set("build.securityContext.runAsGroup", 0), "runAsGroup"),
+    "supplemental group root": (_set("pod.securityContext.supplementalGroups", [0]), "supplemental group 0"),
+    "pinned to a node": (_set("pod.nodeName", "control-plane-1"), "nodeName"),
+    "tolerates everything": (_set("pod.tolerations", [{"operator": "Exists"}]), "catch-all toleration"),
+    "another runtime": (_set("pod.runtimeClassName", "nvidia"), "runtime class"),
+    "shared process namespace": (_set("pod.shareProcessNamespace", True), "shared process namespace"),
+    "another service account": (_set("pod.serviceAccountName", "gitlab-runner-eu"), "service account"),
+    "system priority": (_set("pod.priorityClassName", "system-node-critical"), "system priority class"),
+    "a device": (_set("build.resources", {"limits": {"smarter-devices/fuse": "1"}}), "resources: only"),
     "wrong type where a flag belongs": (_set("build.securityContext.privileged", "true"), "privileged"),
 }
 
@@ -232,11 +242,21 @@ def test_a_plain_runner_s_build_container_may_not_be_unconfined() -> None:
     pod = plain_pod()
     pod["spec"]["containers"][0]["securityContext"]["seccompProfile"] = UNCONFINED
     pod["spec"]["containers"][0]["securityContext"].update(runAsNonRoot=True, runAsUser=1000)
-    # The policy guards the namespace, not one runner: an unconfined non-root `build` is what BuildKit runners
-    # create, so it is admitted; what keeps plain runners confined is their config.toml (spec and policies).
+    # Unconfined and non-root, but not moby's rootless BuildKit image: anything else could carry a setuid root
+    # binary and become root with seccomp and AppArmor off.
+    assert any("rootless BuildKit image" in m for m in denials(pod))
+    pod["spec"]["containers"][0]["image"] = "docker.io/moby/buildkit:v0.32.2-rootless"
     assert denials(pod) == []
     pod["spec"]["containers"][0]["securityContext"]["runAsUser"] = 0
     assert denials(pod)
+
+
+def test_updates_of_a_scheduled_pod_pass() -> None:
+    pod = buildkit_pod()
+    pod["spec"]["nodeName"] = "node-1"
+    activation = {"object": celpy.json_to_cel(pod), "request": celpy.json_to_cel({"operation": "UPDATE"})}
+    assert all(bool(program.evaluate(activation)) for _, program in _PROGRAMS)
+    assert any("nodeName" in m for m in denials(pod)), "but a pod created onto a node of its own choosing is not"
 
 
 def test_objects_are_bound_to_the_job_namespace_only_and_validate() -> None:

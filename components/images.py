@@ -35,6 +35,8 @@ def image_problem(image: str) -> str | None:
 # docker.io/ prefix), a tag ending in `rootless` that may use `*` (moby's tags: v0.32.2-rootless), an optional
 # digest. Nothing else: any other repository named `buildkit` is anyone's image, and it would run unconfined.
 # (Registry mirrors come with their own checked key, not with a looser pattern.)
+VERSION = re.compile(r"(?:^|[^A-Za-z0-9.])v?\d+\.\d+")
+SNAPSHOT = re.compile(r"(?:^|\D)20\d{6}(?:\D|$)")
 ROOTLESS_BUILDKIT = re.compile(r"(?:docker\.io/)?moby/buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?")
 
 
@@ -46,6 +48,7 @@ def is_pinned(image: str) -> bool:
     if ":" not in last:
         return False
     tag = last.rsplit(":", 1)[1]
-    # A version is major.minor at least (3.22, v0.32.2-rootless, alpine-v19.3.0): `17`, `stable-1` or
-    # `buildx-stable-1-rootless` move with every release.
-    return "*" not in tag and re.search(r"\d+\.\d+", tag) is not None
+    # A version is major.minor at least, standing on its own (3.22, v0.32.2-rootless, alpine-v19.3.0), or a dated
+    # snapshot (noble-20240605). `17`, `stable-1`, `buildx-stable-1-rootless` or `alpine3.21` (the newest runner on
+    # Alpine 3.21) move with every release.
+    return "*" not in tag and (VERSION.search(tag) is not None or SNAPSHOT.search(tag) is not None)

@@ -17,6 +17,7 @@ from components.plan import engine, gate, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFile, StackFileError, read_stack_file
 from components.spec import SpecError
+from components.spec.problems import one_line
 
 EXIT_INVALID = 2
 EPILOG = """\
@@ -62,7 +63,10 @@ def _run(args: argparse.Namespace) -> tuple[StackFile, PlanResult] | int:
             print(problem, file=sys.stderr)
         return EXIT_INVALID
     except Exception as exc:
-        print(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}", file=sys.stderr)
+        # A bug, not a stack problem: still one line, and nothing that looks like a secret.
+        print(
+            one_line(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}"), file=sys.stderr
+        )
         return 1
 
 

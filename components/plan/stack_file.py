@@ -30,6 +30,8 @@ from components.spec.problems import looks_secret, one_line
 SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 """Pulumi's stack names (the CLI refuses others)."""
+MAX_EXPANDED = 4 << 20
+"""Characters a stack file may expand to once aliases are expanded (the file itself holds at most 1 MiB)."""
 MAX_VALUES = 200_000
 """Values (maps, lists, scalars) a stack file may expand to; a 1000-runner fleet has about 40,000."""
 MAX_BYTES = 1 << 20
@@ -107,19 +109,37 @@ def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
     return f"{where}: not a valid stack file: {problem}"
 
 
+def _scalar_problem(value: Any) -> str | None:
+    """A scalar the engine cannot carry: a number beyond 64 bits, text with unpaired UTF-16 surrogates."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return "a number beyond 64 bits"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text with an unpaired surrogate escape (\\ud800-\\udfff), which is not UTF-8"
+    return None
+
+
 def _shape_problem(config: Any) -> str | None:
     """What is wrong with the size of `config` as the program would see it, or None: nesting deeper than
     MAX_DEPTH, or more than MAX_VALUES values once YAML aliases are expanded (an alias repeats what it points
     at, so a few lines can stand for billions of values). The walk stops at the first limit it meets."""
-    seen = 0
+    seen = size = 0
     stack: list[tuple[Any, int, str]] = [(config, 0, "")]
     while stack:
         value, depth, at = stack.pop()
         seen += 1
-        if seen > MAX_VALUES:
-            return f"expands to more than {MAX_VALUES} values (YAML aliases repeat what they point at)"
+        size += len(value) if isinstance(value, str) else 8
+        if seen > MAX_VALUES or size > MAX_EXPANDED:
+            return (
+                f"expands to more than {MAX_VALUES} values or {MAX_EXPANDED} characters "
+                "(YAML aliases repeat what they point at)"
+            )
         if depth > MAX_DEPTH:
             return f"config.{at} is nested more than {MAX_DEPTH} levels deep"
+        if (problem := _scalar_problem(value)) is not None:
+            return f"config.{at}: {problem}"
         items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
         for key, item in items:
             stack.append((item, depth + 1, f"{at}[{key}]" if isinstance(key, int) else f"{at}.{key}" if at else key))
@@ -166,6 +186,11 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
         document = {}
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise StackFileError(f"{path}: expected a map with a 'config' map")
+    if "environment" in document:
+        raise StackFileError(
+            f"{path}: 'environment' imports Pulumi ESC environments, whose values the offline plan cannot see; "
+            "keep runner-fleet's keys in the stack file (secrets as secure values)"
+        )
     shape = _shape_problem(document.get("config") or {})
     if shape is not None:
         raise StackFileError(f"{path}: {shape}")
@@ -178,7 +203,7 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
     plain_values: dict[str, Any] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
-        full = key if ":" in str(key) else f"{PROJECT}:{key}"
+        full = _full_key(path, key)
         if full in plain_values:
             raise StackFileError(f"{path}: config key {key!r} is {full!r} written a second time (keep one)")
         plain, secret = _unsecure(value, full)
@@ -190,6 +215,22 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
         raise StackFileError(f"{path}: the Pulumi CLI would refuse this stack (Pulumi.yaml's config)", tuple(problems))
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in plain_values.items()}
     return StackFile(path=path, stack=name, config={**config, **injected}, secret_keys=tuple(secret_keys))
+
+
+_LEGACY_KEY = re.compile(r"([^:]+):config:([^:]+)")
+
+
+def _full_key(path: Path, key: str) -> str:
+    """A config key as the CLI parses it (pulumi sdk/go/common/resource/config/key.go, ParseKey): `name` is the
+    project's, `ns:name` as written, the legacy `ns:config:name` is `ns:name`; anything else is refused."""
+    if ":" not in key:
+        return f"{PROJECT}:{key}"
+    if (legacy := _LEGACY_KEY.fullmatch(key)) is not None:
+        return f"{legacy[1]}:{legacy[2]}"
+    namespace, _, name = key.partition(":")
+    if key.count(":") != 1 or not namespace or not name:
+        raise StackFileError(f"{path}: config key {key!r} is not <namespace>:<name>, which the Pulumi CLI refuses")
+    return key
 
 
 def _stack_name(path: Path) -> str:

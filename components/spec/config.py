@@ -77,7 +77,7 @@ def load() -> FleetConfig:
     source = f"{STACK_CONFIG_DIR}/Pulumi.{stack}.yaml"
     # Other namespaces: a key that looks like ours has a wrong prefix; gitlab:* says where the provider's token goes.
     other = {
-        k: None if runtime_config.is_config_secret(k) or k in env_secrets else _plain(k)
+        k: REDACTED if runtime_config.is_config_secret(k) or k in env_secrets else _plain(k)
         for k in everything
         if ":" in k and not k.startswith(prefix)
     }

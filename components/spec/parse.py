@@ -10,11 +10,9 @@ whole-fleet rules are in `fleet_checks.py` and `extra_config.py`. The stack file
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from components.model import (
     PROJECT,
@@ -27,6 +25,7 @@ from components.model import (
     field_default,
 )
 from components.spec import extra_config, fleet_checks, keys
+from components.spec.gitlab_urls import check_provider_config, parse_url
 from components.spec.hosts import parse_host
 from components.spec.keys import TOP_LEVEL
 from components.spec.kinds import Text
@@ -64,64 +63,13 @@ def _decode(value: object) -> object:
     return TOO_DEEP if _depth_exceeds(value, keys.MAX_DEPTH) else value
 
 
-def _parse_url(p: Problems, url: str | None, tier: Tier, key: str = "gitlabUrl") -> str | None:
-    """A URL of the GitLab instance (`gitlabUrl`, or the API's `gitlab:baseUrl`), normalised without a trailing /."""
-    if url is None:
-        return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
-    except ValueError as exc:
-        p.add(key, f"not a valid URL ({exc})")
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or not url.isascii() or " " in url:
-        p.add(key, f"expected an http(s):// URL of the GitLab instance (ASCII; punycode for IDNs), found {url!r}")
-        return None
-    if parts.username is not None or parts.query or parts.fragment:
-        p.add(key, "a GitLab URL has no credentials, query or fragment (it is written into every config.toml)")
-        return None
-    plain = [
-        why for cond, why in ((parts.scheme == "http", "plain http://"), (_is_ip(parts.hostname), "an IP")) if cond
-    ]
-    if plain and tier is Tier.PRODUCTION:
-        p.add(key, f"{' and '.join(plain)}: refused for tier production (tokens travel over it)")
-    elif plain:
-        p.warn(key, f"{' and '.join(plain)}: tokens travel over it; fine for a lab, not for production")
-    return url.rstrip("/")
-
-
 def _parse_gitlab_url(p: Problems, url: str | None, tier: Tier) -> str | None:
-    clean = _parse_url(p, url, tier)
+    clean = parse_url(p, url, tier)
     if clean is None:
         return None
     if clean.endswith("/ci"):
         p.add("gitlabUrl", "drop the legacy '/ci' suffix (gitlab-runner warns about it and it breaks submodule auth)")
     return clean
-
-
-def _check_provider_config(p: Problems, provider: Mapping[str, str | None], gitlab_url: str | None, tier: Tier) -> None:
-    """The GitLab provider's API URL and TLS setting: the token with which `pulumi up` registers runners goes
-    there. Production refuses an API elsewhere than `gitlabUrl`'s host and TLS verification turned off."""
-    production = tier is Tier.PRODUCTION
-    base = _parse_url(p, provider.get("gitlab:baseUrl"), tier, "gitlab:baseUrl")
-    if base is not None and gitlab_url is not None and urlsplit(base).hostname != urlsplit(gitlab_url).hostname:
-        message = "is not on gitlabUrl's host: the provider's token would go to another server"
-        p.add("gitlab:baseUrl", message + " (refused for tier production)") if production else p.warn(
-            "gitlab:baseUrl", message
-        )
-    if str(provider.get("gitlab:insecure")).lower() in ("true", "1"):
-        message = "turns TLS verification off for the provider's token"
-        p.add("gitlab:insecure", message + " (refused for tier production)") if production else p.warn(
-            "gitlab:insecure", message
-        )
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _entries(p: Problems, raw: object, path: str, what: str) -> dict[str, Any]:
@@ -185,7 +133,7 @@ def parse_spec(
     # Each top-level key through its row of the table; the sections have parsers of their own.
     tier = read_key(p, top, "", by_name["tier"]) or field_default(FleetSpec, "tier")
     gitlab_url = _parse_gitlab_url(p, read_key(p, top, "", by_name["gitlabUrl"]), tier)
-    _check_provider_config(p, other, gitlab_url, tier)
+    check_provider_config(p, other, gitlab_url, tier)
     protect = read_key(p, top, "", by_name["protect"])
     hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": _hosts}) or {}
     runners: list[RunnerSpec | None] = (

@@ -72,11 +72,33 @@ def _container_volumes(value: Any) -> str | None:
 
 
 def _strings(value: Any) -> list[str]:
-    """Every string inside `value` (lists and tables walked)."""
+    """Every string inside `value`, table keys included (lists and tables walked)."""
     if isinstance(value, str):
         return [value]
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
-    return [s for item in items for s in _strings(item)]
+    if isinstance(value, dict):
+        return [*map(str, value), *(s for item in value.values() for s in _strings(item))]
+    return [s for item in value for s in _strings(item)] if isinstance(value, list) else []
+
+
+TMPFS_OPTIONS = re.compile(r"[a-z0-9=,]*")
+
+
+def _tmpfs(value: Any) -> str | None:
+    """Container paths to mount options (`rw,noexec,size=64m`): nothing else."""
+    if not isinstance(value, dict):
+        return "expected a table of container path -> mount options"
+    for path, options in value.items():
+        if not CONTAINER_PATH.match(path) or ".." in path.split("/") or path == "/":
+            return f"{path!r}: expected an absolute container path"
+        if not isinstance(options, str) or not TMPFS_OPTIONS.fullmatch(options):
+            return f"{path!r}: expected mount options like 'rw,noexec,size=64m'"
+    return None
+
+
+def _priority(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("system-"):
+        return f"{value}: system priority classes are the cluster's own (jobs would preempt its components)"
+    return None
 
 
 def _empty_dirs(value: Any) -> str | None:
@@ -148,8 +170,8 @@ DOCKER: Mapping[str, Allowed | Mapping[str, Any]] = {
     "wait_for_services_timeout": Allowed("how long a job waits for its services"),
     "disable_cache": Allowed("whether the job gets the runner's local cache volume"),
     "volumes": Allowed("anonymous volumes inside the job's container (no host path)", _container_volumes),
-    "tmpfs": Allowed("tmpfs mounts inside the job's container"),
-    "services_tmpfs": Allowed("tmpfs mounts inside service containers"),
+    "tmpfs": Allowed("tmpfs mounts inside the job's container", _tmpfs),
+    "services_tmpfs": Allowed("tmpfs mounts inside service containers", _tmpfs),
 }
 KUBERNETES: Mapping[str, Allowed | Mapping[str, Any]] = {
     **{
@@ -162,7 +184,7 @@ KUBERNETES: Mapping[str, Allowed | Mapping[str, Any]] = {
     "poll_timeout": Allowed("how long the manager waits for the job's pod to start"),
     "cleanup_grace_period_seconds": Allowed("how long the job's pod gets to stop"),
     "pod_termination_grace_period_seconds": Allowed("how long the job's pod gets to stop"),
-    "priority_class_name": Allowed("the job pod's scheduling priority"),
+    "priority_class_name": Allowed("the job pod's scheduling priority (not a system- class)", _priority),
     "volumes": {"empty_dir": Allowed("scratch volumes inside the job's pod", _empty_dirs)},
 }
 BY_EXECUTOR: Mapping[str, Mapping[str, Allowed | Mapping[str, Any]]] = {"docker": DOCKER, "kubernetes": KUBERNETES}

@@ -42,7 +42,7 @@ def text_problem(text: str) -> str | None:
     character (newlines, NUL, bidi overrides, zero-width marks); None when it is fit."""
     if looks_like_credential(text):
         return CREDENTIAL_MESSAGE
-    odd = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    odd = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")), None)
     if odd is not None:
         return f"holds the control or invisible character U+{ord(odd):04X}; write plain text on one line"
     return None

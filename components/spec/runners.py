@@ -80,12 +80,30 @@ def parse_scope(p: Problems, raw: object, path: str) -> Scope | None:
 
 
 def glob_match(pattern: str, name: str) -> bool:
-    """gitlab-runner matches allowed_images with doublestar globs; '*' does not cross '/'."""
-    regex = "".join(
-        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part)
-        for part in re.split(r"(\*\*|\*)", pattern)
-    )
-    return re.fullmatch(regex, name) is not None
+    """gitlab-runner matches allowed_images with doublestar globs: '**' matches anything, '*' anything but '/'.
+
+    Matched by dynamic programming over (pattern token, name position), so the cost is at most
+    len(tokens) x len(name) steps whatever the pattern: a regex would backtrack exponentially on '****x'."""
+    tokens = [t for t in re.split(r"(\*\*|\*)", re.sub(r"\*{3,}", "**", pattern)) if t]
+    reachable = {0}  # positions in `name` where what the tokens so far matched can end
+    for token in tokens:
+        if token == "**":
+            reachable = set(range(min(reachable), len(name) + 1))
+        elif token == "*":
+            after: set[int] = set()
+            active = False
+            for end in range(len(name) + 1):
+                active = active or end in reachable
+                if active:
+                    after.add(end)
+                if end < len(name) and name[end] == "/":
+                    active = False  # '*' never crosses a '/'
+            reachable = after
+        else:
+            reachable = {i + len(token) for i in reachable if name.startswith(token, i)}
+        if not reachable:
+            return False
+    return len(name) in reachable
 
 
 MAX_TAG = 255  # GitLab's tag name column

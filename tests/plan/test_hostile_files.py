@@ -399,6 +399,127 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ),
     ("a tag with a bidi override", _replace("[unit]", "['un\u202eit']"), 2, "U+202E"),
     ("a megabyte of URL-like text", _replace("[unit]", "['" + "a://" * 200_000 + "']"), 2, "runners.unit.tags"),
+    # found by the second attack
+    (
+        "the API URL as a secret",
+        BASE.replace("config:\n", "config:\n  gitlab:baseUrl: {secure: v1:CANARYcipherURL}\n").encode(),
+        2,
+        "gitlab:baseUrl: must not be a secret",
+    ),
+    (
+        "TLS switch as a secret",
+        BASE.replace("config:\n", "config:\n  gitlab:insecure: {secure: v1:CANARYcipherTLS}\n").encode(),
+        2,
+        "gitlab:insecure: must not be a secret",
+    ),
+    (
+        "the API token in plain text",
+        BASE.replace("config:\n", f"config:\n  gitlab:token: {TOKEN}\n").encode(),
+        2,
+        "gitlab:token: holds the API token in plain text",
+    ),
+    (
+        "a token where a flag belongs",
+        BASE.replace("config:\n", f"config:\n  gitlab:earlyAuthCheck: {TOKEN}\n").encode(),
+        2,
+        "gitlab:earlyAuthCheck: expected true or false",
+    ),
+    (
+        "yes as the TLS switch",
+        BASE.replace("config:\n", "config:\n  gitlab:insecure: 'yes'\n").encode(),
+        2,
+        "gitlab:insecure: expected true or false",
+    ),
+    (
+        "retries as a word",
+        BASE.replace("config:\n", "config:\n  gitlab:retries: abc\n").encode(),
+        2,
+        "gitlab:retries: expected a whole number",
+    ),
+    (
+        "a legacy key to another API",
+        BASE.replace(
+            "config:\n",
+            "config:\n  runner-fleet:tier: production\n  gitlab:config:baseUrl: https://evil.test/api/v4/\n",
+        ).encode(),
+        2,
+        "gitlab:baseUrl: is not on gitlabUrl's host",
+    ),
+    (
+        "a key with an empty namespace",
+        BASE.replace("config:\n", "config:\n  ':x': 1\n").encode(),
+        2,
+        "is not <namespace>:<name>",
+    ),
+    (
+        "a key with three parts",
+        BASE.replace("config:\n", "config:\n  gitlab:token:extra: 1\n").encode(),
+        2,
+        "is not <namespace>:<name>",
+    ),
+    ("an ESC environment", (BASE + "environment:\n  - prod/secrets\n").encode(), 2, "Pulumi ESC"),
+    ("a lone surrogate", _replace("[unit]", '["a\\ud800b"]'), 2, "unpaired surrogate"),
+    ("5000 hex digits", _replace("3600", "0x" + "f" * 5000), 2, "a number beyond 64 bits"),
+    ("20000 binary digits", _replace("3600", "0b" + "1" * 20000), 2, "a number beyond 64 bits"),
+    (
+        "aliases of a large string",
+        (
+            BASE
+            + '  runner-fleet:junk: &s "'
+            + "x" * 300_000
+            + '"\n  runner-fleet:junk2: ['
+            + ", ".join(["*s"] * 40)
+            + "]\n"
+        ).encode(),
+        2,
+        "characters (YAML aliases",
+    ),
+    (
+        "a glob that backtracks",
+        _runner_key(
+            '      image: registry.acme.test/platform/ci-images/build-base:1.2.3\n      allowedImages: ["'
+            + "*" * 28
+            + 'x"]\n'
+        ),
+        2,
+        "runners.unit.image",
+    ),
+    (
+        "a token as a tmpfs path",
+        _runner_key(f"      extraConfig: \"[docker.tmpfs]\\n'/{TOKEN}' = 'rw'\"\n"),
+        2,
+        "runners.unit.extraConfig.docker.tmpfs",
+    ),
+    (
+        "tmpfs with shell in its options",
+        _runner_key("      extraConfig: \"[docker.tmpfs]\\n'/x' = 'rw;id'\"\n"),
+        2,
+        "runners.unit.extraConfig.docker.tmpfs",
+    ),
+    (
+        "a manager image that floats",
+        _replace("    edge-1:\n", "    edge-1:\n      runnerImage: gitlab/gitlab-runner:alpine3.21\n"),
+        3,
+        "images-pinned",
+    ),
+    (
+        "a host directory for cron",
+        _runner_key("      hostDirectories: [{hostPath: /var/spool/cron/crontabs, mountPath: /mnt/x}]\n"),
+        2,
+        "runners.unit.hostDirectories[0].hostPath",
+    ),
+    (
+        "a host directory holding LXD's socket",
+        _runner_key("      hostDirectories: [{hostPath: /srv/lxd/unix.socket, mountPath: /x}]\n"),
+        2,
+        "is or holds a socket",
+    ),
+    (
+        "a host directory over the checkouts",
+        _runner_key("      hostDirectories: [{hostPath: /srv/ci, mountPath: /builds}]\n"),
+        2,
+        "mountPath: /builds: not over",
+    ),
     # escapes through extraConfig
     (
         "the docker socket in extraConfig",
@@ -453,7 +574,10 @@ def test_hostile_files_end_cleanly(tmp_path: Path, case: str, content: bytes, st
         assert len(line) <= 600, line
     for secret in NEVER_PRINTED:
         assert secret not in stdout + stderr, (case, secret)
-    assert not (tmp_path / "plan").exists(), "nothing is written for an invalid stack"
+    if status == 2:
+        assert not (tmp_path / "plan").exists(), "nothing is written for an invalid stack"
+    else:  # a policy stops it after the plan is written, so the reviewer can see why
+        assert (tmp_path / "plan" / "plan.json").is_file()
 
 
 CANARY_STACK = """config:

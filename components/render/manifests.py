@@ -65,11 +65,11 @@ def config_checksum(config_toml: str) -> str:
 
 def label_value(text: str) -> str:
     """A valid Kubernetes label value from any text, deterministically: at most 63 characters of
-    [A-Za-z0-9_.-], starting and ending with a letter or digit. Valid values are kept as they are (after the
-    cut to 63); a value that had to be cleaned gets a short digest, so two names never clean to one."""
-    cut = text[:63].rstrip("-_.")
-    if cut and re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?", cut):
-        return cut
+    [A-Za-z0-9_.-], starting and ending with a letter or digit. A valid value of at most 63 characters is kept
+    as it is; any other (too long, or with other characters) is cleaned, cut and given a short digest of the
+    whole text, so two names never clean to one."""
+    if len(text) <= 63 and re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?", text):
+        return text
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-_.")[:54].rstrip("-_.")
     return f"{clean}-{digest}" if clean else digest

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import kubernetes_validate
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.render import manifests
 from tests.fleets import K8S_FLEET, K8S_MIXED
@@ -93,3 +96,17 @@ def test_fallback_host_manifests_validate_on_a_1_29_cluster() -> None:
     for obj in objects(spec, "legacy"):
         kubernetes_validate.validate(obj, "1.29.0", strict=True)
     assert "app_armor_profile" not in rendered(spec, "legacy")
+
+
+STACK_NAMES = ["a" * 100, "-x-", "_", ".", "1.2", "UPPER_case.", "--", "prod", "dev.eu-1_blue", "9" * 64]
+
+
+@settings(max_examples=150, derandomize=True, database=None, deadline=None)
+@given(stack=st.one_of(st.sampled_from(STACK_NAMES), st.from_regex(r"[A-Za-z0-9_.-]{1,100}", fullmatch=True)))
+def test_every_stack_name_pulumi_accepts_gives_valid_labels(stack: str) -> None:
+    spec = spec_of(K8S_MIXED, stack=stack)
+    for obj in objects(spec, "eu"):
+        kubernetes_validate.validate(obj, "1.30.0", strict=True)
+        for value in obj["metadata"]["labels"].values():
+            assert re.fullmatch(r"([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?", value), (stack, value)
+    assert manifests.label_value(stack) != manifests.label_value(stack + "-"), "two names never clean to one"

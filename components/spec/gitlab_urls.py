@@ -65,18 +65,20 @@ def check_provider_config(p: Problems, provider: Mapping[str, str | None], gitla
         elif kind == "secret" and value != REDACTED:
             p.add(key, "holds the API token in plain text; set it with `pulumi config set --secret` (or GITLAB_TOKEN)")
         elif kind in ("bool", "int") and not re.fullmatch(expected, value):
-            p.add(key, f"expected {'true or false' if kind == 'bool' else 'a whole number 0-100'}")
+            p.add(key, f"expected {'true or false' if kind == 'bool' else 'a whole number 0-999'}")
     base = parse_url(p, _plain_value(provider.get("gitlab:baseUrl")), tier, "gitlab:baseUrl")
     if base is not None and gitlab_url is not None and urlsplit(base).hostname != urlsplit(gitlab_url).hostname:
-        message = "is not on gitlabUrl's host: the provider's token would go to another server"
-        p.add("gitlab:baseUrl", message + " (refused for tier production)") if production else p.warn(
-            "gitlab:baseUrl", message
-        )
+        _weaker(p, "gitlab:baseUrl", "is not on gitlabUrl's host: the provider's token would go elsewhere", production)
     if provider.get("gitlab:insecure") == "true":
-        message = "turns TLS verification off for the provider's token"
-        p.add("gitlab:insecure", message + " (refused for tier production)") if production else p.warn(
-            "gitlab:insecure", message
-        )
+        _weaker(p, "gitlab:insecure", "turns TLS verification off for the provider's token", production)
+
+
+def _weaker(p: Problems, key: str, message: str, production: bool) -> None:
+    """A setting that weakens how the token travels: refused for production, a warning elsewhere."""
+    if production:
+        p.add(key, f"{message} (refused for tier production)")
+    else:
+        p.warn(key, message)
 
 
 def _is_ip(host: str) -> bool:

@@ -1,11 +1,13 @@
 """Host directories a Docker runner's jobs may see: the one way a job reaches the host's file system.
 
 A positive model. A path is read as the kernel resolves it (`//`, `.` and `..` resolved, no trailing `/`) and
-is allowed only below one of ALLOWED_ROOTS, the places a host keeps data for its services (`/srv`, `/data`,
-`/var/cache`), never a root itself, and never a socket. Everything else is refused: the root, system paths,
-cron and boot scripts, engine and cluster state (which holds every volume, runner-fleet's config volume and its
-runner tokens included), temporary directories full of other users' sockets. Pure: the spec checks what a stack
-asks for with it, the policies check what a config.toml declares with it.
+is allowed only below one of ALLOWED_ROOTS, directories that exist for runner-fleet's jobs and nothing else
+(`/srv/runner-fleet`, `/var/cache/runner-fleet`: the operator creates them), never a root itself, and never a
+socket. Everything else is refused: even `/srv` and `/var/cache` hold other services' configuration and secrets
+(GitLab's own `/srv/gitlab/config`, a runner's `/srv/gitlab-runner/config`, debconf's passwords), and so do
+the root, system paths, cron and boot scripts, engine and cluster state (every volume, runner-fleet's config
+volume with its runner tokens included) and temporary directories full of other users' sockets.
+Pure: the spec checks what a stack asks for with it, the policies check what a config.toml declares with it.
 Docker follows symbolic links in a bind source: a host directory must not be a link (the README says so).
 """
 
@@ -13,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-ALLOWED_ROOTS = ("/srv", "/data", "/var/cache")
-"""Host directories live below one of these (e.g. /srv/ci-cache), never at a root itself."""
+ALLOWED_ROOTS = ("/srv/runner-fleet", "/var/cache/runner-fleet")
+"""Host directories live below one of these (e.g. /srv/runner-fleet/cache), never at a root itself."""
 PATH_CHARACTERS = re.compile(r"[A-Za-z0-9._/+@-]+")
 """The characters a host or mount path may have: no spaces, no ':' or ',' (Docker's volume syntax), no globs."""
 SOCKET_NAME = re.compile(r".*(\.sock|\.socket|sock)$", re.IGNORECASE)
@@ -56,7 +58,10 @@ def host_path_problem(path: str) -> str | None:
         return problem
     norm = normalise(path)
     if not any(_below(norm, root) for root in ALLOWED_ROOTS):
-        return f"{norm}: host directories live below {', '.join(r + '/' for r in ALLOWED_ROOTS)} (e.g. /srv/ci-cache)"
+        return (
+            f"{norm}: host directories live below {' or '.join(r + '/' for r in ALLOWED_ROOTS)} (directories that "
+            "exist for runner-fleet's jobs only), e.g. /srv/runner-fleet/cache"
+        )
     if any(SOCKET_NAME.fullmatch(part) for part in norm.split("/")):
         return f"{norm} is or holds a socket"
     return None

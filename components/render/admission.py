@@ -132,12 +132,14 @@ VALIDATIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "an unconfined build container runs moby's rootless BuildKit image as non-root: runAsNonRoot true, a "
-        "non-zero runAsUser and runAsGroup, no supplemental group 0",
+        "non-zero runAsUser and runAsGroup (both set), no supplemental group or fsGroup 0",
         _every_container(
-            f"!({_UNCONFINED_BUILD}) || ({_NON_ROOT} == true && {_USER} > 0 && {_GROUP} != 0"
+            f"!({_UNCONFINED_BUILD}) || ({_NON_ROOT} == true && {_USER} > 0 && {_GROUP} > 0"
             f" && c.image.matches('{BUILDKIT_IMAGE}')"
             f" && !({_POD_CONTEXT} && has(object.spec.securityContext.supplementalGroups)"
-            " && 0 in object.spec.securityContext.supplementalGroups))"
+            " && 0 in object.spec.securityContext.supplementalGroups)"
+            f" && !({_POD_CONTEXT} && has(object.spec.securityContext.fsGroup)"
+            " && object.spec.securityContext.fsGroup == 0))"
         ),
     ),
     (
@@ -152,9 +154,10 @@ VALIDATIONS: tuple[tuple[str, str], ...] = (
         " && !(has(object.spec.priorityClassName) && object.spec.priorityClassName.startsWith('system-'))",
     ),
     (
-        f"resources: only {', '.join(RESOURCE_NAMES)} (no devices)",
-        _every_container(
-            "!has(c.resources) || ("
+        f"resources: only {', '.join(RESOURCE_NAMES)} (no devices, no resource claims)",
+        "!has(object.spec.resourceClaims) && "
+        + _every_container(
+            "!has(c.resources) || (!has(c.resources.claims) && "
             + " && ".join(
                 f"(!has(c.resources.{kind}) || c.resources.{kind}.all(r, r in {_RESOURCE_LIST}))"
                 for kind in ("requests", "limits")

@@ -41,8 +41,9 @@ def parse_url(p: Problems, url: str | None, tier: Tier, key: str = "gitlabUrl") 
 PROVIDER_KEYS = {
     "gitlab:token": ("secret", ""),
     "gitlab:baseUrl": ("url", ""),
-    "gitlab:insecure": ("bool", r"true|false"),
-    "gitlab:earlyAuthCheck": ("bool", r"true|false"),
+    "gitlab:insecure": ("bool", r"true|True|false|False"),
+    "gitlab:earlyAuthCheck": ("bool", r"true|True|false|False"),
+    "gitlab:cacertFile": ("path", r"[A-Za-z0-9_.][A-Za-z0-9_./-]*"),
     "gitlab:retries": ("int", r"[0-9]{1,3}"),
 }
 """The GitLab provider's keys the program passes on, and what each must hold."""
@@ -66,11 +67,30 @@ def check_provider_config(p: Problems, provider: Mapping[str, str | None], gitla
             p.add(key, "holds the API token in plain text; set it with `pulumi config set --secret` (or GITLAB_TOKEN)")
         elif kind in ("bool", "int") and not re.fullmatch(expected, value):
             p.add(key, f"expected {'true or false' if kind == 'bool' else 'a whole number 0-999'}")
+        elif kind == "path" and (not re.fullmatch(expected, value) or ".." in value.split("/")):
+            # The CA the provider trusts decides who can read its token: a file of the repository, reviewed
+            # with the change, never a path elsewhere on the machine that runs pulumi.
+            _weaker(
+                p,
+                key,
+                "is not a relative path inside the project: the CA the provider trusts is reviewed with the stack",
+                production,
+            )
     base = parse_url(p, _plain_value(provider.get("gitlab:baseUrl")), tier, "gitlab:baseUrl")
-    if base is not None and gitlab_url is not None and urlsplit(base).hostname != urlsplit(gitlab_url).hostname:
-        _weaker(p, "gitlab:baseUrl", "is not on gitlabUrl's host: the provider's token would go elsewhere", production)
-    if provider.get("gitlab:insecure") == "true":
+    if base is not None and gitlab_url is not None and _origin(base) != _origin(gitlab_url):
+        _weaker(
+            p,
+            "gitlab:baseUrl",
+            "is not on gitlabUrl's host and port: the provider's token would go elsewhere",
+            production,
+        )
+    if provider.get("gitlab:insecure") in ("true", "True"):
         _weaker(p, "gitlab:insecure", "turns TLS verification off for the provider's token", production)
+
+
+def _origin(url: str) -> tuple[str | None, int]:
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def _weaker(p: Problems, key: str, message: str, production: bool) -> None:

@@ -510,13 +510,13 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ),
     (
         "a host directory holding LXD's socket",
-        _runner_key("      hostDirectories: [{hostPath: /srv/lxd/unix.socket, mountPath: /x}]\n"),
+        _runner_key("      hostDirectories: [{hostPath: /srv/runner-fleet/lxd/unix.socket, mountPath: /x}]\n"),
         2,
         "is or holds a socket",
     ),
     (
         "a host directory over the checkouts",
-        _runner_key("      hostDirectories: [{hostPath: /srv/ci, mountPath: /builds}]\n"),
+        _runner_key("      hostDirectories: [{hostPath: /srv/runner-fleet/ci, mountPath: /builds}]\n"),
         2,
         "mountPath: /builds: not over",
     ),

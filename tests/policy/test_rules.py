@@ -187,13 +187,17 @@ TAMPERED: list[tuple[str, Tamper, str]] = [
     ),
     (
         "host directory with propagation",
-        lambda rs: _config(rs, WRITER, _runner("test-docker-images", lambda e: _confined(e, "/srv/ci:/cache:rshared"))),
+        lambda rs: _config(
+            rs, WRITER, _runner("test-docker-images", lambda e: _confined(e, "/srv/runner-fleet/ci:/cache:rshared"))
+        ),
         "no-host-paths-for-jobs",
     ),
     (
         "host directory for an unconfined job",
         lambda rs: _config(
-            rs, WRITER, _runner("test-docker-images", lambda e: e["docker"].update(volumes=["/srv/ci:/cache"]))
+            rs,
+            WRITER,
+            _runner("test-docker-images", lambda e: e["docker"].update(volumes=["/srv/runner-fleet/ci:/cache"])),
         ),
         "no-host-paths-for-jobs",
     ),

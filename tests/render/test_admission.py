@@ -216,7 +216,13 @@ HOSTILE: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "claim volume": (_volume({"name": "p", "persistentVolumeClaim": {"claimName": "x"}}), "volumes: only"),
     "unconfined build of another image": (_set("build.image", "evil.example.com/setuid-root:1"), "BuildKit image"),
     "unconfined build in group root": (_set("build.securityContext.runAsGroup", 0), "runAsGroup"),
-    "supplemental group root": (_set("pod.securityContext.supplementalGroups", [0]), "supplemental group 0"),
+    "supplemental group root": (_set("pod.securityContext.supplementalGroups", [0]), "supplemental group"),
+    "fsGroup root": (_set("pod.securityContext.fsGroup", 0), "fsGroup 0"),
+    "unconfined build without a group": (_drop("build.securityContext.runAsGroup"), "runAsGroup (both set)"),
+    "a resource claim": (
+        _set("pod.resourceClaims", [{"name": "gpu", "resourceClaimTemplateName": "gpu"}]),
+        "resource claims",
+    ),
     "pinned to a node": (_set("pod.nodeName", "control-plane-1"), "nodeName"),
     "tolerates everything": (_set("pod.tolerations", [{"operator": "Exists"}]), "catch-all toleration"),
     "another runtime": (_set("pod.runtimeClassName", "nvidia"), "runtime class"),
@@ -241,7 +247,7 @@ def test_hostile_pods_are_denied(case: str) -> None:
 def test_a_plain_runner_s_build_container_may_not_be_unconfined() -> None:
     pod = plain_pod()
     pod["spec"]["containers"][0]["securityContext"]["seccompProfile"] = UNCONFINED
-    pod["spec"]["containers"][0]["securityContext"].update(runAsNonRoot=True, runAsUser=1000)
+    pod["spec"]["containers"][0]["securityContext"].update(runAsNonRoot=True, runAsUser=1000, runAsGroup=1000)
     # Unconfined and non-root, but not moby's rootless BuildKit image: anything else could carry a setuid root
     # binary and become root with seccomp and AppArmor off.
     assert any("rootless BuildKit image" in m for m in denials(pod))

@@ -56,8 +56,8 @@ REFUSED = [
     "/srv/\x00",
     "/" + "a" * 5000,
     "/var/spool/cron/crontabs",
-    "/srv/lxd/unix.socket",
-    "/srv/agent/ssh-sock",
+    "/srv/runner-fleet/lxd/unix.socket",
+    "/srv/runner-fleet/agent/ssh-sock",
     "/var/lib/lxd/unix.socket",
     "/opt/cni/bin",
     "/var/lib/cloud/scripts",
@@ -71,15 +71,23 @@ REFUSED = [
     "/var/cache",
     "/data/..",
     "/srv/../var/lib/docker",
+    "/srv/gitlab-runner/config",
+    "/srv/gitlab/config",
+    "/var/cache/debconf",
+    "/data/docker/volumes",
+    "/srv/ci-cache",
+    "/srv/runner-fleet",
+    "/srv/runner-fleet/..",
+    "/srv/runner-fleet-evil/x",
 ]
 ALLOWED = {
-    "/srv/ci-cache": "/srv/ci-cache",
-    "/srv/ci-cache/": "/srv/ci-cache",
-    "/srv//ci-cache": "/srv/ci-cache",
-    "/srv/./ci-cache": "/srv/ci-cache",
-    "/data/old/../cache": "/data/cache",
-    "/var/cache/ci": "/var/cache/ci",
-    "/srv/nfs/ci@2": "/srv/nfs/ci@2",
+    "/srv/runner-fleet/cache": "/srv/runner-fleet/cache",
+    "/srv/runner-fleet/cache/": "/srv/runner-fleet/cache",
+    "/srv//runner-fleet//cache": "/srv/runner-fleet/cache",
+    "/srv/./runner-fleet/cache": "/srv/runner-fleet/cache",
+    "/srv/runner-fleet/old/../cache": "/srv/runner-fleet/cache",
+    "/var/cache/runner-fleet/ci": "/var/cache/runner-fleet/ci",
+    "/srv/runner-fleet/nfs/ci@2": "/srv/runner-fleet/nfs/ci@2",
 }
 
 
@@ -108,13 +116,15 @@ def _problems(values: dict[str, Any]) -> list[str]:
 def test_a_docker_runner_gets_its_checked_directories_in_config_toml() -> None:
     values = _with_dirs(
         [
-            {"hostPath": "/srv//ci-cache/", "mountPath": "/cache"},
-            {"hostPath": "/srv/tools", "mountPath": "/tools", "readOnly": True},
+            {"hostPath": "/srv//runner-fleet/cache/", "mountPath": "/cache"},
+            {"hostPath": "/srv/runner-fleet/tools", "mountPath": "/tools", "readOnly": True},
         ]
     )
     document = tomllib.loads(rendered(spec_of(values), "edge-1"))
     (entry,) = [r for r in document["runners"] if r["name"] == "test-unit"]
-    assert entry["docker"]["volumes"] == ["/srv/ci-cache:/cache", "/srv/tools:/tools:ro"], "no duplicate /cache"
+    assert entry["docker"]["volumes"] == ["/srv/runner-fleet/cache:/cache", "/srv/runner-fleet/tools:/tools:ro"], (
+        "no duplicate /cache"
+    )
 
 
 @pytest.mark.parametrize("path", ["/var/run/docker.sock", "/srv/../etc", "/proc/1/root", "//"])
@@ -126,13 +136,28 @@ def test_the_spec_names_the_refused_path(path: str) -> None:
 @pytest.mark.parametrize(
     ("directories", "key", "message"),
     [
-        ("/srv/ci", "runners.unit.hostDirectories", "expected a list"),
-        ([{"hostPath": "/srv/ci"}], "runners.unit.hostDirectories[0].mountPath", "is required"),
-        ([{"hostPath": "/srv/ci", "mountPath": "/"}], "runners.unit.hostDirectories[0].mountPath", "not over"),
-        ([{"hostPath": "/srv/ci", "mountPath": "/proc/x"}], "runners.unit.hostDirectories[0].mountPath", "/proc"),
-        ([{"hostPath": "/srv/ci", "mountPath": "/c", "rw": True}], "runners.unit.hostDirectories[0].rw", "unknown"),
+        ("/srv/runner-fleet/ci", "runners.unit.hostDirectories", "expected a list"),
+        ([{"hostPath": "/srv/runner-fleet/ci"}], "runners.unit.hostDirectories[0].mountPath", "is required"),
         (
-            [{"hostPath": "/srv/a", "mountPath": "/c"}, {"hostPath": "/srv/b", "mountPath": "/c/"}],
+            [{"hostPath": "/srv/runner-fleet/ci", "mountPath": "/"}],
+            "runners.unit.hostDirectories[0].mountPath",
+            "not over",
+        ),
+        (
+            [{"hostPath": "/srv/runner-fleet/ci", "mountPath": "/proc/x"}],
+            "runners.unit.hostDirectories[0].mountPath",
+            "/proc",
+        ),
+        (
+            [{"hostPath": "/srv/runner-fleet/ci", "mountPath": "/c", "rw": True}],
+            "runners.unit.hostDirectories[0].rw",
+            "unknown",
+        ),
+        (
+            [
+                {"hostPath": "/srv/runner-fleet/a", "mountPath": "/c"},
+                {"hostPath": "/srv/runner-fleet/b", "mountPath": "/c/"},
+            ],
             "runners.unit.hostDirectories[1].mountPath",
             "mounted twice",
         ),
@@ -144,7 +169,7 @@ def test_broken_entries_are_named(directories: Any, key: str, message: str) -> N
 
 
 def test_buildkit_and_kubernetes_runners_get_none() -> None:
-    cache = [{"hostPath": "/srv/ci", "mountPath": "/cache"}]
+    cache = [{"hostPath": "/srv/runner-fleet/ci", "mountPath": "/cache"}]
     problems = _problems(_with_dirs(cache, K8S_MIXED, "docker-images"))
     assert any(p.startswith("runners.docker-images.hostDirectories: a BuildKit runner") for p in problems)
     problems = _problems(_with_dirs(cache, K8S_MIXED, "eu-tests"))
@@ -152,17 +177,19 @@ def test_buildkit_and_kubernetes_runners_get_none() -> None:
 
 
 def test_the_policy_accepts_what_the_spec_accepts_and_nothing_else(plan: Plan) -> None:
-    values = _with_dirs([{"hostPath": "/srv/ci-cache", "mountPath": "/cache"}])
+    values = _with_dirs([{"hostPath": "/srv/runner-fleet/cache", "mountPath": "/cache"}])
     resources = gate.declared(plan(values))
     assert not [v for v in evaluate(resources, Tier.DEVELOPMENT) if v.rule == "no-host-paths-for-jobs"]
 
 
 def test_unprotected_jobs_never_share_a_directory_with_protected_ones() -> None:
     values = copy.deepcopy(FLEET)
-    values["runners"]["unit"]["hostDirectories"] = [{"hostPath": "/srv/ci-cache", "mountPath": "/cache"}]
+    values["runners"]["unit"]["hostDirectories"] = [{"hostPath": "/srv/runner-fleet/cache", "mountPath": "/cache"}]
     values["runners"]["unit"]["protectedOnly"] = True
     values["runners"]["shared"]["host"] = "edge-1"
-    values["runners"]["shared"]["hostDirectories"] = [{"hostPath": "/srv/ci-cache/sub", "mountPath": "/cache"}]
+    values["runners"]["shared"]["hostDirectories"] = [
+        {"hostPath": "/srv/runner-fleet/cache/sub", "mountPath": "/cache"}
+    ]
     problems = _problems(values)
     assert any(p.startswith("runners.shared.hostDirectories[0].hostPath: ") and "protected" in p for p in problems)
     values["runners"]["shared"]["protectedOnly"] = True
@@ -170,5 +197,5 @@ def test_unprotected_jobs_never_share_a_directory_with_protected_ones() -> None:
 
 
 def test_not_over_the_shared_checkouts() -> None:
-    problems = _problems(_with_dirs([{"hostPath": "/srv/ci", "mountPath": "/builds/x"}]))
+    problems = _problems(_with_dirs([{"hostPath": "/srv/runner-fleet/ci", "mountPath": "/builds/x"}]))
     assert any("runners.unit.hostDirectories[0].mountPath: /builds/x: not over" in p for p in problems)

@@ -48,12 +48,16 @@ class StackFileError(Exception):
         self.problems = tuple(one_line(p) for p in problems)
 
 
+_BOOL, _INT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"
+_AMBIGUOUS_NUMBER = "tag:runner-fleet,2026:ambiguous-number"
+
+
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate and non-string keys, typed collections and unquoted dates, and reads
     only true/false as booleans: `yes`, `no`, `on` and `off` are text, as the CLI's YAML 1.2 library reads them."""
 
     yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _INT)]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
@@ -81,6 +85,17 @@ class _StrictLoader(yaml.SafeLoader):
             None, None, "an unquoted date or time: quote it, or the Pulumi CLI passes it reformatted", node.start_mark
         )
 
+    def refuse_number(self, node: yaml.Node) -> None:
+        # YAML 1.1 (PyYAML) and the CLI's YAML library read these differently: 2:00:00 is 7200 or text, 0755 is
+        # octal or decimal, 1_000 is a number or text. Quoted, or as plain decimal, everyone agrees.
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            "an unquoted number that YAML versions read differently (h:mm:ss, a leading 0, '_', 0o, 0b): write "
+            "plain decimal, or quote it",
+            node.start_mark,
+        )
+
     def refuse_tag(self, node: yaml.Node) -> None:
         raise yaml.constructor.ConstructorError(
             None,
@@ -96,6 +111,15 @@ _StrictLoader.add_implicit_resolver(
 for _tag in _REFUSED_TAGS:
     _StrictLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _StrictLoader.refuse_tag)
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.refuse_date)
+_StrictLoader.add_implicit_resolver(
+    _AMBIGUOUS_NUMBER,
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?::[0-5]?[0-9])+|0[0-9_]+|[0-9][0-9_]*_[0-9_]*|0o[0-7_]+|0b[01_]+)$"),
+    list("-+0123456789"),
+)
+_StrictLoader.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_StrictLoader.add_constructor(_AMBIGUOUS_NUMBER, _StrictLoader.refuse_number)
 
 
 def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:

@@ -15,6 +15,7 @@ Keys are matched exactly: gitlab-runner reads config.toml keys case-insensitivel
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,7 +53,23 @@ def _environment(value: Any) -> str | None:
             return f"{name} is set by runner-fleet (buildkit: true)"
         if name.startswith("FF_"):
             return f"{name}: gitlab-runner feature flags change how jobs are run and are not passed through"
+        if _secret_name(name):
+            return (
+                f"{name} looks like it holds a secret, which config.toml would carry in plain text; make it a "
+                "CI/CD variable with `secret:` (variables)"
+            )
     return None
+
+
+SECRET_WORDS = frozenset({"SECRET", "PASSWORD", "PASSWD", "PASS", "TOKEN", "CREDENTIAL", "CREDENTIALS", "APIKEY"})
+SECRET_NAMES = frozenset({"DOCKER_AUTH_CONFIG", "NETRC"})
+
+
+def _secret_name(name: str) -> bool:
+    """An environment name that says it holds a secret (AWS_SECRET_ACCESS_KEY, DB_PASSWORD, API_TOKEN, ...)."""
+    words = name.upper().split("_")
+    pairs = {a + b for a, b in itertools.pairwise(words)}
+    return name.upper() in SECRET_NAMES or bool(SECRET_WORDS & set(words)) or bool({"PRIVATEKEY", "APIKEY"} & pairs)
 
 
 def _container_volumes(value: Any) -> str | None:

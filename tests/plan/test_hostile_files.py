@@ -270,7 +270,7 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
         "a token in an environment entry",
         _runner_key(f"      extraConfig: 'environment = [\"GITLAB_TOKEN={TOKEN}\"]'\n"),
         2,
-        "runners.unit.extraConfig.environment: looks like a credential",
+        "runners.unit.extraConfig.environment: GITLAB_TOKEN looks like it holds a secret",
     ),
     (
         "a socket as an anonymous volume",
@@ -460,7 +460,7 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ("an ESC environment", (BASE + "environment:\n  - prod/secrets\n").encode(), 2, "Pulumi ESC"),
     ("a lone surrogate", _replace("[unit]", '["a\\ud800b"]'), 2, "unpaired surrogate"),
     ("5000 hex digits", _replace("3600", "0x" + "f" * 5000), 2, "a number beyond 64 bits"),
-    ("20000 binary digits", _replace("3600", "0b" + "1" * 20000), 2, "a number beyond 64 bits"),
+    ("20000 binary digits", _replace("3600", "0b" + "1" * 20000), 2, "read differently"),
     (
         "aliases of a large string",
         (
@@ -519,6 +519,47 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
         _runner_key("      hostDirectories: [{hostPath: /srv/runner-fleet/ci, mountPath: /builds}]\n"),
         2,
         "mountPath: /builds: not over",
+    ),
+    # found by the third attack
+    ("a timeout as h:mm:ss", _replace("3600", "1:00:00"), 2, "an unquoted number that YAML versions read differently"),
+    ("a project id as h:mm:ss", _replace("{group: acme}", "{project: 11:46:51}"), 2, "read differently"),
+    ("a limit with a leading zero", _runner_key("      limit: 010\n"), 2, "read differently"),
+    (
+        "a secret by its name in the environment",
+        _runner_key(
+            "      extraConfig: 'environment = [\"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"]'\n"
+        ),
+        2,
+        "AWS_SECRET_ACCESS_KEY looks like it holds a secret",
+    ),
+    (
+        "registry credentials in the environment",
+        _runner_key("      extraConfig: 'environment = [\"DOCKER_AUTH_CONFIG={}\"]'\n"),
+        2,
+        "DOCKER_AUTH_CONFIG looks like it holds a secret",
+    ),
+    (
+        "a CA outside the project in production",
+        BASE.replace(
+            "config:\n", "config:\n  runner-fleet:tier: production\n  gitlab:cacertFile: /tmp/evil-ca.pem\n"
+        ).encode(),
+        2,
+        "gitlab:cacertFile: is not a relative path inside the project",
+    ),
+    (
+        "the API on another port in production",
+        BASE.replace(
+            "config:\n",
+            "config:\n  runner-fleet:tier: production\n  gitlab:baseUrl: https://gitlab.acme.test:8443/api/v4/\n",
+        ).encode(),
+        2,
+        "gitlab:baseUrl: is not on gitlabUrl's host and port",
+    ),
+    (
+        "a host directory of GitLab's own config",
+        _runner_key("      hostDirectories: [{hostPath: /srv/gitlab/config, mountPath: /x}]\n"),
+        2,
+        "below /srv/runner-fleet/",
     ),
     # escapes through extraConfig
     (

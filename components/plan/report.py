@@ -21,7 +21,7 @@ import yaml
 
 from components.docker_host import CONFIG_FILE
 from components.model import PROJECT, REDACTED
-from components.plan import engine
+from components.plan import engine, imports
 from components.plan.engine import PlanResult, Resource
 from components.policy.rules import Violation
 from components.render import config_toml
@@ -178,6 +178,7 @@ def write(result: PlanResult, out: Path, violations: Sequence[Violation] = ()) -
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / "plan.json").write_text(json.dumps(plan_document(result, violations), indent=2, sort_keys=False) + "\n")
+    (out / "imports.sh").write_text(imports.script(result))
     for host, text in config_files(result).items():
         (out / "hosts" / host).mkdir(parents=True, exist_ok=True)
         (out / "hosts" / host / "config.toml").write_text(text)

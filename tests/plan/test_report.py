@@ -61,6 +61,7 @@ def test_plan_json_lists_every_resource_with_its_options(plan: Plan, tmp_path: P
         "hosts/eu/manifests.yaml",
         "hosts/us/config.toml",
         "hosts/us/manifests.yaml",
+        "imports.sh",
         "plan.json",
     ]
 

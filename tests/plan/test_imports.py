@@ -26,7 +26,7 @@ def test_the_id_format_is_the_one_the_sdk_documents() -> None:
     for cls, (owner, pattern) in documented.items():
         doc = inspect.getsource(inspect.getmodule(cls))  # the SDK's docs of the resource, Import section included
         assert pattern in doc, cls  # owner, key, environment scope: the order import_id writes
-        (example,) = set(re.findall(rf"pulumi import (gitlab:index/\w+:\w+) example '?([^'\s]+)'?", doc))
+        (example,) = set(re.findall(r"pulumi import (gitlab:index/\w+:\w+) example '?([^'\s]+)'?", doc))
         assert imports.VARIABLE_TYPES[example[0]] == owner
         assert imports.import_id("12345", example[1].split(":")[1], "*") == example[1]
 

@@ -23,7 +23,7 @@ https://www.pulumi.com/registry/packages/docker/api-docs/container/
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
@@ -31,7 +31,7 @@ import pulumi_docker as docker
 from components.model import DockerTarget, ManagerSpec
 from components.render import config_toml
 from components.render import labels as marks
-from components.secrets import secret
+from components.secrets import rendered_config, secret
 
 CONFIG_DIR = "/etc/gitlab-runner"
 CONFIG_FILE = f"{CONFIG_DIR}/config.toml"
@@ -50,6 +50,8 @@ class DockerRunnerHostArgs:
     """The host's view of the fleet: its settings, its runners, its drain period."""
     tokens: Mapping[str, pulumi.Output[str]]
     """Runner key -> glrt- token (secret), for every runner on the host."""
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Secret config values by key; the host takes those its config.toml holds (cache credentials)."""
 
 
 def container_name(stack: str, host_key: str) -> str:
@@ -95,7 +97,7 @@ class DockerRunnerHost(pulumi.ComponentResource):
             opts=child,
         )
 
-        config = secret(pulumi.Output.all(**args.tokens).apply(lambda tokens: config_toml.render(manager, tokens)))
+        config = secret(rendered_config(manager, args.tokens, args.secrets))
         writer = docker.Container(
             f"{name}-config-writer",
             name=f"{base}-config-writer",

@@ -90,14 +90,14 @@ class RunnerFleet(pulumi.ComponentResource):
                 docker = providers.docker_provider(key, target, secrets, child)
                 return DockerRunnerHost(
                     name,
-                    DockerRunnerHostArgs(manager=manager, tokens=tokens),
+                    DockerRunnerHostArgs(manager=manager, tokens=tokens, secrets=secrets),
                     pulumi.ResourceOptions(parent=self, providers=[docker]),
                 ).manager_name
             case KubernetesTarget():
                 cluster = providers.kubernetes_provider(key, target, secrets, child)
                 return KubernetesRunnerHost(
                     name,
-                    KubernetesRunnerHostArgs(manager=manager, target=target, tokens=tokens),
+                    KubernetesRunnerHostArgs(manager=manager, target=target, tokens=tokens, secrets=secrets),
                     pulumi.ResourceOptions(parent=self, providers=[cluster]),
                 ).manager_name
             case _:

@@ -14,15 +14,15 @@ https://docs.gitlab.com/runner/executors/kubernetes/ , https://www.pulumi.com/re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.model import KubernetesTarget, ManagerSpec
-from components.render import admission, config_toml, manifests
-from components.secrets import secret
+from components.render import admission, manifests
+from components.secrets import rendered_config, secret
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class KubernetesRunnerHostArgs:
     """The host's cluster namespace (the manager's `host.target`, typed)."""
     tokens: Mapping[str, pulumi.Output[str]]
     """Runner key -> glrt- token (secret), for every runner on the host."""
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Secret config values by key; the host takes those its config.toml holds (cache credentials)."""
 
     def __post_init__(self) -> None:
         # `target` is there so that mypy knows the executor; it must be the manager's own.
@@ -48,7 +50,7 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesRunnerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:kubernetes_host:KubernetesRunnerHost", name, None, opts)
         manager, target = args.manager, args.target
-        config = secret(pulumi.Output.all(**args.tokens).apply(lambda tokens: config_toml.render(manager, tokens)))
+        config = secret(rendered_config(manager, args.tokens, args.secrets))
         # A digest of the text is not the text: keep it plain so the pod template stays reviewable.
         checksum = pulumi.Output.unsecret(config.apply(manifests.config_checksum))
         # Typed as Any: the SDK wants its own Args types; these plain dicts are what it serialises them to.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from components import versions
+from components.cache import CacheSpec
 
 PROJECT = "runner-fleet"
 """The Pulumi project (Pulumi.yaml's name), and so the namespace of every stack key (`runner-fleet:hosts`)."""
@@ -292,6 +293,8 @@ class RunnerSpec:
     """TOML merged into this runner's [[runners]] entry; empty by default."""
     host_directories: tuple[HostDirectory, ...] = ()
     """Host directories its jobs see (Docker hosts, not BuildKit runners); none by default."""
+    cache: CacheSpec | None = None
+    """Its distributed cache: its own, else the fleet's; none by default."""
 
     @property
     def access_level(self) -> AccessLevel:
@@ -363,6 +366,8 @@ class FleetSpec:
     """Every runner, sorted by key."""
     variables: tuple[VariableSpec, ...] = ()
     """CI/CD variables, sorted by identity; none by default."""
+    cache: CacheSpec | None = None
+    """The runners' distributed cache unless a runner sets its own; none by default."""
     tier: Tier = Tier.DEVELOPMENT
     """What the stack is for; development by default."""
     protect: bool = False

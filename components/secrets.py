@@ -1,15 +1,31 @@
-"""One helper to mark a value secret, typed as Output[Any].
-
-`pulumi.Output.secret` alone infers Output[Never] in conditional expressions (`secret(x) if tls else None`).
+"""Secret values in the declare layer: one helper to mark a value secret (typed as Output[Any]:
+`pulumi.Output.secret` alone infers Output[Never] in conditional expressions), and a manager's config.toml
+rendered from its tokens and secret config values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+
+from components.model import ManagerSpec
+from components.render import config_toml
 
 
 def secret(value: pulumi.Input[Any]) -> pulumi.Output[Any]:
     """`value` as a secret Output: it shows as [secret] in previews, state and logs."""
     return pulumi.Output.secret(value)
+
+
+def rendered_config(
+    manager: ManagerSpec, tokens: Mapping[str, pulumi.Output[str]], secrets: Mapping[str, pulumi.Output[str]]
+) -> pulumi.Output[str]:
+    """A manager's config.toml once its runners' tokens and the secret config values it holds are known.
+
+    Tokens and secrets reach the renderer only inside `apply`, so the text is a secret from the start; which
+    keys it takes never depends on a secret value."""
+    needed = {key: secrets[key] for key in config_toml.secret_keys(manager)}
+    values = pulumi.Output.all(tokens=pulumi.Output.all(**tokens), secrets=pulumi.Output.all(**needed))
+    return values.apply(lambda v: config_toml.render(manager, v["tokens"] or {}, v["secrets"] or {}))

@@ -27,7 +27,7 @@ COMPONENT_MODULES = {
     "kubernetes_host": "KubernetesRunnerHost",
     "ci_variables": "CiVariables",
 }
-SUPPORT_MODULES = {"__init__", "model", "versions", "secrets", "providers", "images", "host_paths"}
+SUPPORT_MODULES = {"__init__", "model", "versions", "secrets", "providers", "images", "host_paths", "cache"}
 MAX_LINES = 400
 
 

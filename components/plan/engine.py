@@ -163,11 +163,13 @@ class PlanResult:
     outputs: dict[str, Any]
     warnings: list[str]
     tokens: dict[str, str] = field(default_factory=dict)  # UserRunner name -> mock glrt- token
+    secret_values: tuple[str, ...] = ()  # what the secret config keys held (the stack file's placeholders)
 
     def mask_tokens(self, text: str) -> str:
-        """`text` with every token the mock issued shown as REDACTED."""
-        for token in self.tokens.values():
-            text = text.replace(token, REDACTED)
+        """`text` with every token the mock issued, and every secret config value, shown as REDACTED."""
+        for value in (*self.tokens.values(), *self.secret_values):
+            if value:
+                text = text.replace(value, REDACTED)
         return text
 
 
@@ -230,6 +232,7 @@ def run_function(
         outputs=outputs,
         warnings=collector.messages,
         tokens=dict(mocks.tokens),
+        secret_values=tuple(config[key] for key in secret_keys if config and isinstance(config.get(key), str)),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any, assert_never
 
 import tomli_w
 
+from components import cache
 from components.model import REDACTED, DockerTarget, KubernetesTarget, ManagerSpec, RunnerSpec
 from components.render import labels
 
@@ -118,8 +119,16 @@ def _kubernetes_owned(target: KubernetesTarget, runner: RunnerSpec) -> dict[str,
     return k8s
 
 
-def owned_entry(manager: ManagerSpec, runner: RunnerSpec, token: str = REDACTED) -> dict[str, Any]:
-    """The keys of `runner`'s [[runners]] entry that runner-fleet sets from the runner's own keys."""
+def secret_keys(manager: ManagerSpec) -> tuple[str, ...]:
+    """The secret config keys the manager's config.toml holds values of (its runners' cache credentials)."""
+    return tuple(sorted({key for r in manager.runners if r.cache is not None for key in r.cache.secret_keys}))
+
+
+def owned_entry(
+    manager: ManagerSpec, runner: RunnerSpec, token: str = REDACTED, secrets: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The keys of `runner`'s [[runners]] entry that runner-fleet sets from the runner's own keys; `secrets`
+    (config key -> value) fill the cache's credentials, shown as REDACTED when not given."""
     entry: dict[str, Any] = {
         "name": f"{manager.stack}-{runner.key}",
         "url": manager.gitlab_url,
@@ -137,6 +146,9 @@ def owned_entry(manager: ManagerSpec, runner: RunnerSpec, token: str = REDACTED)
             entry["kubernetes"] = _kubernetes_owned(target, runner)
         case _:
             assert_never(target)
+    if runner.cache is not None:
+        values = secrets if secrets is not None else dict.fromkeys(runner.cache.secret_keys, REDACTED)
+        entry["cache"] = cache.table(runner.cache, values)
     return entry
 
 
@@ -205,9 +217,11 @@ def parse_extra(runner: RunnerSpec) -> dict[str, Any]:
     return copy.deepcopy(_parse_extra(runner.extra_config))
 
 
-def runner_entry(manager: ManagerSpec, runner: RunnerSpec, token: str) -> dict[str, Any]:
+def runner_entry(
+    manager: ManagerSpec, runner: RunnerSpec, token: str, secrets: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """One `[[runners]]` table: defaults, then extraConfig, then the keys runner-fleet owns."""
-    owned = owned_entry(manager, runner, token)
+    owned = owned_entry(manager, runner, token, secrets)
     merged = _overlay(_defaults(manager, runner), parse_extra(runner))
     env = merged.pop("environment", [])
     merged = _overlay(merged, owned)
@@ -236,8 +250,11 @@ def _ordered_like(merged: dict[str, Any], owned: Mapping[str, Any]) -> dict[str,
 # --- the document ------------------------------------------------------------------------------
 
 
-def document(manager: ManagerSpec, tokens: Mapping[str, str]) -> dict[str, Any]:
-    """config.toml as a table; `tokens` maps runner key -> glrt- token."""
+def document(
+    manager: ManagerSpec, tokens: Mapping[str, str], secrets: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """config.toml as a table; `tokens` maps runner key -> glrt- token, `secrets` config key -> value for the
+    keys in `secret_keys(manager)` (REDACTED when not given)."""
     host = manager.host
     return {
         "concurrent": host.concurrent,
@@ -246,7 +263,7 @@ def document(manager: ManagerSpec, tokens: Mapping[str, str]) -> dict[str, Any]:
         "log_level": host.log_level.value,
         "log_format": host.log_format.value,
         "listen_address": f":{METRICS_PORT}",
-        "runners": [runner_entry(manager, r, tokens[r.key]) for r in manager.runners],
+        "runners": [runner_entry(manager, r, tokens[r.key], secrets) for r in manager.runners],
     }
 
 
@@ -255,10 +272,10 @@ def placeholder_tokens(manager: ManagerSpec) -> dict[str, str]:
     return {r.key: REDACTED for r in manager.runners}
 
 
-def render(manager: ManagerSpec, tokens: Mapping[str, str]) -> str:
-    """The config.toml of one manager; `tokens` maps runner key -> glrt- token."""
+def render(manager: ManagerSpec, tokens: Mapping[str, str], secrets: Mapping[str, str] | None = None) -> str:
+    """The config.toml of one manager; `tokens` maps runner key -> glrt- token, `secrets` as for `document`."""
     header = (
         f"# gitlab-runner config for host '{manager.host.key}' of stack '{manager.stack}'.\n"
         "# Rendered by runner-fleet (pulumi up); edits here are overwritten on the next update.\n"
     )
-    return header + tomli_w.dumps(document(manager, tokens))
+    return header + tomli_w.dumps(document(manager, tokens, secrets))

@@ -78,19 +78,24 @@ def check_secret_ref(p: Problems, path: str, name: str, config_keys: frozenset[s
         p.add(path, f"config key {name!r} is not a secret; set it with pulumi config set --secret")
 
 
+def host_secret_refs(hosts: Iterable[HostSpec | None]) -> list[tuple[str, str]]:
+    """(key path, config key) of every secret the hosts name."""
+    return [ref for host in hosts if host is not None for ref in _host_secret_refs(host)]
+
+
 def referenced_secrets(
     p: Problems,
-    hosts: Iterable[HostSpec | None],
+    refs: Iterable[tuple[str, str]],
     variables: Iterable[VariableSpec],
     secrets: frozenset[str],
     config_keys: frozenset[str],
 ) -> set[str]:
-    """Every config key the fleet reads as a secret; a host's must be set, and set as a secret."""
+    """Every config key the fleet reads as a secret. `refs` (key path, config key) name secrets outside the
+    variables (hosts' TLS and kubeconfig, cache credentials): each must be set, and set as a secret."""
     referenced = {v.secret for v in variables if v.secret}
-    for host in hosts:
-        for path, key in _host_secret_refs(host) if host is not None else []:
-            referenced.add(key)
-            check_secret_ref(p, path, key, config_keys, secrets)
+    for path, key in refs:
+        referenced.add(key)
+        check_secret_ref(p, path, key, config_keys, secrets)
     return referenced
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from components.cache import CacheType, S3Authentication
 from components.model import LogFormat, LogLevel, PullPolicy, ScopeKind, Tier, VariableType
 from components.spec.kinds import Choice, Flag, Kind, Nested, Ref, Text, TextMap, Texts, Verbatim, Whole
 
@@ -146,6 +147,49 @@ SCOPE = OneOf(
 )
 """A runner's scope: a map with exactly one of these keys (instance: true, or a group or project path or id)."""
 
+SECRET_REF = "{secret: <configKey>}"
+CACHE_S3 = Section(
+    keys=(
+        Key("bucketName", Text(), "the bucket", "bucket_name", "is required"),
+        Key("serverAddress", Text(), "endpoint host[:port]; unset: AWS S3", "server_address"),
+        Key("bucketLocation", Text(), "the bucket's region", "bucket_location"),
+        Key("authenticationType", Choice(S3Authentication), "iam (default) or access-key", "authentication_type"),
+        Key("insecure", Flag(), "plain HTTP to the endpoint", "insecure"),
+        Key("accessKey", Nested(), SECRET_REF, "access_key"),
+        Key("secretKey", Nested(), SECRET_REF, "secret_key"),
+    ),
+    expected="a map with 'bucketName'",
+)
+CACHE_GCS = Section(
+    keys=(
+        Key("bucketName", Text(), "the bucket", "bucket_name", "is required"),
+        Key("credentialsFile", Text(), "service account key file in the manager", "credentials_file"),
+        Key("accessId", Text(), "the service account's e-mail (with privateKey)", "access_id"),
+        Key("privateKey", Nested(), SECRET_REF, "private_key"),
+    ),
+    expected="a map with 'bucketName'",
+)
+CACHE_AZURE = Section(
+    keys=(
+        Key("containerName", Text(), "the blob container", "container_name", "is required"),
+        Key("accountName", Text(), "the storage account", "account_name", "is required"),
+        Key("storageDomain", Text(), "the storage domain", "storage_domain"),
+        Key("accountKey", Nested(), SECRET_REF, "account_key"),
+    ),
+    expected="a map with 'containerName' and 'accountName'",
+)
+CACHE = Section(
+    keys=(
+        Key("type", Choice(CacheType), "the backend", "type", "is required"),
+        Key("shared", Flag(), "runners share cache entries", "shared"),
+        Key("path", Text(), "a prefix inside the bucket", "path"),
+        Key("s3", Nested(CACHE_S3), "the S3 backend (type s3)", "s3"),
+        Key("gcs", Nested(CACHE_GCS), "the GCS backend (type gcs)", "gcs"),
+        Key("azure", Nested(CACHE_AZURE), "the Azure backend (type azure)", "azure"),
+    ),
+    expected="a map with 'type' and its backend's section (or {} for none)",
+)
+
 HOST_DIRECTORY = Section(
     keys=(
         Key(
@@ -193,6 +237,7 @@ RUNNER = Section(
             "TOML merged into the runner's [[runners]] entry",
             "extra_config",
         ),
+        Key("cache", Nested(CACHE), "distributed cache; default: the fleet's `cache`; {} for none", "cache"),
         Key(
             "hostDirectories",
             Nested(HOST_DIRECTORY),
@@ -252,6 +297,9 @@ TOP_LEVEL = Section(
         ),
         Key("variables", Nested(VARIABLE), "CI/CD variables of projects and groups: a list", "variables"),
         Key("tier", Choice(Tier), "What the stack is for: one of GitLab's deployment tiers", "tier"),
+        Key(
+            "cache", Nested(CACHE), "The runners' distributed cache unless a runner sets its own; {} for none", "cache"
+        ),
         Key(
             "protect",
             Flag(),

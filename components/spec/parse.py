@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from components.cache import CacheSpec
 from components.model import (
     PROJECT,
     FleetSpec,
@@ -25,6 +26,7 @@ from components.model import (
     field_default,
 )
 from components.spec import extra_config, fleet_checks, keys
+from components.spec.caches import parse_cache, secret_refs
 from components.spec.gitlab_urls import check_provider_config, parse_url
 from components.spec.hosts import parse_host
 from components.spec.keys import TOP_LEVEL
@@ -86,9 +88,11 @@ def _hosts(p: Problems, raw: object, path: str) -> dict[str, HostSpec | None]:
     return {key: parse_host(p, key, entry) for key, entry in sorted(_entries(p, raw, path, "host-key -> host").items())}
 
 
-def _runners(p: Problems, raw: object, path: str, *, hosts: Mapping[str, HostSpec | None]) -> list[RunnerSpec | None]:
+def _runners(
+    p: Problems, raw: object, path: str, *, hosts: Mapping[str, HostSpec | None], cache: CacheSpec | None
+) -> list[RunnerSpec | None]:
     entries = _entries(p, raw, path, "runner-key -> runner")
-    return [parse_runner(p, key, entry, hosts) for key, entry in sorted(entries.items())]
+    return [parse_runner(p, key, entry, hosts, cache) for key, entry in sorted(entries.items())]
 
 
 def _top_level(p: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,18 +140,25 @@ def parse_spec(
     check_provider_config(p, other, gitlab_url, tier)
     protect = read_key(p, top, "", by_name["protect"])
     hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": _hosts}) or {}
-    runners: list[RunnerSpec | None] = (
-        read_key(p, top, "", by_name["runners"], {"runners": functools.partial(_runners, hosts=hosts)}) or []
-    )
+    read_cache = read_key(p, top, "", by_name["cache"], {"cache": parse_cache})
+    cache = read_cache if isinstance(read_cache, CacheSpec) else None
+    read_runners = functools.partial(_runners, hosts=hosts, cache=cache)
+    runners: list[RunnerSpec | None] = read_key(p, top, "", by_name["runners"], {"runners": read_runners}) or []
     read_variables = functools.partial(parse_variables, secrets=secrets, config_keys=config_keys)
     variables: list[VariableSpec | None] = read_key(p, top, "", by_name["variables"], {"variables": read_variables})
     valid_vars = [v for v in variables or [] if v is not None]
 
-    referenced = fleet_checks.referenced_secrets(p, hosts.values(), valid_vars, secrets, config_keys)
+    # The fleet's cache is checked once, under `cache`; a runner's own under its path.
+    caches = [(f"runners.{r.key}.cache", r.cache) for r in runners if r is not None and r.cache not in (None, cache)]
+    caches += [("cache", cache)] if cache is not None else []
+    refs = fleet_checks.host_secret_refs(hosts.values())
+    refs += [ref for path, c in caches if c is not None for ref in secret_refs(c, path)]
+    referenced = fleet_checks.referenced_secrets(p, refs, valid_vars, secrets, config_keys)
     for key in sorted(config_keys - set(TOP_LEVEL.names) - referenced):
         p.add(
             key,
-            unknown_key(key, TOP_LEVEL.names) + " (or a secret referenced by a variable, docker tls or kubeconfig)",
+            unknown_key(key, TOP_LEVEL.names)
+            + " (or a secret referenced by a variable, a cache, docker tls or kubeconfig)",
         )
     fleet_checks.check_namespaces(p, hosts.values())
     fleet_checks.check_metrics_ports(p, hosts.values())
@@ -160,6 +171,7 @@ def parse_spec(
         hosts=tuple(h for h in hosts.values() if h is not None),
         runners=tuple(r for r in runners if r is not None),
         variables=tuple(sorted(valid_vars, key=lambda v: v.identity)),
+        cache=cache,
         tier=tier,
         protect=default_protect(tier) if protect is None else protect,
         secret_keys=frozenset(referenced),

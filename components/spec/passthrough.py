@@ -125,16 +125,6 @@ def _empty_dirs(value: Any) -> str | None:
     return None
 
 
-def _no_credentials(section: str) -> Check:
-    def check(value: Any) -> str | None:
-        return (
-            f"credentials in {section} would sit in plain text in the stack file and config.toml; use IAM or "
-            "workload identity"
-        )
-
-    return check
-
-
 RESOURCES = "a resource request or limit of the job's own pod"
 RUNNER: Mapping[str, Allowed | Mapping[str, Any]] = {
     "environment": Allowed("variables of the job's environment (not runner-fleet's own, no FF_* flags)", _environment),
@@ -145,34 +135,6 @@ RUNNER: Mapping[str, Allowed | Mapping[str, Any]] = {
     "pre_build_script": Allowed("a script run inside the job's container"),
     "post_build_script": Allowed("a script run inside the job's container"),
     "debug_trace_disabled": Allowed("whether jobs may print a debug trace"),
-    "cache": {
-        "Type": Allowed("the distributed cache's backend"),
-        "Path": Allowed("a prefix inside the cache bucket"),
-        "Shared": Allowed("whether runners share cache entries"),
-        "MaxUploadedArchiveSize": Allowed("the largest cache archive a job uploads"),
-        "s3": {
-            "ServerAddress": Allowed("the S3 endpoint"),
-            "BucketName": Allowed("the bucket"),
-            "BucketLocation": Allowed("the bucket's region"),
-            "Insecure": Allowed("plain HTTP to the endpoint"),
-            "AuthenticationType": Allowed("iam (credentials are refused here)"),
-            "AccessKey": Allowed("refused", _no_credentials("cache.s3")),
-            "SecretKey": Allowed("refused", _no_credentials("cache.s3")),
-            "SessionToken": Allowed("refused", _no_credentials("cache.s3")),
-        },
-        "gcs": {
-            "BucketName": Allowed("the bucket"),
-            "CredentialsFile": Allowed("refused", _no_credentials("cache.gcs")),
-            "AccessID": Allowed("refused", _no_credentials("cache.gcs")),
-            "PrivateKey": Allowed("refused", _no_credentials("cache.gcs")),
-        },
-        "azure": {
-            "ContainerName": Allowed("the blob container"),
-            "AccountName": Allowed("the storage account"),
-            "StorageDomain": Allowed("the storage domain"),
-            "AccountKey": Allowed("refused", _no_credentials("cache.azure")),
-        },
-    },
 }
 DOCKER: Mapping[str, Allowed | Mapping[str, Any]] = {
     "memory": Allowed("a limit of the job's container"),
@@ -219,6 +181,7 @@ REFUSED_BECAUSE = {
     "service_account": "reaches another identity",
     "user": "changes the job's user",
     "helper_image": "runs another image beside the job",
+    "cache": "the distributed cache is runners.<r>.cache (or the fleet's cache), credentials as {secret: <configKey>}",
 }
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from components.cache import CacheSpec
 from components.host_paths import host_path_problem, mount_path_problem, normalise
 from components.images import ROOTLESS_BUILDKIT, image_problem
 from components.model import (
@@ -26,6 +27,7 @@ from components.model import (
     field_default,
 )
 from components.spec import keys
+from components.spec.caches import parse_cache
 from components.spec.kinds import GITLAB_PATH, MAX_INT32
 from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
 from components.spec.reader import check_name, exactly_one_of, read_section
@@ -188,12 +190,21 @@ def _check_host_directories(p: Problems, path: str, values: dict[str, Any], host
         )
 
 
-def parse_runner(p: Problems, key: str, raw: object, hosts: Mapping[str, HostSpec | None]) -> RunnerSpec | None:
+def parse_runner(
+    p: Problems, key: str, raw: object, hosts: Mapping[str, HostSpec | None], cache: CacheSpec | None = None
+) -> RunnerSpec | None:
+    """One runner; `cache` is the fleet's, which it gets unless it sets its own (`{}`: none)."""
     path = f"runners.{key}"
     named = check_name(p, key, path, "runner")
-    values = read_section(p, raw, path, keys.RUNNER, {"scope": parse_scope, "hostDirectories": parse_host_directories})
+    nested = {"scope": parse_scope, "hostDirectories": parse_host_directories, "cache": parse_cache}
+    values = read_section(p, raw, path, keys.RUNNER, nested)
     if values is None:
         return None
+    own = values.pop("cache", None)
+    if isinstance(raw, dict) and "cache" in raw:
+        values["cache"] = own if isinstance(own, CacheSpec) else None  # its own, `{}` (none) or invalid
+    else:
+        values["cache"] = cache
     host = values.get("host")
     if host is not None and host not in hosts:
         p.add(f"{path}.host", f"unknown host {host!r} (known: {', '.join(sorted(hosts)) or 'none defined'})")

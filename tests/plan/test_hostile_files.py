@@ -629,6 +629,11 @@ CANARY_STACK = """config:
   runner-fleet:dockerCa: {secure: v1:CANARYcipherCA}
   runner-fleet:dockerCert: {secure: v1:CANARYcipherCERT}
   runner-fleet:dockerKey: {secure: v1:CANARYcipherKEY}
+  runner-fleet:cacheAccessKey: {secure: v1:CANARYcipherCACHEAK}
+  runner-fleet:cacheSecretKey: {secure: v1:CANARYcipherCACHESK}
+  runner-fleet:cache:
+    type: s3
+    s3: {bucketName: ci-cache, accessKey: {secret: cacheAccessKey}, secretKey: {secret: cacheSecretKey}}
   runner-fleet:hosts:
     edge-1:
       docker:
@@ -653,7 +658,7 @@ CANARY_STACK = """config:
   - {group: acme, key: DEPLOY_TOKEN, secret: deployToken, masked: true, protected: true}
   - {project: acme/app, key: MASKED_LITERAL, value: CanaryMaskedLiteral_7f3a9c, masked: true}
 """
-CANARIES = ("CANARYcipher", "CanaryMaskedLiteral_7f3a9c", "glrt-mock")
+CANARIES = ("CANARYcipher", "CanaryMaskedLiteral_7f3a9c", "glrt-mock", "mock-secret-value-of")
 
 
 def test_secret_canaries_never_reach_the_plan_files_or_the_terminal(tmp_path: Path) -> None:
@@ -665,6 +670,8 @@ def test_secret_canaries_never_reach_the_plan_files_or_the_terminal(tmp_path: Pa
         assert canary not in stdout + stderr, canary
         for path, text in written.items():
             assert canary not in text, (canary, path)
+    for host in ("edge-1", "cluster"):
+        assert 'AccessKey = "[secret]"' in written[tmp_path / "plan" / "hosts" / host / "config.toml"]
     plan = written[tmp_path / "plan" / "plan.json"]
     assert "MASKED_LITERAL" in plan and "DEPLOY_TOKEN" in plan, "the variables are there, their values are not"
 

@@ -31,6 +31,7 @@ def test_structured_values_are_json_text_and_keys_get_the_project_namespace(tmp_
         # Pulumi.yaml's defaults, injected as the CLI injects them:
         "runner-fleet:variables": "[]",
         "runner-fleet:tier": "development",
+        "runner-fleet:cache": "{}",
     }
 
 

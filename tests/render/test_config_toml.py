@@ -111,15 +111,19 @@ def test_extra_config_is_merged() -> None:
     values["runners"]["unit"]["extraConfig"] = (
         'output_limit = 8192\nenvironment = ["GIT_DEPTH=10"]\n'
         '[docker]\nvolumes = ["/cache", "/certs/client"]\nmemory = "2g"\n'
-        '[cache]\nType = "s3"\nShared = true\n[cache.s3]\nBucketName = "ci-cache"\n'
     )
+    values["runners"]["unit"]["cache"] = {"type": "s3", "shared": True, "s3": {"bucketName": "ci-cache"}}
     entry = _entry(spec_of(values), "edge-1", "unit")
     assert entry["output_limit"] == 8192
     assert entry["environment"] == ["GIT_DEPTH=10"]
     assert entry["docker"]["volumes"] == ["/cache", "/certs/client"], "extraConfig overrides defaults"
     assert entry["docker"]["memory"] == "2g"
     assert entry["docker"]["privileged"] is False
-    assert entry["cache"] == {"Type": "s3", "Shared": True, "s3": {"BucketName": "ci-cache"}}
+    assert entry["cache"] == {
+        "Type": "s3",
+        "Shared": True,
+        "s3": {"BucketName": "ci-cache", "Insecure": False, "AuthenticationType": "iam"},
+    }
     assert validate_text(rendered(spec_of(values), "edge-1")) == []
 
 

@@ -1,0 +1,98 @@
+"""Read `cache` and `runners.<r>.cache`: the distributed cache (components/cache.py), credentials by reference.
+
+The keys are in `keys.CACHE`, `CACHE_S3`, `CACHE_GCS`, `CACHE_AZURE`. A credential is `{secret: <configKey>}`,
+never a value: plain text is refused without being repeated. `{}` means no distributed cache (for a runner: not
+even the fleet's). Whether each referenced key is set, and set as a secret, is checked with the fleet's other
+secret references (fleet_checks.referenced_secrets).
+"""
+
+from __future__ import annotations
+
+from components.cache import AzureCache, CacheSpec, CacheType, GcsCache, S3Authentication, S3Cache
+from components.spec import keys
+from components.spec.problems import Problems, describe
+from components.spec.reader import read_section
+
+NO_CACHE = "none"
+
+
+def _secret_ref(p: Problems, raw: object, path: str) -> str | None:
+    if isinstance(raw, dict) and set(raw) == {"secret"} and isinstance(raw["secret"], str) and raw["secret"]:
+        return raw["secret"]
+    if isinstance(raw, str):
+        p.add(path, "a credential in plain text is refused; write {secret: <configKey>} and set that key as a secret")
+    else:
+        p.add(path, f"expected {{secret: <configKey>}}, found {describe(raw)}")
+    return None
+
+
+CREDENTIALS = {name: _secret_ref for name in ("accessKey", "secretKey", "privateKey", "accountKey")}
+
+
+def _s3(p: Problems, raw: object, path: str) -> S3Cache | None:
+    values = read_section(p, raw, path, keys.CACHE_S3, CREDENTIALS)
+    if values is None or "bucket_name" not in values:
+        return None
+    written = raw if isinstance(raw, dict) else {}
+    pair = ("accessKey" in written) + ("secretKey" in written)  # written, even if refused (said once, there)
+    auth = values.setdefault("authentication_type", S3Authentication.ACCESS_KEY if pair else S3Authentication.IAM)
+    if auth is S3Authentication.ACCESS_KEY and pair != 2:
+        p.add(path, "authenticationType access-key needs accessKey and secretKey, each {secret: <configKey>}")
+    elif auth is S3Authentication.IAM and pair:
+        p.add(path, "authenticationType iam takes no accessKey or secretKey")
+    return S3Cache(**values)
+
+
+def _gcs(p: Problems, raw: object, path: str) -> GcsCache | None:
+    values = read_section(p, raw, path, keys.CACHE_GCS, CREDENTIALS)
+    if values is None or "bucket_name" not in values:
+        return None
+    if ("private_key" in values) != ("access_id" in values):
+        p.add(path, "accessId and privateKey go together")
+    if "credentials_file" in values and "private_key" in values:
+        p.add(path, "set either credentialsFile or accessId/privateKey, not both")
+    return GcsCache(**values)
+
+
+def _azure(p: Problems, raw: object, path: str) -> AzureCache | None:
+    values = read_section(p, raw, path, keys.CACHE_AZURE, CREDENTIALS)
+    if values is None or "container_name" not in values or "account_name" not in values:
+        return None
+    return AzureCache(**values)
+
+
+def parse_cache(p: Problems, raw: object, path: str) -> CacheSpec | str | None:
+    """A CacheSpec; NO_CACHE for `{}`; None when it is invalid (with problems)."""
+    if raw == {}:
+        return NO_CACHE
+    values = read_section(p, raw, path, keys.CACHE, {"s3": _s3, "gcs": _gcs, "azure": _azure})
+    if values is None or "type" not in values:
+        return None
+    kind: CacheType = values["type"]
+    for other in CacheType:
+        if other is not kind and other.value in values:
+            p.add(f"{path}.{other.value}", f"a {kind.value} cache has no {other.value} section")
+    if kind.value not in values:
+        if isinstance(raw, dict) and kind.value not in raw:
+            p.add(f"{path}.{kind.value}", f"is required for type {kind.value}")
+        return None
+    return CacheSpec(**values)
+
+
+def secret_refs(cache: CacheSpec, path: str) -> list[tuple[str, str]]:
+    """(key path, config key) of every credential the cache names."""
+    fields = {
+        "access_key": "accessKey",
+        "secret_key": "secretKey",
+        "private_key": "privateKey",
+        "account_key": "accountKey",
+    }
+    found = []
+    for section in (cache.s3, cache.gcs, cache.azure):
+        if section is None:
+            continue
+        for field, name in fields.items():
+            key = getattr(section, field, None)
+            if key is not None:
+                found.append((f"{path}.{cache.type.value}.{name}", key))
+    return found

@@ -96,54 +96,56 @@ class CacheSpec:
     """The Azure settings (type azure)."""
 
     @property
+    def backend(self) -> S3Cache | GcsCache | AzureCache | None:
+        """The settings of its backend."""
+        return self.s3 or self.gcs or self.azure
+
+    @property
+    def credentials(self) -> tuple[tuple[str, str], ...]:
+        """(stack key, secret config key) of every credential it names, e.g. ("accessKey", "cacheAccessKey")."""
+        backend = self.backend
+        named = ((key, getattr(backend, field, None)) for field, (key, _) in CREDENTIALS.items())
+        return tuple((key, ref) for key, ref in named if ref is not None)
+
+    @property
     def secret_keys(self) -> tuple[str, ...]:
         """The secret config keys its credentials come from."""
-        refs = (
-            (self.s3.access_key, self.s3.secret_key) if self.s3 else (),
-            (self.gcs.private_key,) if self.gcs else (),
-            (self.azure.account_key,) if self.azure else (),
-        )
-        return tuple(key for group in refs for key in group if key is not None)
+        return tuple(ref for _, ref in self.credentials)
 
 
 def _present(table: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in table.items() if v is not None}
 
 
+CREDENTIALS = {
+    "access_key": ("accessKey", "AccessKey"),
+    "secret_key": ("secretKey", "SecretKey"),
+    "private_key": ("privateKey", "PrivateKey"),
+    "account_key": ("accountKey", "AccountKey"),
+}
+"""Credential fields of the backends: model field -> (stack key, config.toml key)."""
+SETTINGS = {
+    "server_address": "ServerAddress",
+    "bucket_name": "BucketName",
+    "bucket_location": "BucketLocation",
+    "insecure": "Insecure",
+    "authentication_type": "AuthenticationType",
+    "credentials_file": "CredentialsFile",
+    "access_id": "AccessID",
+    "account_name": "AccountName",
+    "container_name": "ContainerName",
+    "storage_domain": "StorageDomain",
+}
+"""The other backend fields: model field -> config.toml key."""
+
+
 def table(cache: CacheSpec, secrets: Mapping[str, str]) -> dict[str, Any]:
     """The `[runners.cache]` table; credential fields take their value from `secrets` (config key -> value)."""
     out: dict[str, Any] = _present({"Type": cache.type.value, "Path": cache.path, "Shared": cache.shared})
-    if cache.s3 is not None:
-        s3 = cache.s3
-        out["s3"] = _present(
-            {
-                "ServerAddress": s3.server_address,
-                "BucketName": s3.bucket_name,
-                "BucketLocation": s3.bucket_location,
-                "Insecure": s3.insecure,
-                "AuthenticationType": s3.authentication_type.value,
-                "AccessKey": secrets[s3.access_key] if s3.access_key else None,
-                "SecretKey": secrets[s3.secret_key] if s3.secret_key else None,
-            }
-        )
-    if cache.gcs is not None:
-        gcs = cache.gcs
-        out["gcs"] = _present(
-            {
-                "BucketName": gcs.bucket_name,
-                "CredentialsFile": gcs.credentials_file,
-                "AccessID": gcs.access_id,
-                "PrivateKey": secrets[gcs.private_key] if gcs.private_key else None,
-            }
-        )
-    if cache.azure is not None:
-        azure = cache.azure
-        out["azure"] = _present(
-            {
-                "AccountName": azure.account_name,
-                "ContainerName": azure.container_name,
-                "StorageDomain": azure.storage_domain,
-                "AccountKey": secrets[azure.account_key] if azure.account_key else None,
-            }
-        )
+    backend = cache.backend
+    if backend is not None:
+        fields = {name: getattr(backend, name) for name in backend.__dataclass_fields__}
+        section = {SETTINGS[name]: value for name, value in fields.items() if name in SETTINGS}
+        section |= {CREDENTIALS[name][1]: secrets[ref] for name, ref in fields.items() if name in CREDENTIALS and ref}
+        out[cache.type.value] = _present({k: v.value if isinstance(v, enum.Enum) else v for k, v in section.items()})
     return out

@@ -8,6 +8,7 @@ secret references (fleet_checks.referenced_secrets).
 
 from __future__ import annotations
 
+from components.cache import CREDENTIALS as CREDENTIAL_FIELDS
 from components.cache import AzureCache, CacheSpec, CacheType, GcsCache, S3Authentication, S3Cache
 from components.spec import keys
 from components.spec.problems import Problems, describe
@@ -26,7 +27,7 @@ def _secret_ref(p: Problems, raw: object, path: str) -> str | None:
     return None
 
 
-CREDENTIALS = {name: _secret_ref for name in ("accessKey", "secretKey", "privateKey", "accountKey")}
+CREDENTIALS = {key: _secret_ref for key, _ in CREDENTIAL_FIELDS.values()}
 
 
 def _s3(p: Problems, raw: object, path: str) -> S3Cache | None:
@@ -81,18 +82,4 @@ def parse_cache(p: Problems, raw: object, path: str) -> CacheSpec | str | None:
 
 def secret_refs(cache: CacheSpec, path: str) -> list[tuple[str, str]]:
     """(key path, config key) of every credential the cache names."""
-    fields = {
-        "access_key": "accessKey",
-        "secret_key": "secretKey",
-        "private_key": "privateKey",
-        "account_key": "accountKey",
-    }
-    found = []
-    for section in (cache.s3, cache.gcs, cache.azure):
-        if section is None:
-            continue
-        for field, name in fields.items():
-            key = getattr(section, field, None)
-            if key is not None:
-                found.append((f"{path}.{cache.type.value}.{name}", key))
-    return found
+    return [(f"{path}.{cache.type.value}.{key}", ref) for key, ref in cache.credentials]

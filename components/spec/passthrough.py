@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.host_paths import SOCKET_NAME
 from components.spec.problems import CREDENTIAL_MESSAGE, looks_like_credential
 
 Check = Callable[[Any], str | None]
@@ -83,7 +84,7 @@ def _container_volumes(value: Any) -> str | None:
                 "only container paths (anonymous volumes) such as /cache: a host path, a volume or options are "
                 "refused (a host directory is runners.<r>.hostDirectories)"
             )
-        if any(part.endswith(".sock") for part in entry.split("/")):
+        if any(SOCKET_NAME.fullmatch(part) for part in entry.split("/")):
             return f"{entry}: no socket paths, not even inside the container"
     return None
 

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components.model import DockerTarget, ManagerSpec
+from components.model import ManagerSpec
 from components.render import config_toml
 from components.render import labels as marks
 from components.secrets import rendered_config, secret
+from components.targets import DockerTarget
 
 CONFIG_DIR = "/etc/gitlab-runner"
 CONFIG_FILE = f"{CONFIG_DIR}/config.toml"
@@ -54,8 +55,7 @@ class DockerRunnerHostArgs:
     """Secret config values by key; the host takes those its config.toml holds (cache credentials)."""
 
 
-def container_name(stack: str, host_key: str) -> str:
-    return f"gitlab-runner-{stack}-{host_key}"
+container_name = marks.container_name
 
 
 def _labels(manager: ManagerSpec, role: str) -> list[docker.ContainerLabelArgs]:

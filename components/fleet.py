@@ -18,9 +18,10 @@ from components import providers
 from components.ci_variables import CiVariables, CiVariablesArgs
 from components.docker_host import DockerRunnerHost, DockerRunnerHostArgs
 from components.kubernetes_host import KubernetesRunnerHost, KubernetesRunnerHostArgs
-from components.model import DockerTarget, KubernetesTarget, ManagerSpec, ScopeKind
+from components.model import ManagerSpec, ScopeKind
 from components.registration import RunnerRegistration, RunnerRegistrationArgs
 from components.spec import FleetConfig
+from components.targets import DockerTarget, KubernetesTarget
 
 
 def _resolve_ids(

@@ -34,10 +34,11 @@ def image_problem(image: str) -> str | None:
 # A BuildKit runner's image allow-list: moby's own rootless BuildKit image (Docker Hub, with or without the
 # docker.io/ prefix), a tag ending in `rootless` that may use `*` (moby's tags: v0.32.2-rootless), an optional
 # digest. Nothing else: any other repository named `buildkit` is anyone's image, and it would run unconfined.
-# (Registry mirrors come with their own checked key, not with a looser pattern.)
+# Under a registry mirror (`registryMirror`), the same image under the mirror's path, and nothing else.
 VERSION = re.compile(r"(?:^|[^A-Za-z0-9.])v?\d+\.\d+")
 SNAPSHOT = re.compile(r"(?:^|\D)20\d{6}(?:\D|$)")
-ROOTLESS_BUILDKIT = re.compile(r"(?:docker\.io/)?moby/buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?")
+_ROOTLESS_TAG = r"moby/buildkit:[A-Za-z0-9._*-]*rootless(?:@sha256:[0-9a-f]{64})?"
+ROOTLESS_BUILDKIT = re.compile(rf"(?:docker\.io/)?{_ROOTLESS_TAG}")
 
 
 def is_pinned(image: str) -> bool:
@@ -52,3 +53,85 @@ def is_pinned(image: str) -> bool:
     # snapshot (noble-20240605). `17`, `stable-1`, `buildx-stable-1-rootless` or `alpine3.21` (the newest runner on
     # Alpine 3.21) move with every release.
     return "*" not in tag and (VERSION.search(tag) is not None or SNAPSHOT.search(tag) is not None)
+
+
+# --- registry mirrors ------------------------------------------------------------------------------------
+# `registryMirror` (host[:port][/path]) serves every image runner-fleet chooses under its upstream path:
+# docker.io/gitlab/gitlab-runner -> <mirror>/gitlab/gitlab-runner, registry.gitlab.com/gitlab-org/... ->
+# <mirror>/gitlab-org/..., Docker Hub's official images under library/ (alpine -> <mirror>/library/alpine).
+
+MIRROR = re.compile(rf"{_DOMAIN}(?:/{_COMPONENT})*")
+UPSTREAM_REGISTRIES = ("docker.io/", "index.docker.io/", "registry-1.docker.io/", "registry.gitlab.com/")
+HELPER_REPOSITORY = "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper"
+"""Where gitlab-runner's helper images are published (only there since runner 15.0)."""
+HELPER_FLAVOUR = "x86_64"
+"""The helper image flavour runner-fleet pins: Alpine on x86_64, the runner's default on amd64 hosts."""
+MAX_MIRROR = MAX_NAME - len("/gitlab-org/gitlab-runner/gitlab-runner-helper")
+RUNNER_VERSION_TAG = re.compile(r"(?:^|-)(v\d+\.\d+\.\d+)$")
+"""A gitlab-runner image tag that names its exact release: v19.3.0, alpine-v19.3.0, ubuntu-v19.3.0."""
+
+
+def _is_registry(component: str) -> bool:
+    """Docker reads a first path component as a registry host when it has a '.' or a ':' or is localhost."""
+    return "." in component or ":" in component or component == "localhost"
+
+
+def mirror_problem(mirror: str) -> str | None:
+    """What is wrong with `mirror` as a registry mirror (host[:port][/path]), or None."""
+    if "://" in mirror:
+        return "write the registry without a scheme: registry.example.com[:port][/path]"
+    if not MIRROR.fullmatch(mirror) or not _is_registry(mirror.split("/", 1)[0]):
+        return (
+            "expected a registry host with a '.' or a port (or localhost), then an optional lower-case path: "
+            "registry.example.com[:port][/path], no tag, no trailing '/'"
+        )
+    if len(mirror) > MAX_MIRROR:
+        return f"at most {MAX_MIRROR} characters (image names have at most {MAX_NAME})"
+    return None
+
+
+def mirrored(image: str, mirror: str | None) -> str:
+    """`image` (an upstream reference runner-fleet chooses) as served by `mirror`; itself without a mirror."""
+    if mirror is None:
+        return image
+    path = next((image.removeprefix(r) for r in UPSTREAM_REGISTRIES if image.startswith(r)), image)
+    if _is_registry(path.split("/", 1)[0]) and "/" in path:
+        raise ValueError(f"{image!r} is not an upstream image runner-fleet chooses")
+    name = path.split("@", 1)[0].split(":", 1)[0]
+    return f"{mirror}/{path if '/' in name else 'library/' + path}"
+
+
+def runner_version(runner_image: str) -> str | None:
+    """The exact gitlab-runner release an image's tag names (v19.3.0), or None (a digest alone, `latest`)."""
+    last = runner_image.split("@", 1)[0].rsplit("/", 1)[-1]
+    found = RUNNER_VERSION_TAG.search(last.rsplit(":", 1)[1]) if ":" in last else None
+    return found.group(1) if found else None
+
+
+def helper_image(runner_image: str, mirror: str | None) -> str | None:
+    """The helper image jobs get under a mirror, at the manager's exact version; None without a mirror (the
+    runner then pulls its own version's helper from upstream)."""
+    version = runner_version(runner_image)
+    if mirror is None or version is None:
+        return None
+    return mirrored(f"{HELPER_REPOSITORY}:{HELPER_FLAVOUR}-{version}", mirror)
+
+
+def rootless_buildkit(mirror: str | None) -> re.Pattern[str]:
+    """The BuildKit images a BuildKit runner may run: moby's rootless image upstream, or under the mirror only."""
+    return ROOTLESS_BUILDKIT if mirror is None else re.compile(rf"{re.escape(mirror)}/{_ROOTLESS_TAG}")
+
+
+def buildkit_allowed_images(mirror: str | None) -> tuple[str, ...]:
+    """A BuildKit runner's default allow-list; both the short and the docker.io form upstream, since
+    gitlab-runner matches the name as the job writes it."""
+    if mirror is None:
+        return ("moby/buildkit:*rootless", "docker.io/moby/buildkit:*rootless")
+    return (f"{mirror}/moby/buildkit:*rootless",)
+
+
+def mirror_of_helper(helper: str) -> str | None:
+    """The mirror a rendered `helper_image` names (for the policies, which read config.toml alone), or None."""
+    repository = HELPER_REPOSITORY.removeprefix("registry.gitlab.com")
+    name = helper.split("@", 1)[0].rsplit(":", 1)[0]
+    return name.removesuffix(repository) if name.endswith(repository) and name != repository else None

@@ -20,9 +20,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.model import KubernetesTarget, ManagerSpec
+from components.model import ManagerSpec
 from components.render import admission, manifests
 from components.secrets import rendered_config, secret
+from components.targets import KubernetesTarget
 
 
 @dataclass(frozen=True)

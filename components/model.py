@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from components import versions
+from components import images, versions
 from components.cache import CacheSpec
+from components.site import CaBundle, Proxy
+from components.targets import Executor, Target
 
 PROJECT = "runner-fleet"
 """The Pulumi project (Pulumi.yaml's name), and so the namespace of every stack key (`runner-fleet:hosts`)."""
@@ -32,9 +34,8 @@ DEFAULT_JOB_TIMEOUT = 3600
 DRAIN_MARGIN_SECONDS = 60
 """Seconds a manager gets after its longest job: upload logs and artifacts, unregister, exit."""
 
-BUILDKIT_ALLOWED_IMAGES = ("moby/buildkit:*rootless", "docker.io/moby/buildkit:*rootless")
-"""The images a BuildKit runner may start unconfined unless `allowedImages` says otherwise. Both the short and
-the docker.io forms, since gitlab-runner matches the name as the job writes it."""
+BUILDKIT_ALLOWED_IMAGES = images.buildkit_allowed_images(None)
+"""The images a BuildKit runner may start unconfined unless `allowedImages` or a mirror says otherwise."""
 
 
 class Tier(enum.StrEnum):
@@ -58,13 +59,6 @@ class ScopeKind(enum.StrEnum):
     INSTANCE = "instance"
     GROUP = "group"
     PROJECT = "project"
-
-
-class Executor(enum.StrEnum):
-    """The gitlab-runner executor of a host's manager, decided by where the manager runs."""
-
-    DOCKER = "docker"
-    KUBERNETES = "kubernetes"
 
 
 class LogFormat(enum.StrEnum):
@@ -123,75 +117,6 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class DockerTls:
-    """Names of secret config keys that hold the PEM material for a tcp:// Docker engine."""
-
-    ca: str
-    """Secret config key holding the CA certificate."""
-    cert: str
-    """Secret config key holding the client certificate."""
-    key: str
-    """Secret config key holding the client key."""
-
-
-@dataclass(frozen=True)
-class DockerTarget:
-    """A Docker engine that runs the manager container and, through its docker.sock, the jobs."""
-
-    executor: ClassVar[Executor] = Executor.DOCKER
-
-    url: str
-    """The engine: ssh://user@host[:port], tcp://host:port or unix:///path."""
-    ssh_opts: tuple[str, ...] = ()
-    """Extra options for the local `ssh` client (ssh:// only); none by default."""
-    cert_path: str | None = None
-    """Directory with ca.pem, cert.pem and key.pem on the machine running pulumi (tcp:// only); unset by default."""
-    tls: DockerTls | None = None
-    """TLS material from secret config keys (tcp:// only); unset by default."""
-    metrics_port: int = 9252
-    """The host port, on the host's loopback only, where the manager's metrics listener is published; 9252 by
-    default (set another when two managers share one engine)."""
-
-    @property
-    def scheme(self) -> str:
-        return self.url.split("://", 1)[0]
-
-
-def default_job_namespace(namespace: str) -> str:
-    """Job pods need a laxer Pod Security level than the manager's `restricted`, so they live apart by default."""
-    return f"{namespace}-jobs"
-
-
-@dataclass(frozen=True)
-class KubernetesTarget:
-    """A namespace of a cluster that runs the manager Deployment; its jobs run in `job_namespace`."""
-
-    executor: ClassVar[Executor] = Executor.KUBERNETES
-
-    namespace: str
-    """The manager's namespace (Pod Security `restricted`)."""
-    job_namespace: str
-    """Where job pods run; default `default_job_namespace(namespace)`."""
-    context: str | None = None
-    """kubeconfig context; default: the kubeconfig's current context."""
-    kubeconfig: str | None = None
-    """Name of a secret config key holding kubeconfig contents; default: the local kubeconfig."""
-    node_selector: tuple[tuple[str, str], ...] = ()
-    """Job pods' node selector as sorted (label, value) pairs; none by default."""
-    tolerations: tuple[tuple[str, str], ...] = ()
-    """Job pods' tolerations as sorted ("key=value", effect) pairs, as config.toml wants them; none by default."""
-    apparmor_fallback: bool = False
-    """Clusters < 1.30: the AppArmor annotation instead of the appArmorProfile field; off by default."""
-    metrics_from: tuple[str, ...] = ()
-    """Namespaces whose pods may reach the manager's metrics listener (a NetworkPolicy); none by default
-    (`kubectl port-forward` still works: it does not pass through the pod network)."""
-
-
-Target = DockerTarget | KubernetesTarget
-"""Where a host's manager runs: the one typed choice between the two executors."""
-
-
-@dataclass(frozen=True)
 class HostSpec:
     """A place where one gitlab-runner manager runs and serves every runner placed on it."""
 
@@ -210,7 +135,9 @@ class HostSpec:
     log_level: LogLevel = LogLevel.INFO
     """gitlab-runner's log level; info by default."""
     runner_image: str = versions.RUNNER_IMAGE
-    """The manager's image; the pinned gitlab-runner release by default."""
+    """The manager's image; default `default_runner_image(registry mirror)`."""
+    proxy: Proxy | None = None
+    """The outbound proxy of the manager and of its runners' jobs; none by default."""
 
     @property
     def executor(self) -> Executor:
@@ -225,14 +152,21 @@ def field_default(cls: type, name: str) -> Any:
     return found.default
 
 
-def default_job_image(buildkit: bool) -> str:
-    """A runner's default job image: rootless BuildKit for BuildKit runners, a small Alpine otherwise."""
-    return versions.BUILDKIT_IMAGE if buildkit else versions.DEFAULT_JOB_IMAGE
+def default_runner_image(mirror: str | None = None) -> str:
+    """The manager's image: the pinned gitlab-runner release, from the registry mirror when there is one."""
+    return images.mirrored(versions.RUNNER_IMAGE, mirror)
 
 
-def default_allowed_images(buildkit: bool) -> tuple[str, ...]:
-    """A BuildKit runner may start only rootless BuildKit images; other runners any image."""
-    return BUILDKIT_ALLOWED_IMAGES if buildkit else ()
+def default_job_image(buildkit: bool, mirror: str | None = None) -> str:
+    """A runner's default job image: rootless BuildKit for BuildKit runners, a small Alpine otherwise; from the
+    registry mirror when there is one."""
+    return images.mirrored(versions.BUILDKIT_IMAGE if buildkit else versions.DEFAULT_JOB_IMAGE, mirror)
+
+
+def default_allowed_images(buildkit: bool, mirror: str | None = None) -> tuple[str, ...]:
+    """A BuildKit runner may start only rootless BuildKit images (under the mirror, when there is one); other
+    runners any image."""
+    return images.buildkit_allowed_images(mirror) if buildkit else ()
 
 
 def default_run_untagged(tags: tuple[str, ...]) -> bool:
@@ -295,6 +229,10 @@ class RunnerSpec:
     """Host directories its jobs see (Docker hosts, not BuildKit runners); none by default."""
     cache: CacheSpec | None = None
     """Its distributed cache: its own, else the fleet's; none by default."""
+    registry_auth: str | None = None
+    """Secret config key holding a Docker config.json for its jobs' image pulls; none by default."""
+    use_host_proxy: bool = True
+    """Its jobs get the host's proxy (when the host has one); on by default."""
 
     @property
     def access_level(self) -> AccessLevel:
@@ -350,6 +288,10 @@ class ManagerSpec:
     """The runners placed on this host, sorted by key."""
     drain_seconds: int
     """Seconds the manager may take to finish running jobs when stopped: longest job timeout + DRAIN_MARGIN_SECONDS."""
+    gitlab_ca: CaBundle | None = None
+    """The CA that signs the GitLab instance, trusted by the manager and its jobs; none by default."""
+    registry_mirror: str | None = None
+    """The registry every image runner-fleet chooses comes from; none by default."""
 
 
 @dataclass(frozen=True)
@@ -368,6 +310,10 @@ class FleetSpec:
     """CI/CD variables, sorted by identity; none by default."""
     cache: CacheSpec | None = None
     """The runners' distributed cache unless a runner sets its own; none by default."""
+    gitlab_ca: CaBundle | None = None
+    """The CA that signs the GitLab instance; none by default (the system's public CAs)."""
+    registry_mirror: str | None = None
+    """The registry every image runner-fleet chooses comes from; none by default (the upstream registries)."""
     tier: Tier = Tier.DEVELOPMENT
     """What the stack is for; development by default."""
     protect: bool = False
@@ -390,6 +336,8 @@ class FleetSpec:
             host=host,
             runners=runners,
             drain_seconds=longest + DRAIN_MARGIN_SECONDS,
+            gitlab_ca=self.gitlab_ca,
+            registry_mirror=self.registry_mirror,
         )
 
     @property

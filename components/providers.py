@@ -17,9 +17,9 @@ import pulumi_docker as docker
 import pulumi_gitlab as gitlab
 import pulumi_kubernetes as kubernetes
 
-from components.model import DockerTarget, KubernetesTarget
 from components.secrets import secret
 from components.spec import GitlabConnection
+from components.targets import DockerTarget, KubernetesTarget
 
 
 def gitlab_provider(name: str, conn: GitlabConnection, opts: pulumi.ResourceOptions) -> gitlab.Provider:

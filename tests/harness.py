@@ -5,10 +5,11 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from components.model import FleetSpec, KubernetesTarget, ManagerSpec
+from components.model import FleetSpec, ManagerSpec
 from components.plan.engine import PlanResult, Resource
 from components.render import admission, config_toml, manifests, schema
 from components.spec import parse_spec
+from components.targets import KubernetesTarget
 
 
 def spec_of(values: dict[str, Any], stack: str = "test", secret_keys: tuple[str, ...] = ()) -> FleetSpec:

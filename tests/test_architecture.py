@@ -27,7 +27,18 @@ COMPONENT_MODULES = {
     "kubernetes_host": "KubernetesRunnerHost",
     "ci_variables": "CiVariables",
 }
-SUPPORT_MODULES = {"__init__", "model", "versions", "secrets", "providers", "images", "host_paths", "cache"}
+SUPPORT_MODULES = {
+    "__init__",
+    "model",
+    "targets",
+    "versions",
+    "secrets",
+    "providers",
+    "images",
+    "host_paths",
+    "cache",
+    "site",
+}
 MAX_LINES = 400
 
 
@@ -57,10 +68,10 @@ import json, pkgutil, sys, importlib
 import components.render
 for info in pkgutil.walk_packages(components.render.__path__, "components.render."):
     importlib.import_module(info.name)
-from components import model
+from components import model, targets
 from components.render import config_toml, manifests, schema
-docker = model.HostSpec(key="d", target=model.DockerTarget(url="ssh://a@b"))
-k8s = model.HostSpec(key="k", target=model.KubernetesTarget(namespace="ci", job_namespace="ci-jobs"))
+docker = model.HostSpec(key="d", target=targets.DockerTarget(url="ssh://a@b"))
+k8s = model.HostSpec(key="k", target=targets.KubernetesTarget(namespace="ci", job_namespace="ci-jobs"))
 runners = (
     model.RunnerSpec(key="b", host="k", scope=model.Scope(model.ScopeKind.INSTANCE), tags=("t",), buildkit=True,
                      image=model.default_job_image(True), allowed_images=model.default_allowed_images(True)),
@@ -73,7 +84,7 @@ for manager in fleet.managers:
     assert schema.errors(document) == [], schema.errors(document)
     config_toml.render(manager, config_toml.placeholder_tokens(manager))
     target = manager.host.target
-    if isinstance(target, model.KubernetesTarget):
+    if isinstance(target, targets.KubernetesTarget):
         for part in ("manager_namespace", "job_namespace", "service_account", "role", "role_binding",
                      "config_secret_metadata", "deployment_metadata", "metrics_service"):
             getattr(manifests, part)(manager, target)

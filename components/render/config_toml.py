@@ -21,9 +21,10 @@ from typing import Any, assert_never
 
 import tomli_w
 
-from components import cache
-from components.model import REDACTED, DockerTarget, KubernetesTarget, ManagerSpec, RunnerSpec
+from components import cache, images, site
+from components.model import REDACTED, ManagerSpec, RunnerSpec
 from components.render import labels
+from components.targets import DockerTarget, KubernetesTarget
 
 METRICS_PORT = labels.METRICS_PORT
 
@@ -34,6 +35,14 @@ BUILDKIT_UID = 1000  # USER 1000:1000 in moby/buildkit:rootless
 BUILDKIT_STATE_DIR = "/home/user/.local/share/buildkit"
 SECURITY_OPT_UNCONFINED = ("seccomp=unconfined", "apparmor=unconfined")  # the `=` form; `:` is deprecated
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/build"
+DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
+JOBS_ALWAYS_DIRECT = ("localhost", "127.0.0.1")
+"""Never through the proxy for jobs: services on Kubernetes, and a job's own listeners."""
+MANAGER_CA_FILE = {
+    "docker": "/etc/gitlab-runner/certs/ca.crt",
+    "kubernetes": "/home/gitlab-runner/.gitlab-runner/certs/ca.crt",
+}
+"""Where the manager finds the GitLab CA (`tls-ca-file`), by executor: next to its config.toml, delivered with it."""
 
 
 # --- the keys runner-fleet owns ------------------------------------------------------------------
@@ -50,8 +59,20 @@ def _image_policy(runner: RunnerSpec) -> dict[str, Any]:
     return policy
 
 
-def _docker_owned(runner: RunnerSpec) -> dict[str, Any]:
-    docker: dict[str, Any] = {**_image_policy(runner), "privileged": False, "services_privileged": False}
+def _helper(manager: ManagerSpec) -> dict[str, Any]:
+    """Under a registry mirror, the helper image from the mirror at the manager's exact release."""
+    helper = images.helper_image(manager.host.runner_image, manager.registry_mirror)
+    return {"helper_image": helper} if helper is not None else {}
+
+
+def _docker_owned(manager: ManagerSpec, runner: RunnerSpec) -> dict[str, Any]:
+    docker: dict[str, Any] = {
+        **_image_policy(runner),
+        **_helper(manager),
+        "privileged": False,
+        "services_privileged": False,
+    }
+
     if runner.buildkit:
         docker.update(
             {
@@ -90,10 +111,11 @@ def _confined_context() -> dict[str, Any]:
     }
 
 
-def _kubernetes_owned(target: KubernetesTarget, runner: RunnerSpec) -> dict[str, Any]:
+def _kubernetes_owned(manager: ManagerSpec, target: KubernetesTarget, runner: RunnerSpec) -> dict[str, Any]:
     k8s: dict[str, Any] = {
         "namespace": target.job_namespace,
         **_image_policy(runner),
+        **_helper(manager),
         "privileged": False,
         "pod_security_context": {"seccomp_profile": {"type": "RuntimeDefault"}},
         "helper_container_security_context": _confined_context(),
@@ -116,12 +138,28 @@ def _kubernetes_owned(target: KubernetesTarget, runner: RunnerSpec) -> dict[str,
         k8s["node_selector"] = dict(target.node_selector)
     if target.tolerations:
         k8s["node_tolerations"] = dict(target.tolerations)
+    if manager.gitlab_ca is not None:
+        mount = {"name": labels.ca_secret_name(manager.host.key), "mount_path": site.CA_DIR, "read_only": True}
+        k8s["volumes"] = {"secret": [mount]}
     return k8s
 
 
 def secret_keys(manager: ManagerSpec) -> tuple[str, ...]:
-    """The secret config keys the manager's config.toml holds values of (its runners' cache credentials)."""
-    return tuple(sorted({key for r in manager.runners if r.cache is not None for key in r.cache.secret_keys}))
+    """The secret config keys the manager's config.toml holds values of (cache credentials, registry auth)."""
+    caches = {key for r in manager.runners if r.cache is not None for key in r.cache.secret_keys}
+    return tuple(sorted(caches | {r.registry_auth for r in manager.runners if r.registry_auth}))
+
+
+def _environment(manager: ManagerSpec, runner: RunnerSpec, secrets: Mapping[str, str] | None) -> list[str]:
+    """The job environment runner-fleet sets: BuildKit's flags, the host's proxy, the registry credentials."""
+    env = [BUILDKIT_ENV] if runner.buildkit else []
+    proxy = manager.host.proxy
+    if proxy is not None and runner.use_host_proxy:
+        env += [f"{name}={value}" for name, value in proxy.environment(JOBS_ALWAYS_DIRECT)]
+    if runner.registry_auth is not None:
+        auth = (secrets or {}).get(runner.registry_auth, REDACTED)
+        env.append(f"{DOCKER_AUTH_CONFIG}={auth.strip()}")
+    return env
 
 
 def owned_entry(
@@ -136,14 +174,16 @@ def owned_entry(
         "executor": manager.host.executor.value,
         "limit": runner.limit,
     }
-    if runner.buildkit:
-        entry["environment"] = [BUILDKIT_ENV]
+    if manager.gitlab_ca is not None:
+        entry["tls-ca-file"] = MANAGER_CA_FILE[manager.host.executor.value]
+    if environment := _environment(manager, runner, secrets):
+        entry["environment"] = environment
     target = manager.host.target
     match target:
         case DockerTarget():
-            entry["docker"] = _docker_owned(runner)
+            entry["docker"] = _docker_owned(manager, runner)
         case KubernetesTarget():
-            entry["kubernetes"] = _kubernetes_owned(target, runner)
+            entry["kubernetes"] = _kubernetes_owned(manager, target, runner)
         case _:
             assert_never(target)
     if runner.cache is not None:
@@ -225,12 +265,15 @@ def runner_entry(
     merged = _overlay(_defaults(manager, runner), parse_extra(runner))
     env = merged.pop("environment", [])
     merged = _overlay(merged, owned)
-    if runner.host_directories:  # the checked host directories, after the container's own volumes
-        binds = [d.volume for d in runner.host_directories]
-        mounts = {d.mount_path for d in runner.host_directories}
+    binds = [d.volume for d in runner.host_directories]  # the checked host directories
+    if manager.gitlab_ca is not None and isinstance(manager.host.target, DockerTarget):
+        # The CA in a volume of its own (never the config volume, never a host path), read-only.
+        binds.append(f"{labels.ca_volume_name(manager.stack, manager.host.key)}:{site.CA_DIR}:ro")
+    if binds:  # after the container's own volumes, replacing an anonymous volume at the same path
+        mounts = {b.split(":")[1] for b in binds}
         docker = merged.setdefault("docker", {})
         docker["volumes"] = [v for v in docker.get("volumes", []) if v not in mounts] + binds
-    if env or runner.buildkit:
+    if env or "environment" in owned:
         mine = owned.get("environment", [])
         merged["environment"] = mine + [e for e in env if e not in mine]
     return _ordered_like(merged, owned)

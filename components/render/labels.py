@@ -6,6 +6,8 @@ the one port the policies also need (this module imports nothing, so the CrossGu
 
 from __future__ import annotations
 
+import re
+
 STACK = "runner-fleet.io/stack"
 """Label: the Pulumi stack that declared the object."""
 HOST = "runner-fleet.io/host"
@@ -21,6 +23,8 @@ ROLE_CONFIG = "config"
 """The manager's config volume."""
 ROLE_NETWORK = "manager-network"
 """The manager's own network, which no job joins."""
+ROLE_GITLAB_CA = "gitlab-ca"
+"""The volume that holds only the GitLab CA, which job containers mount read-only."""
 
 METRICS_PORT = 9252
 """The manager's Prometheus, health and debug listener (config.toml `listen_address`), inside its container or
@@ -28,3 +32,23 @@ pod; what publishes or fences it is the host's business (docker_host, render/man
 
 MANAGED_BY = "runner-fleet"
 """Value of app.kubernetes.io/managed-by."""
+
+
+def object_name(host_key: str) -> str:
+    """A Kubernetes object name (DNS label) from the host key; unique because each host owns its namespaces."""
+    return "gitlab-runner-" + re.sub(r"[^a-z0-9-]+", "-", host_key.lower()).strip("-")
+
+
+def container_name(stack: str, host_key: str) -> str:
+    """The Docker manager container's name; the host's other Docker objects are named after it."""
+    return f"gitlab-runner-{stack}-{host_key}"
+
+
+def ca_volume_name(stack: str, host_key: str) -> str:
+    """The Docker volume that holds only the GitLab CA, mounted read-only into job containers."""
+    return f"{container_name(stack, host_key)}-{ROLE_GITLAB_CA}"
+
+
+def ca_secret_name(host_key: str) -> str:
+    """The job namespace's Secret that holds only the GitLab CA, mounted read-only into job pods."""
+    return f"{object_name(host_key)}-{ROLE_GITLAB_CA}"

@@ -15,9 +15,10 @@ import hashlib
 import re
 from typing import Any
 
-from components.model import KubernetesTarget, ManagerSpec
+from components.model import ManagerSpec
 from components.render import labels as marks
 from components.render.config_toml import METRICS_PORT
+from components.targets import KubernetesTarget
 
 RUNNER_UID = 100  # gitlab-runner user of the alpine image
 RUNNER_GID = 65533
@@ -53,9 +54,7 @@ EXECUTOR_RULES: tuple[dict[str, Any], ...] = (
 )
 
 
-def object_name(host_key: str) -> str:
-    """A DNS label from the host key; unique because each host owns its namespaces."""
-    return "gitlab-runner-" + re.sub(r"[^a-z0-9-]+", "-", host_key.lower()).strip("-")
+object_name = marks.object_name
 
 
 def config_checksum(config_toml: str) -> str:

@@ -11,23 +11,14 @@ from __future__ import annotations
 from components.cache import CREDENTIALS as CREDENTIAL_FIELDS
 from components.cache import AzureCache, CacheSpec, CacheType, GcsCache, S3Authentication, S3Cache
 from components.spec import keys
-from components.spec.problems import Problems, describe
+from components.spec.problems import Problems
 from components.spec.reader import read_section
+from components.spec.site_keys import read_secret_ref
 
 NO_CACHE = "none"
 
 
-def _secret_ref(p: Problems, raw: object, path: str) -> str | None:
-    if isinstance(raw, dict) and set(raw) == {"secret"} and isinstance(raw["secret"], str) and raw["secret"]:
-        return raw["secret"]
-    if isinstance(raw, str):
-        p.add(path, "a credential in plain text is refused; write {secret: <configKey>} and set that key as a secret")
-    else:
-        p.add(path, f"expected {{secret: <configKey>}}, found {describe(raw)}")
-    return None
-
-
-CREDENTIALS = {key: _secret_ref for key, _ in CREDENTIAL_FIELDS.values()}
+CREDENTIALS = {key: read_secret_ref for key, _ in CREDENTIAL_FIELDS.values()}
 
 
 def _s3(p: Problems, raw: object, path: str) -> S3Cache | None:

@@ -58,8 +58,9 @@ def pulumi_config() -> dict[str, Any]:
         declared["description"] = description
         if not key.required:
             default = field_default(FleetSpec, key.field or key.name)
-            if default is None and isinstance(key.kind, Nested):
-                default = {}  # a map that is absent: `{}` (the CLI treats a declared key without a default as required)
+            # Absent: `{}` for a map, "" for a string (the CLI treats a declared key without a default as required).
+            if default is None:
+                default = {} if isinstance(key.kind, Nested) else ""
             declared["default"] = list(default) if isinstance(default, tuple) else _plain(default)
         config[key.name] = declared
     return config

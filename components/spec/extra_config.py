@@ -11,11 +11,12 @@ from __future__ import annotations
 import tomllib
 
 from components import versions
-from components.model import FleetSpec, KubernetesTarget, ManagerSpec, RunnerSpec
+from components.model import FleetSpec, ManagerSpec, RunnerSpec
 from components.render import config_toml, schema
 from components.spec import passthrough
 from components.spec.keys import MAX_DEPTH
 from components.spec.problems import Problems
+from components.targets import KubernetesTarget
 
 
 def _check_runner(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> bool:

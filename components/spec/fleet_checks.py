@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from components.host_paths import overlap
-from components.model import DockerTarget, HostSpec, KubernetesTarget, RunnerSpec, VariableSpec
+from components.model import HostSpec, RunnerSpec, VariableSpec
 from components.spec import keys
 from components.spec.problems import Problems, looks_secret
+from components.targets import DockerTarget, KubernetesTarget
 
 
 def check_namespaces(p: Problems, hosts: Iterable[HostSpec | None]) -> None:

@@ -11,11 +11,13 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.images import image_problem
-from components.model import DockerTarget, DockerTls, HostSpec, KubernetesTarget, default_job_namespace
+from components.images import image_problem, runner_version
+from components.model import HostSpec, default_runner_image
 from components.spec import keys
 from components.spec.problems import Problems
 from components.spec.reader import check_name, read_section
+from components.spec.site_keys import parse_proxy
+from components.targets import DockerTarget, DockerTls, KubernetesTarget, default_job_namespace
 
 K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -194,14 +196,30 @@ def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | 
     return KubernetesTarget(**values) if valid else None
 
 
-def parse_host(p: Problems, key: str, raw: object) -> HostSpec | None:
+def _check_runner_image(p: Problems, path: str, values: dict[str, Any], mirror: str | None) -> None:
+    """The manager's image: the pinned release (from the mirror) unless written; under a mirror, a written one
+    names its exact release, since the helper image jobs pull from the mirror is pinned to it."""
+    if "runner_image" not in values:
+        values["runner_image"] = default_runner_image(mirror)
+    elif (problem := image_problem(values["runner_image"])) is not None:
+        p.add(f"{path}.runnerImage", problem)
+    elif mirror is not None and runner_version(values["runner_image"]) is None:
+        p.add(
+            f"{path}.runnerImage",
+            "with registryMirror, the image's tag names its exact release (alpine-v19.3.0): jobs pull the helper "
+            "image of that release from the mirror",
+        )
+
+
+def parse_host(p: Problems, key: str, raw: object, mirror: str | None = None) -> HostSpec | None:
+    """One host; `mirror` is the fleet's registry mirror, which its manager's image comes from by default."""
     path = f"hosts.{key}"
     named = check_name(p, key, path, "host")
-    values = read_section(p, raw, path, keys.HOST, {"docker": parse_docker, "kubernetes": parse_kubernetes})
+    nested = {"docker": parse_docker, "kubernetes": parse_kubernetes, "proxy": parse_proxy}
+    values = read_section(p, raw, path, keys.HOST, nested)
     if values is None:
         return None
-    if "runner_image" in values and (problem := image_problem(values["runner_image"])) is not None:
-        p.add(f"{path}.runnerImage", problem)
+    _check_runner_image(p, path, values, mirror)
     if values.pop("executor", None) is None or "target" not in values or not named:
         return None
     return HostSpec(key=key, **values)

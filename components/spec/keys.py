@@ -119,6 +119,15 @@ KUBERNETES = Section(
     expected="a map with 'namespace' (and optional context, jobNamespace)",
 )
 
+PROXY = Section(
+    keys=(
+        Key("http", Text(), "proxy URL for http:// (http://host:port, no credentials)", "http"),
+        Key("https", Text(), "proxy URL for https:// (http://host:port, no credentials)", "https"),
+        Key("noProxy", Texts(), "hosts, .domains, IPs and CIDR ranges reached directly", "no_proxy"),
+    ),
+    expected="a map with http and/or https proxy URLs (and optional noProxy)",
+)
+
 HOST = Section(
     keys=(
         Key("docker", Nested(DOCKER), "the manager runs as a container on this Docker engine", "target"),
@@ -129,6 +138,7 @@ HOST = Section(
         Key("logFormat", Choice(LogFormat), "gitlab-runner's log format", "log_format"),
         Key("logLevel", Choice(LogLevel), "gitlab-runner's log level", "log_level"),
         Key("runnerImage", Text(), "the manager's image", "runner_image"),
+        Key("proxy", Nested(PROXY), "outbound proxy of the manager and its jobs", "proxy"),
     ),
     expected="a map with 'docker' or 'kubernetes'",
     one_of=(
@@ -244,6 +254,8 @@ RUNNER = Section(
             "list of host directories jobs see (Docker, not BuildKit)",
             "host_directories",
         ),
+        Key("registryAuth", Nested(), f"{SECRET_REF}: a Docker config.json for jobs' image pulls", "registry_auth"),
+        Key("useHostProxy", Flag(), "its jobs get the host's proxy (default true)", "use_host_proxy"),
     ),
     expected="a map with at least 'host' and 'scope'",
 )
@@ -299,6 +311,18 @@ TOP_LEVEL = Section(
         Key("tier", Choice(Tier), "What the stack is for: one of GitLab's deployment tiers", "tier"),
         Key(
             "cache", Nested(CACHE), "The runners' distributed cache unless a runner sets its own; {} for none", "cache"
+        ),
+        Key(
+            "gitlabCaBundle",
+            Nested(),
+            f"PEM certificates of the CA that signs GitLab, or {SECRET_REF}; trusted by managers and jobs",
+            "gitlab_ca",
+        ),
+        Key(
+            "registryMirror",
+            Text(),
+            "registry.example.com[/path] that serves every image runner-fleet chooses, under its upstream path",
+            "registry_mirror",
         ),
         Key(
             "protect",

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from components.cache import CacheSpec
+from components.images import mirror_problem
 from components.model import (
     PROJECT,
     FleetSpec,
@@ -33,7 +34,8 @@ from components.spec.keys import TOP_LEVEL
 from components.spec.kinds import Text
 from components.spec.problems import Problems, SpecError, describe, unknown_key
 from components.spec.reader import read_key
-from components.spec.runners import parse_runner
+from components.spec.runners import FleetContext, parse_runner
+from components.spec.site_keys import parse_ca_bundle
 from components.spec.variables import parse_variables
 
 PLACEHOLDER_URL = "https://gitlab.invalid"  # only in a spec that is never returned (it has problems)
@@ -84,15 +86,25 @@ def _entries(p: Problems, raw: object, path: str, what: str) -> dict[str, Any]:
     return raw
 
 
-def _hosts(p: Problems, raw: object, path: str) -> dict[str, HostSpec | None]:
-    return {key: parse_host(p, key, entry) for key, entry in sorted(_entries(p, raw, path, "host-key -> host").items())}
+def _hosts(p: Problems, raw: object, path: str, *, mirror: str | None) -> dict[str, HostSpec | None]:
+    entries = _entries(p, raw, path, "host-key -> host")
+    return {key: parse_host(p, key, entry, mirror) for key, entry in sorted(entries.items())}
 
 
-def _runners(
-    p: Problems, raw: object, path: str, *, hosts: Mapping[str, HostSpec | None], cache: CacheSpec | None
-) -> list[RunnerSpec | None]:
+def _runners(p: Problems, raw: object, path: str, *, fleet: FleetContext) -> list[RunnerSpec | None]:
     entries = _entries(p, raw, path, "runner-key -> runner")
-    return [parse_runner(p, key, entry, hosts, cache) for key, entry in sorted(entries.items())]
+    return [parse_runner(p, key, entry, fleet) for key, entry in sorted(entries.items())]
+
+
+def _registry_mirror(p: Problems, top: Mapping[str, Any]) -> str | None:
+    """`registryMirror`; empty (the default Pulumi.yaml declares) means none."""
+    if top.get("registryMirror") == "":
+        return None
+    mirror = read_key(p, top, "", TOP_LEVEL.by_name["registryMirror"])
+    if mirror is not None and (problem := mirror_problem(mirror)) is not None:
+        p.add("registryMirror", problem)
+        return None
+    return mirror
 
 
 def _top_level(p: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,10 +151,13 @@ def parse_spec(
     gitlab_url = _parse_gitlab_url(p, read_key(p, top, "", by_name["gitlabUrl"]), tier)
     check_provider_config(p, other, gitlab_url, tier)
     protect = read_key(p, top, "", by_name["protect"])
-    hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": _hosts}) or {}
+    mirror = _registry_mirror(p, top)
+    gitlab_ca = read_key(p, top, "", by_name["gitlabCaBundle"], {"gitlabCaBundle": parse_ca_bundle})
+    read_hosts = functools.partial(_hosts, mirror=mirror)
+    hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": read_hosts}) or {}
     read_cache = read_key(p, top, "", by_name["cache"], {"cache": parse_cache})
     cache = read_cache if isinstance(read_cache, CacheSpec) else None
-    read_runners = functools.partial(_runners, hosts=hosts, cache=cache)
+    read_runners = functools.partial(_runners, fleet=FleetContext(hosts, cache, mirror))
     runners: list[RunnerSpec | None] = read_key(p, top, "", by_name["runners"], {"runners": read_runners}) or []
     read_variables = functools.partial(parse_variables, secrets=secrets, config_keys=config_keys)
     variables: list[VariableSpec | None] = read_key(p, top, "", by_name["variables"], {"variables": read_variables})
@@ -153,12 +168,15 @@ def parse_spec(
     caches += [("cache", cache)] if cache is not None else []
     refs = fleet_checks.host_secret_refs(hosts.values())
     refs += [ref for path, c in caches if c is not None for ref in secret_refs(c, path)]
+    refs += [(f"runners.{r.key}.registryAuth", r.registry_auth) for r in runners if r and r.registry_auth]
+    refs += [("gitlabCaBundle", gitlab_ca.secret)] if gitlab_ca is not None and gitlab_ca.secret else []
     referenced = fleet_checks.referenced_secrets(p, refs, valid_vars, secrets, config_keys)
     for key in sorted(config_keys - set(TOP_LEVEL.names) - referenced):
         p.add(
             key,
             unknown_key(key, TOP_LEVEL.names)
-            + " (or a secret referenced by a variable, a cache, docker tls or kubeconfig)",
+            + " (or a secret referenced by a variable, a cache, registryAuth, gitlabCaBundle, docker tls or "
+            "kubeconfig)",
         )
     fleet_checks.check_namespaces(p, hosts.values())
     fleet_checks.check_metrics_ports(p, hosts.values())
@@ -172,6 +190,8 @@ def parse_spec(
         runners=tuple(r for r in runners if r is not None),
         variables=tuple(sorted(valid_vars, key=lambda v: v.identity)),
         cache=cache,
+        gitlab_ca=gitlab_ca,
+        registry_mirror=mirror,
         tier=tier,
         protect=default_protect(tier) if protect is None else protect,
         secret_keys=frozenset(referenced),

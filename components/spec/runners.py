@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from components.cache import CacheSpec
 from components.host_paths import host_path_problem, mount_path_problem, normalise
-from components.images import ROOTLESS_BUILDKIT, image_problem
+from components.images import image_problem, rootless_buildkit
 from components.model import (
-    DockerTarget,
     HostDirectory,
     HostSpec,
     RunnerSpec,
@@ -31,6 +31,8 @@ from components.spec.caches import parse_cache
 from components.spec.kinds import GITLAB_PATH, MAX_INT32
 from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
 from components.spec.reader import check_name, exactly_one_of, read_section
+from components.spec.site_keys import read_secret_ref
+from components.targets import DockerTarget
 
 SCOPE = keys.SCOPE
 
@@ -122,12 +124,13 @@ def _check_tags(p: Problems, path: str, tags: tuple[str, ...]) -> None:
         seen.setdefault(tag.casefold(), tag)
 
 
-def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
-    """Fill the image defaults; a BuildKit runner must restrict its images, and its image must be allowed."""
+def _check_images(p: Problems, path: str, values: dict[str, Any], mirror: str | None) -> None:
+    """Fill the image defaults (from the mirror, when there is one); a BuildKit runner must restrict its images
+    to rootless BuildKit (under the mirror, when there is one), and its image must be allowed."""
     buildkit = values.get("buildkit", field_default(RunnerSpec, "buildkit"))
-    values.setdefault("image", default_job_image(buildkit))
+    values.setdefault("image", default_job_image(buildkit, mirror))
     if "allowed_images" not in values:
-        values["allowed_images"] = default_allowed_images(buildkit)
+        values["allowed_images"] = default_allowed_images(buildkit, mirror)
     elif buildkit and not values["allowed_images"]:
         p.add(
             f"{path}.allowedImages",
@@ -135,11 +138,12 @@ def _check_images(p: Problems, path: str, values: dict[str, Any]) -> None:
         )
     elif buildkit:
         for i, pattern in enumerate(values["allowed_images"]):
-            if not ROOTLESS_BUILDKIT.fullmatch(pattern):
+            if not rootless_buildkit(mirror).fullmatch(pattern):
+                where = "[docker.io/]" if mirror is None else f"{mirror}/ (the registryMirror) "
                 p.add(
                     f"{path}.allowedImages[{i}]",
                     f"{pattern!r} is not moby's rootless BuildKit image: a BuildKit runner's jobs run unconfined, so "
-                    "only [docker.io/]moby/buildkit:<tag ending in rootless> (a '*' in the tag only) may run there",
+                    f"only {where}moby/buildkit:<tag ending in rootless> (a '*' in the tag only) may run there",
                 )
     allowed, image = values["allowed_images"], values["image"]
     if "image" in values and (problem := image_problem(image)) is not None:
@@ -190,13 +194,33 @@ def _check_host_directories(p: Problems, path: str, values: dict[str, Any], host
         )
 
 
-def parse_runner(
-    p: Problems, key: str, raw: object, hosts: Mapping[str, HostSpec | None], cache: CacheSpec | None = None
-) -> RunnerSpec | None:
-    """One runner; `cache` is the fleet's, which it gets unless it sets its own (`{}`: none)."""
+def _registry_auth(p: Problems, raw: object, path: str) -> str | None:
+    return read_secret_ref(p, raw, path, "a Docker config.json")
+
+
+@dataclass(frozen=True)
+class FleetContext:
+    """What a runner is read against: the fleet's hosts and the fleet-wide defaults it inherits."""
+
+    hosts: Mapping[str, HostSpec | None]
+    """Every host key (None for a host that is invalid)."""
+    cache: CacheSpec | None = None
+    """The fleet's cache, which a runner gets unless it sets its own (`{}`: none)."""
+    mirror: str | None = None
+    """The fleet's registry mirror, which a runner's default images come from."""
+
+
+def parse_runner(p: Problems, key: str, raw: object, fleet: FleetContext) -> RunnerSpec | None:
+    """One runner, read against the fleet's hosts and defaults."""
+    hosts, cache, mirror = fleet.hosts, fleet.cache, fleet.mirror
     path = f"runners.{key}"
     named = check_name(p, key, path, "runner")
-    nested = {"scope": parse_scope, "hostDirectories": parse_host_directories, "cache": parse_cache}
+    nested = {
+        "scope": parse_scope,
+        "hostDirectories": parse_host_directories,
+        "cache": parse_cache,
+        "registryAuth": _registry_auth,
+    }
     values = read_section(p, raw, path, keys.RUNNER, nested)
     if values is None:
         return None
@@ -219,7 +243,7 @@ def parse_runner(
         p.warn(
             f"{path}.locked", f"only project runners can be locked; GitLab ignores it on this {scope.kind.value} runner"
         )
-    _check_images(p, path, values)
+    _check_images(p, path, values, mirror)
     if not named or host not in hosts or scope is None:
         return None
     return RunnerSpec(key=key, **values)

@@ -32,6 +32,8 @@ def test_structured_values_are_json_text_and_keys_get_the_project_namespace(tmp_
         "runner-fleet:variables": "[]",
         "runner-fleet:tier": "development",
         "runner-fleet:cache": "{}",
+        "runner-fleet:gitlabCaBundle": "{}",
+        "runner-fleet:registryMirror": "",
     }
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from components import model
+from components import model, targets
 from components.spec import keys
 from components.spec.docs import PROGRAM_DEFAULTS, pulumi_config
 from components.spec.keys import TOP_LEVEL, Section
@@ -49,9 +49,9 @@ def test_the_readme_reference_names_every_key() -> None:
 
 MODELS: list[tuple[Section, type]] = [
     (keys.HOST, model.HostSpec),
-    (keys.DOCKER, model.DockerTarget),
-    (keys.TLS, model.DockerTls),
-    (keys.KUBERNETES, model.KubernetesTarget),
+    (keys.DOCKER, targets.DockerTarget),
+    (keys.TLS, targets.DockerTls),
+    (keys.KUBERNETES, targets.KubernetesTarget),
     (keys.RUNNER, model.RunnerSpec),
     (keys.VARIABLE, model.VariableSpec),
     (keys.TOP_LEVEL, model.FleetSpec),

@@ -9,8 +9,9 @@ import json
 import pytest
 
 from components import model, versions
-from components.model import AccessLevel, Executor, LogFormat, ScopeKind
+from components.model import AccessLevel, LogFormat, ScopeKind
 from components.spec import SpecError, parse_spec
+from components.targets import Executor
 from tests.fleets import K8S_MIXED, fleet
 from tests.harness import manager_of, spec_of
 

@@ -4,11 +4,12 @@ Declares, through the host's `docker.Provider` (passed in):
 - `RemoteImage`: the pinned gitlab/gitlab-runner image;
 - `Volume`: the manager's config directory. It outlives containers, so `.runner_system_id` (the manager's
   identity in GitLab) survives upgrades instead of leaving a "ghost" manager behind each time;
+- with `gitlabCaBundle`, a second `Volume` holding the CA alone, which job containers mount read-only;
 - a *config writer* `Container` that is created but never started: its only job is to upload config.toml
-  (secret, mode 0600) into the volume. Uploads force a replacement (the provider's `upload` is ForceNew,
-  and containers are delete-before-replace), so a config change replaces this inert container, not the
-  manager. gitlab-runner re-reads config.toml every 3 seconds: the change applies without a restart and
-  running jobs are untouched;
+  (secret, mode 0600) into the volume (and the CA into both volumes). Uploads force a replacement (the
+  provider's `upload` is ForceNew, and containers are delete-before-replace), so a config change replaces
+  this inert container, not the manager. gitlab-runner re-reads config.toml every 3 seconds: the change
+  applies without a restart and running jobs are untouched;
 - `Network`: the manager's own bridge network, which no job joins; its listener (metrics, /debug) is published
   on the host's 127.0.0.1 only;
 - the manager `Container`: stable name, `unless-stopped`, the host's docker.sock, never privileged, no
@@ -28,10 +29,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from components import site
 from components.model import ManagerSpec
 from components.render import config_toml
 from components.render import labels as marks
-from components.secrets import rendered_config, secret
+from components.render.config_toml import MANAGER_CA_FILE
+from components.secrets import ca_bundle, rendered_config, secret
 from components.targets import DockerTarget
 
 CONFIG_DIR = "/etc/gitlab-runner"
@@ -39,6 +42,8 @@ CONFIG_FILE = f"{CONFIG_DIR}/config.toml"
 DOCKER_SOCKET = "/var/run/docker.sock"
 METRICS_BIND = "127.0.0.1"  # the host interface the manager's listener is published on
 LOG_OPTS = {"max-size": "20m", "max-file": "5"}
+CA_UPLOAD_DIR = "/gitlab-ca"  # where the writer mounts the CA volume (it never runs; only uploads go there)
+DIRECT = ("localhost", "127.0.0.1")  # never through the proxy: the manager's own listener
 # The manager needs none of these; docker.sock already makes it powerful, so keep the rest small.
 DROPPED_CAPABILITIES = ["AUDIT_WRITE", "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SYS_CHROOT"]
 
@@ -98,14 +103,32 @@ class DockerRunnerHost(pulumi.ComponentResource):
         )
 
         config = secret(rendered_config(manager, args.tokens, args.secrets))
+        uploads = [docker.ContainerUploadArgs(file=CONFIG_FILE, content=config, permissions="0600")]
+        volumes = [config_dir]
+        ca = ca_bundle(manager, args.secrets)
+        if ca is not None:
+            # The manager reads the CA next to config.toml; jobs mount a volume that holds the CA alone.
+            ca_volume = docker.Volume(
+                f"{name}-gitlab-ca",
+                name=marks.ca_volume_name(manager.stack, manager.host.key),
+                labels=[
+                    docker.VolumeLabelArgs(label=x.label, value=x.value) for x in _labels(manager, marks.ROLE_GITLAB_CA)
+                ],
+                opts=child,
+            )
+            volumes.append(docker.ContainerVolumeArgs(volume_name=ca_volume.name, container_path=CA_UPLOAD_DIR))
+            uploads += [
+                docker.ContainerUploadArgs(file=MANAGER_CA_FILE["docker"], content=ca, permissions="0644"),
+                docker.ContainerUploadArgs(file=f"{CA_UPLOAD_DIR}/{site.CA_FILE}", content=ca, permissions="0644"),
+            ]
         writer = docker.Container(
             f"{name}-config-writer",
             name=f"{base}-config-writer",
             image=image.image_id,
-            start=False,  # never runs: created only to upload config.toml into the volume
+            start=False,  # never runs: created only to upload config.toml (and the CA) into the volumes
             must_run=False,
-            volumes=[config_dir],
-            uploads=[docker.ContainerUploadArgs(file=CONFIG_FILE, content=config, permissions="0600")],
+            volumes=volumes,
+            uploads=uploads,
             labels=_labels(manager, marks.ROLE_CONFIG_WRITER),
             opts=child,
         )
@@ -134,6 +157,7 @@ class DockerRunnerHost(pulumi.ComponentResource):
             stop_signal="SIGQUIT",
             stop_timeout=drain,
             destroy_grace_seconds=drain,
+            envs=[f"{k}={v}" for k, v in proxy.environment(DIRECT)] if (proxy := manager.host.proxy) else None,
             log_driver="json-file",
             log_opts=LOG_OPTS,
             labels=_labels(manager, marks.ROLE_MANAGER),

@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 
 from components.model import ManagerSpec
 from components.render import admission, manifests
-from components.secrets import rendered_config, secret
+from components.secrets import ca_bundle, rendered_config, secret
 from components.targets import KubernetesTarget
 
 
@@ -52,11 +52,13 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         super().__init__("runner-fleet:kubernetes_host:KubernetesRunnerHost", name, None, opts)
         manager, target = args.manager, args.target
         config = secret(rendered_config(manager, args.tokens, args.secrets))
+        ca = ca_bundle(manager, args.secrets)
+        files = pulumi.Output.all(config, ca)
         # A digest of the text is not the text: keep it plain so the pod template stays reviewable.
-        checksum = pulumi.Output.unsecret(config.apply(manifests.config_checksum))
+        checksum = pulumi.Output.unsecret(files.apply(lambda f: manifests.config_checksum(f[0], f[1])))
         # Typed as Any: the SDK wants its own Args types; these plain dicts are what it serialises them to.
         secret_metadata: Any = manifests.config_secret_metadata(manager, target)
-        secret_data: pulumi.Output[Any] = config.apply(manifests.config_secret_data)
+        secret_data: pulumi.Output[Any] = secret(files.apply(lambda f: manifests.config_secret_data(f[0], f[1])))
         deployment_metadata: Any = manifests.deployment_metadata(manager, target)
         deployment_spec: pulumi.Output[Any] = checksum.apply(lambda c: manifests.deployment_spec(manager, c))
 
@@ -93,6 +95,7 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
                 string_data=secret_data,
                 opts=in_namespaces,
             ),
+            *self._job_ca(name, manager, target, ca, in_namespaces),
             # The metrics and debug listener is fenced off before the manager (and so any job) starts.
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-metrics-policy", metadata=fence["metadata"], spec=fence["spec"], opts=in_namespaces
@@ -107,6 +110,25 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         k8s.core.v1.Service(f"{name}-metrics", metadata=service["metadata"], spec=service["spec"], opts=in_namespaces)
         self.manager_name = pulumi.Output.from_input(manifests.object_name(manager.host.key))
         self.register_outputs({"managerName": self.manager_name})
+
+    def _job_ca(
+        self,
+        name: str,
+        manager: ManagerSpec,
+        target: KubernetesTarget,
+        ca: pulumi.Output[str] | None,
+        opts: pulumi.ResourceOptions,
+    ) -> list[pulumi.Resource]:
+        """The job namespace's Secret holding the GitLab CA alone (job pods mount it); none without a CA."""
+        if ca is None:
+            return []
+        data: pulumi.Output[Any] = ca.apply(manifests.ca_secret_data)
+        metadata: Any = manifests.ca_secret_metadata(manager, target)
+        return [
+            k8s.core.v1.Secret(
+                f"{name}-job-gitlab-ca", metadata=metadata, type=manifests.SECRET_TYPE, string_data=data, opts=opts
+            )
+        ]
 
     def _admission(self, name: str, manager: ManagerSpec, target: KubernetesTarget) -> list[pulumi.Resource]:
         """The job namespace's admission guard (render/admission.py); the manager starts only once it is bound.

@@ -29,3 +29,14 @@ def rendered_config(
     needed = {key: secrets[key] for key in config_toml.secret_keys(manager)}
     values = pulumi.Output.all(tokens=pulumi.Output.all(**tokens), secrets=pulumi.Output.all(**needed))
     return values.apply(lambda v: config_toml.render(manager, v["tokens"] or {}, v["secrets"] or {}))
+
+
+def ca_bundle(manager: ManagerSpec, secrets: Mapping[str, pulumi.Output[str]]) -> pulumi.Output[str] | None:
+    """The GitLab CA the manager and its jobs trust: as written in the stack file (public), or the value of the
+    secret config key that holds it (a secret); None without one."""
+    ca = manager.gitlab_ca
+    if ca is None:
+        return None
+    if ca.secret is not None:
+        return secret(secrets[ca.secret])
+    return pulumi.Output.from_input(ca.pem or "")

@@ -43,7 +43,7 @@ def config_files(result: PlanResult) -> dict[str, str]:
             for upload in revealed.get("uploads") or []:
                 if upload.get("file") == CONFIG_FILE:
                     files[labels[marks.HOST]] = result.mask_tokens(upload["content"])
-        elif res.type == K8S_SECRET:
+        elif res.type == K8S_SECRET and k8s_manifests.CONFIG_KEY in revealed["stringData"]:
             host = revealed["metadata"]["labels"][marks.HOST]
             files[host] = result.mask_tokens(revealed["stringData"][k8s_manifests.CONFIG_KEY])
     return dict(sorted(files.items()))

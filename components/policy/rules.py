@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from components import site
 from components.host_paths import host_path_problem, mount_path_problem
-from components.images import ROOTLESS_BUILDKIT, is_pinned
+from components.images import is_pinned, mirror_of_helper, rootless_buildkit
 from components.model import RETIRING, Tier
 from components.policy.reach import listener_out_of_jobs_reach, privileged_namespace_unguarded
 from components.policy.resources import ConfigFile, Declared, Secret, config_files, plain
+from components.render import labels as marks
 
 Finding = tuple[str, str]
 """(resource name, what is wrong and what to change)."""
@@ -55,16 +57,15 @@ def _where(config: ConfigFile, entry: dict[str, Any]) -> str:
 
 
 def is_buildkit(entry: dict[str, Any]) -> bool:
-    """A runner entry that may run unconfined: its images are all rootless BuildKit and it runs BuildKit's flags."""
+    """A runner entry that may run unconfined: its images are all rootless BuildKit (upstream, or under the
+    registry mirror its helper image comes from, and nowhere else) and it runs BuildKit's flags."""
     section = entry.get("docker") or entry.get("kubernetes") or {}
     allowed = section.get("allowed_images") or []
     image = str(section.get("image", ""))
+    rootless = rootless_buildkit(mirror_of_helper(str(section.get("helper_image", ""))))
     flags = any(str(e).startswith("BUILDKITD_FLAGS=") for e in entry.get("environment", []))
     return (
-        bool(allowed)
-        and all(ROOTLESS_BUILDKIT.fullmatch(str(a)) for a in allowed)
-        and bool(ROOTLESS_BUILDKIT.fullmatch(image))
-        and flags
+        bool(allowed) and all(rootless.fullmatch(str(a)) for a in allowed) and bool(rootless.fullmatch(image)) and flags
     )
 
 
@@ -143,6 +144,20 @@ def buildkit_build_non_root(resources: list[Declared]) -> Iterator[Finding]:
             )
 
 
+def _ca_volume(config: ConfigFile) -> str:
+    """The one volume (not a host path) a Docker job may mount: its host's GitLab CA volume, read-only, at CA_DIR.
+    The host is the config writer's: its container name is the manager's plus `-config-writer`."""
+    base = str(plain(config.resource.inputs.get("name", ""))).removesuffix("-config-writer")
+    return f"{base}-{marks.ROLE_GITLAB_CA}:{site.CA_DIR}:ro"
+
+
+def _ca_secret_mount(config: ConfigFile) -> list[dict[str, Any]]:
+    """The one Secret a Kubernetes job pod may mount: its host's GitLab CA, read-only, at CA_DIR."""
+    metadata = plain(config.resource.inputs.get("metadata")) or {}
+    host = str((metadata.get("labels") or {}).get(marks.HOST, ""))
+    return [{"name": marks.ca_secret_name(host), "mount_path": site.CA_DIR, "read_only": True}]
+
+
 def _bind_problem(bind: str, *, relaxed: bool) -> str | None:
     """A bind mount is allowed only as hostDirectories renders it: a checked host path, a checked mount path,
     optionally `:ro`, and never into an unconfined (BuildKit) job."""
@@ -157,7 +172,8 @@ def _bind_problem(bind: str, *, relaxed: bool) -> str | None:
 def no_host_paths_for_jobs(resources: list[Declared]) -> Iterator[Finding]:
     for config, entry in _entries(resources):
         docker, k8s = entry.get("docker") or {}, entry.get("kubernetes") or {}
-        for bind in (str(v) for v in docker.get("volumes") or [] if ":" in str(v)):
+        binds = (str(v) for v in docker.get("volumes") or [] if ":" in str(v))
+        for bind in (b for b in binds if b != _ca_volume(config)):
             problem = _bind_problem(bind, relaxed=bool(docker.get("security_opt")))
             if problem is not None:
                 yield _where(config, entry), f"docker.volumes {bind!r}: {problem}"
@@ -167,7 +183,12 @@ def no_host_paths_for_jobs(resources: list[Declared]) -> Iterator[Finding]:
         if str(docker.get("network_mode", "")).startswith(("host", "container:")):
             yield _where(config, entry), "docker.network_mode: jobs get their own network namespace"
         volumes = k8s.get("volumes") or {}
-        for kind in ("host_path", "pvc", "config_map", "secret", "csi"):
+        if volumes.get("secret") and volumes["secret"] != _ca_secret_mount(config):
+            yield (
+                _where(config, entry),
+                "kubernetes.volumes.secret: only the host's GitLab CA, read-only, at " + site.CA_DIR,
+            )
+        for kind in ("host_path", "pvc", "config_map", "csi"):
             if volumes.get(kind):
                 yield _where(config, entry), f"kubernetes.volumes.{kind}: jobs get scratch volumes only"
 

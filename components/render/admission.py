@@ -32,6 +32,16 @@ SECCOMP_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 BUILDKIT_IMAGE = r"^(docker\\.io/)?moby/buildkit:[A-Za-z0-9._-]*rootless(@sha256:[0-9a-f]{64})?$"
 """The images an unconfined build container may run (RE2, as CEL's matches() reads it): moby's rootless BuildKit."""
+
+
+def buildkit_image(mirror: str | None) -> str:
+    """BUILDKIT_IMAGE, or under a registry mirror the same image under the mirror's path only (a mirror is
+    host[:port][/path] of letters, digits, '.', '-', '_', ':' and '/': only '.' needs escaping)."""
+    if mirror is None:
+        return BUILDKIT_IMAGE
+    return BUILDKIT_IMAGE.replace(r"(docker\\.io/)?", mirror.replace(".", r"\\.") + "/")
+
+
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
 """What a job container may request: the runner sets these; device plugins (GPUs, /dev/fuse) are not modelled."""
 VOLUME_KINDS = ("emptyDir", "configMap", "secret", "projected", "downwardAPI")
@@ -204,6 +214,12 @@ VALIDATIONS: tuple[tuple[str, str], ...] = (
 """(message, CEL expression over `object`, a Pod): every one must hold for the pod to be admitted."""
 
 
+def validations(mirror: str | None) -> tuple[tuple[str, str], ...]:
+    """VALIDATIONS with the BuildKit image under `mirror` when there is one."""
+    image = buildkit_image(mirror)
+    return tuple((message, expression.replace(BUILDKIT_IMAGE, image)) for message, expression in VALIDATIONS)
+
+
 def policy(manager: ManagerSpec, target: KubernetesTarget, labels: dict[str, str]) -> dict[str, Any]:
     """The ValidatingAdmissionPolicy: pods, created or updated, including ephemeral containers."""
     return {
@@ -228,7 +244,7 @@ def policy(manager: ManagerSpec, target: KubernetesTarget, labels: dict[str, str
                     "message": f"runner-fleet ({manager.host.key}): {message}",
                     "reason": "Forbidden",
                 }
-                for message, expression in VALIDATIONS
+                for message, expression in validations(manager.registry_mirror)
             ],
         },
     }

@@ -15,9 +15,10 @@ import hashlib
 import re
 from typing import Any
 
+from components import site
 from components.model import ManagerSpec
 from components.render import labels as marks
-from components.render.config_toml import METRICS_PORT
+from components.render.config_toml import MANAGER_CA_FILE, METRICS_PORT
 from components.targets import KubernetesTarget
 
 RUNNER_UID = 100  # gitlab-runner user of the alpine image
@@ -25,6 +26,10 @@ RUNNER_GID = 65533
 HOME = "/home/gitlab-runner"
 CONFIG_DIR = f"{HOME}/.gitlab-runner"
 CONFIG_KEY = "config.toml"  # the Secret's key, and the file name under CONFIG_DIR
+CA_KEY = site.CA_FILE  # the GitLab CA's key in the config Secret and in the job namespace's CA Secret
+MANAGER_ALWAYS_DIRECT = ("$(KUBERNETES_SERVICE_HOST)", ".svc", ".cluster.local", "localhost", "127.0.0.1")
+"""Never through the proxy for the manager: the API server (its service IP, which the kubelet expands from the
+service environment), cluster-internal names and the pod itself."""
 SECRET_TYPE = "Opaque"
 CHECKSUM_ANNOTATION = "runner-fleet.io/config-checksum"
 APPLY_ORDER = (
@@ -57,9 +62,12 @@ EXECUTOR_RULES: tuple[dict[str, Any], ...] = (
 object_name = marks.object_name
 
 
-def config_checksum(config_toml: str) -> str:
-    """What the pod template carries so that a config change rolls the manager; a digest is not the text."""
-    return "sha256:" + hashlib.sha256(config_toml.encode()).hexdigest()
+def config_checksum(config_toml: str, ca_bundle: str | None = None) -> str:
+    """What the pod template carries so that a config (or CA) change rolls the manager; a digest is not the text."""
+    digest = hashlib.sha256(config_toml.encode())
+    if ca_bundle is not None:
+        digest.update(b"\0" + ca_bundle.encode())
+    return "sha256:" + digest.hexdigest()
 
 
 def label_value(text: str) -> str:
@@ -154,9 +162,27 @@ def config_secret_metadata(manager: ManagerSpec, target: KubernetesTarget) -> di
     return _metadata(manager, f"{object_name(manager.host.key)}-config", target.namespace)
 
 
-def config_secret_data(config_toml: str) -> dict[str, str]:
-    """The config Secret's stringData: config.toml under CONFIG_KEY, mounted as a single file."""
-    return {CONFIG_KEY: config_toml}
+def config_secret_data(config_toml: str, ca_bundle: str | None = None) -> dict[str, str]:
+    """The config Secret's stringData: config.toml under CONFIG_KEY (and the GitLab CA under CA_KEY), each
+    mounted as a single file."""
+    return {CONFIG_KEY: config_toml} | ({CA_KEY: ca_bundle} if ca_bundle is not None else {})
+
+
+def ca_secret_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    """The job namespace's Secret holding the GitLab CA alone, which job pods mount read-only (config.toml)."""
+    return _metadata(manager, marks.ca_secret_name(manager.host.key), target.job_namespace)
+
+
+def ca_secret_data(ca_bundle: str) -> dict[str, str]:
+    return {CA_KEY: ca_bundle}
+
+
+def _manager_env(manager: ManagerSpec) -> list[dict[str, str]]:
+    """HOME, and the host's proxy; the API server (in-cluster, by its service IP) and cluster names direct."""
+    env = [{"name": "HOME", "value": HOME}]
+    if manager.host.proxy is not None:
+        env += [{"name": k, "value": v} for k, v in manager.host.proxy.environment(MANAGER_ALWAYS_DIRECT)]
+    return env
 
 
 def _manager_container(manager: ManagerSpec) -> dict[str, Any]:
@@ -167,7 +193,7 @@ def _manager_container(manager: ManagerSpec) -> dict[str, Any]:
         # to SIGQUIT (15 -> 3): stop taking jobs, finish the running ones, exit.
         "command": ["/usr/bin/dumb-init", "--rewrite", "15:3", "--"],
         "args": ["gitlab-runner", "run", "--config", f"{CONFIG_DIR}/{CONFIG_KEY}", "--working-directory", HOME],
-        "env": [{"name": "HOME", "value": HOME}],
+        "env": _manager_env(manager),
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         # Both probes are local HTTP/TCP on the metrics listener: they never call GitLab.
         "readinessProbe": {
@@ -204,8 +230,17 @@ def _manager_container(manager: ManagerSpec) -> dict[str, Any]:
             # ... holding the Secret's config.toml as a single read-only file.
             {"name": "config", "mountPath": f"{CONFIG_DIR}/{CONFIG_KEY}", "subPath": CONFIG_KEY, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
+            *_ca_mounts(manager),
         ],
     }
+
+
+def _ca_mounts(manager: ManagerSpec) -> list[dict[str, Any]]:
+    """The GitLab CA from the config Secret, where config.toml's `tls-ca-file` names it."""
+    if manager.gitlab_ca is None:
+        return []
+    path = MANAGER_CA_FILE[manager.host.executor.value]
+    return [{"name": "config", "mountPath": path, "subPath": CA_KEY, "readOnly": True}]
 
 
 def deployment_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:

@@ -21,9 +21,9 @@ PATH_CHARACTERS = re.compile(r"[A-Za-z0-9._/+@-]+")
 """The characters a host or mount path may have: no spaces, no ':' or ',' (Docker's volume syntax), no globs."""
 SOCKET_NAME = re.compile(r".*(\.sock|\.socket|sock)$", re.IGNORECASE)
 MAX_PATH = 4096
-RESERVED_MOUNTS = ("/builds", "/proc", "/sys", "/dev")
+RESERVED_MOUNTS = ("/builds", "/proc", "/sys", "/dev", "/etc/gitlab-runner/certs")
 """Where a host directory never goes in the job container: the checkouts every job of the runner shares
-(`/builds`), and the kernel's interfaces."""
+(`/builds`), the kernel's interfaces, and where runner-fleet delivers the GitLab CA (`site.CA_DIR`)."""
 
 
 def normalise(path: str) -> str:
@@ -74,7 +74,10 @@ def mount_path_problem(path: str) -> str | None:
         return problem
     norm = normalise(path)
     if norm == "/" or any(norm == r or _below(norm, r) for r in RESERVED_MOUNTS):
-        return f"{norm}: not over the container's root, the shared checkouts (/builds) or /proc, /sys, /dev"
+        return (
+            f"{norm}: not over the container's root, the shared checkouts (/builds), /proc, /sys, /dev or the "
+            "GitLab CA (/etc/gitlab-runner/certs)"
+        )
     return None
 
 

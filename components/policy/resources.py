@@ -87,3 +87,15 @@ def config_files(resources: list[Declared]) -> Iterator[ConfigFile]:
             text = plain(data).get("config.toml") if isinstance(plain(data), dict) else None
             if isinstance(text, str):
                 yield ConfigFile(res, isinstance(data, Secret), tomllib.loads(text))
+
+
+def runner_entries(resources: list[Declared]) -> Iterator[tuple[ConfigFile, dict[str, Any]]]:
+    """Every [[runners]] entry of every config.toml declared, with the file it is in."""
+    for config in config_files(resources):
+        for entry in config.document.get("runners", []):
+            yield config, entry
+
+
+def where(config: ConfigFile, entry: Mapping[str, Any]) -> str:
+    """How a finding names a runner entry: the resource that carries its config.toml, and the runner's name."""
+    return f"{config.resource.name} (runner {entry.get('name')})"

@@ -14,13 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from components import site
-from components.host_paths import host_path_problem, mount_path_problem
 from components.images import is_pinned, mirror_of_helper, rootless_buildkit
 from components.model import RETIRING, Tier
+from components.policy.mounts import no_host_paths_for_jobs
 from components.policy.reach import listener_out_of_jobs_reach, privileged_namespace_unguarded
-from components.policy.resources import ConfigFile, Declared, Secret, config_files, plain
-from components.render import labels as marks
+from components.policy.resources import ConfigFile, Declared, Secret, config_files, plain, runner_entries, where
 
 Finding = tuple[str, str]
 """(resource name, what is wrong and what to change)."""
@@ -44,16 +42,6 @@ CONFINED_CONTEXTS = (
     "init_permissions_container_security_context",
 )
 BUILD_APPARMOR = "container.apparmor.security.beta.kubernetes.io/build"
-
-
-def _entries(resources: list[Declared]) -> Iterator[tuple[ConfigFile, dict[str, Any]]]:
-    for config in config_files(resources):
-        for entry in config.document.get("runners", []):
-            yield config, entry
-
-
-def _where(config: ConfigFile, entry: dict[str, Any]) -> str:
-    return f"{config.resource.name} (runner {entry.get('name')})"
 
 
 def is_buildkit(entry: dict[str, Any]) -> bool:
@@ -85,12 +73,12 @@ def no_privileged(resources: list[Declared]) -> Iterator[Finding]:
             yield res.name, "runs privileged; set privileged false"
         if res.type == DEPLOYMENT and '"privileged": true' in _json(res.inputs.get("spec")):
             yield res.name, "a container of the manager's pod runs privileged"
-    for config, entry in _entries(resources):
+    for config, entry in runner_entries(resources):
         for section in ("docker", "kubernetes"):
             table = entry.get(section) or {}
             for key in ("privileged", "services_privileged"):
                 if table.get(key) is True:
-                    yield _where(config, entry), f"{section}.{key} is true; nothing runs privileged"
+                    yield where(config, entry), f"{section}.{key} is true; nothing runs privileged"
 
 
 def unconfined_only_for_buildkit_build(resources: list[Declared]) -> Iterator[Finding]:
@@ -100,97 +88,48 @@ def unconfined_only_for_buildkit_build(resources: list[Declared]) -> Iterator[Fi
             yield res.name, "the manager container runs unconfined; only BuildKit build containers may"
         if res.type == DEPLOYMENT and "Unconfined" in _json(res.inputs.get("spec")):
             yield res.name, "the manager's pod runs unconfined; only BuildKit build containers may"
-    for config, entry in _entries(resources):
+    for config, entry in runner_entries(resources):
         yield from _unconfined_entry(config, entry)
 
 
 def _unconfined_entry(config: ConfigFile, entry: dict[str, Any]) -> Iterator[Finding]:
-    where, buildkit = _where(config, entry), is_buildkit(entry)
+    name, buildkit = where(config, entry), is_buildkit(entry)
     docker, k8s = entry.get("docker") or {}, entry.get("kubernetes") or {}
     opts = set(map(str, docker.get("security_opt") or []))
     if opts and (not buildkit or not opts <= UNCONFINED_OPTS):
         yield (
-            where,
+            name,
             f"docker.security_opt {sorted(opts)}: only a BuildKit runner's job may be seccomp/AppArmor unconfined",
         )
     if docker.get("services_security_opt"):
-        yield where, "docker.services_security_opt: services are never relaxed"
+        yield name, "docker.services_security_opt: services are never relaxed"
     for context in CONFINED_CONTEXTS:
         if _unconfined(k8s.get(context)):
-            yield where, f"kubernetes.{context} is Unconfined; only the build container may be"
+            yield name, f"kubernetes.{context} is Unconfined; only the build container may be"
     if _unconfined(k8s.get("build_container_security_context")) and not buildkit:
-        yield where, "the build container is Unconfined on a runner that is not a rootless BuildKit runner"
+        yield name, "the build container is Unconfined on a runner that is not a rootless BuildKit runner"
     for key, value in (k8s.get("pod_annotations") or {}).items():
         profile = "apparmor" in key or "seccomp" in key
         if profile and (key != BUILD_APPARMOR or not buildkit or value != "unconfined"):
-            yield where, f"pod annotation {key}: only the BuildKit build container's AppArmor may be unconfined"
+            yield name, f"pod annotation {key}: only the BuildKit build container's AppArmor may be unconfined"
 
 
 def buildkit_build_non_root(resources: list[Declared]) -> Iterator[Finding]:
-    for config, entry in _entries(resources):
+    for config, entry in runner_entries(resources):
         docker, k8s = entry.get("docker") or {}, entry.get("kubernetes") or {}
         if docker.get("security_opt"):
             users = [str(u) for u in docker.get("allowed_users") or []]
             if not users or any(u.split(":")[0] in ("root", "0") for u in users):
                 yield (
-                    _where(config, entry),
+                    where(config, entry),
                     "an unconfined BuildKit job must run as the image's non-root user (allowed_users)",
                 )
         build = k8s.get("build_container_security_context") or {}
         if _unconfined(build) and (build.get("run_as_non_root") is not True or build.get("run_as_user") in (None, 0)):
             yield (
-                _where(config, entry),
+                where(config, entry),
                 "the Unconfined build container must set run_as_non_root and a non-zero run_as_user",
             )
-
-
-def _ca_volume(config: ConfigFile) -> str:
-    """The one volume (not a host path) a Docker job may mount: its host's GitLab CA volume, read-only, at CA_DIR.
-    The host is the config writer's: its container name is the manager's plus `-config-writer`."""
-    base = str(plain(config.resource.inputs.get("name", ""))).removesuffix("-config-writer")
-    return f"{base}-{marks.ROLE_GITLAB_CA}:{site.CA_DIR}:ro"
-
-
-def _ca_secret_mount(config: ConfigFile) -> list[dict[str, Any]]:
-    """The one Secret a Kubernetes job pod may mount: its host's GitLab CA, read-only, at CA_DIR."""
-    metadata = plain(config.resource.inputs.get("metadata")) or {}
-    host = str((metadata.get("labels") or {}).get(marks.HOST, ""))
-    return [{"name": marks.ca_secret_name(host), "mount_path": site.CA_DIR, "read_only": True}]
-
-
-def _bind_problem(bind: str, *, relaxed: bool) -> str | None:
-    """A bind mount is allowed only as hostDirectories renders it: a checked host path, a checked mount path,
-    optionally `:ro`, and never into an unconfined (BuildKit) job."""
-    host, mount, *options = bind.split(":")
-    if relaxed:
-        return "an unconfined BuildKit job gets no host directory"
-    if options not in ([], ["ro"]):
-        return f"options {':'.join(options)!r}: only ':ro'"
-    return host_path_problem(host) or mount_path_problem(mount)
-
-
-def no_host_paths_for_jobs(resources: list[Declared]) -> Iterator[Finding]:
-    for config, entry in _entries(resources):
-        docker, k8s = entry.get("docker") or {}, entry.get("kubernetes") or {}
-        binds = (str(v) for v in docker.get("volumes") or [] if ":" in str(v))
-        for bind in (b for b in binds if b != _ca_volume(config)):
-            problem = _bind_problem(bind, relaxed=bool(docker.get("security_opt")))
-            if problem is not None:
-                yield _where(config, entry), f"docker.volumes {bind!r}: {problem}"
-        for key in ("volumes_from", "devices", "device_cgroup_rules"):
-            if docker.get(key):
-                yield _where(config, entry), f"docker.{key}: jobs reach nothing of the host or another container"
-        if str(docker.get("network_mode", "")).startswith(("host", "container:")):
-            yield _where(config, entry), "docker.network_mode: jobs get their own network namespace"
-        volumes = k8s.get("volumes") or {}
-        if volumes.get("secret") and volumes["secret"] != _ca_secret_mount(config):
-            yield (
-                _where(config, entry),
-                "kubernetes.volumes.secret: only the host's GitLab CA, read-only, at " + site.CA_DIR,
-            )
-        for kind in ("host_path", "pvc", "config_map", "csi"):
-            if volumes.get(kind):
-                yield _where(config, entry), f"kubernetes.volumes.{kind}: jobs get scratch volumes only"
 
 
 def secrets_stay_secret(resources: list[Declared]) -> Iterator[Finding]:
@@ -221,11 +160,11 @@ def images_pinned(resources: list[Declared]) -> Iterator[Finding]:
             for image in re.findall(r'"image": "([^"]+)"', _json(res.inputs.get("spec"))):
                 if not is_pinned(image):
                     yield res.name, f"image {image} is not pinned by a version tag or a digest"
-    for config, entry in _entries(resources):
+    for config, entry in runner_entries(resources):
         section = entry.get("docker") or entry.get("kubernetes") or {}
         for key in ("image", "helper_image"):
             if key in section and not is_pinned(str(section[key])):
-                yield _where(config, entry), f"{key} {section[key]} is not pinned by a version tag or a digest"
+                yield where(config, entry), f"{key} {section[key]} is not pinned by a version tag or a digest"
 
 
 # --- mandatory for production ------------------------------------------------------------------------
@@ -270,7 +209,7 @@ def tcp_without_tls(resources: list[Declared]) -> Iterator[Finding]:
 
 
 def buildkit_runs_untagged(resources: list[Declared]) -> Iterator[Finding]:
-    buildkit = {str(entry.get("name")) for _, entry in _entries(resources) if is_buildkit(entry)}
+    buildkit = {str(entry.get("name")) for _, entry in runner_entries(resources) if is_buildkit(entry)}
     for res in resources:
         description = str(plain(res.inputs.get("description", "")))  # runner-fleet <stack>/<key>
         name = description.removeprefix("runner-fleet ").replace("/", "-", 1)

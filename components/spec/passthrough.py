@@ -50,18 +50,35 @@ def _environment(value: Any) -> str | None:
         name = str(entry).split("=", 1)[0]
         if "=" not in str(entry) or not ENV_NAME.match(name):
             return "entries are NAME=value with a NAME of letters, digits and '_'"
-        if name.startswith(OWN_ENV):
-            return f"{name} is set by runner-fleet (buildkit: true)"
-        if name.startswith("FF_"):
-            return f"{name}: gitlab-runner feature flags change how jobs are run and are not passed through"
-        if _secret_name(name):
-            return (
-                f"{name} looks like it holds a secret, which config.toml would carry in plain text; make it a "
-                "CI/CD variable with `secret:` (variables)"
-            )
+        if (problem := _environment_name(name)) is not None:
+            return problem
     return None
 
 
+def _environment_name(name: str) -> str | None:
+    """Why a job environment name is not extraConfig's to set, or None."""
+    if name.startswith(OWN_ENV):
+        return f"{name} is set by runner-fleet (buildkit: true)"
+    if name.startswith("FF_"):
+        return f"{name}: gitlab-runner feature flags change how jobs are run and are not passed through"
+    if name.upper() in FIRST_CLASS_ENV:
+        return f"{name} has a key of its own: {FIRST_CLASS_ENV[name.upper()]}"
+    if _secret_name(name):
+        return (
+            f"{name} looks like it holds a secret, which config.toml would carry in plain text; make it a "
+            "CI/CD variable with `secret:` (variables)"
+        )
+    return None
+
+
+FIRST_CLASS_ENV = {
+    **dict.fromkeys(
+        ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"), "hosts.<h>.proxy (checked, no credentials)"
+    ),
+    "DOCKER_AUTH_CONFIG": "runners.<r>.registryAuth: {secret: <configKey>}",
+    **dict.fromkeys(("SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "CI_SERVER_TLS_CA_FILE"), "gitlabCaBundle"),
+}
+"""Job environment names that runner-fleet sets from first-class keys (upper-cased), and the key to use."""
 SECRET_WORDS = frozenset({"SECRET", "PASSWORD", "PASSWD", "PASS", "TOKEN", "CREDENTIAL", "CREDENTIALS", "APIKEY"})
 SECRET_NAMES = frozenset({"DOCKER_AUTH_CONFIG", "NETRC"})
 

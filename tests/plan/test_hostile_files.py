@@ -536,7 +536,7 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
         "registry credentials in the environment",
         _runner_key("      extraConfig: 'environment = [\"DOCKER_AUTH_CONFIG={}\"]'\n"),
         2,
-        "DOCKER_AUTH_CONFIG looks like it holds a secret",
+        "DOCKER_AUTH_CONFIG has a key of its own: runners.<r>.registryAuth",
     ),
     (
         "a CA outside the project in production",

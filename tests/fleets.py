@@ -104,3 +104,62 @@ def write_stack(
     path = directory / f"Pulumi.{stack}.yaml"
     path.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
     return path
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GITLAB_CA = (FIXTURES / "gitlab-ca.pem").read_text()
+"""A self-signed CA certificate (the certificate only; its key was thrown away)."""
+MIRROR = "registry.corp.test/mirror"
+
+# A fleet inside a company network: private CA, registry mirror, proxies, S3 cache and registry credentials
+# from secret config keys, both kinds of hosts, BuildKit on both, and a runner that opts out of the proxy.
+COMPANY = fleet(
+    gitlabUrl="https://gitlab.corp.test",
+    gitlabCaBundle=GITLAB_CA,
+    registryMirror=MIRROR,
+    cache={
+        "type": "s3",
+        "shared": True,
+        "s3": {
+            "serverAddress": "minio.corp.test:9000",
+            "bucketName": "ci-cache",
+            "accessKey": {"secret": "cacheAccessKey"},
+            "secretKey": {"secret": "cacheSecretKey"},
+        },
+    },
+    hosts={
+        "build": {
+            "docker": {"host": "ssh://ci@build.corp.test"},
+            "proxy": {
+                "http": "http://proxy.corp.test:3128",
+                "https": "http://proxy.corp.test:3128",
+                "noProxy": [".corp.test", "10.0.0.0/8"],
+            },
+        },
+        "cluster": {
+            "kubernetes": {"context": "corp", "namespace": "ci"},
+            "proxy": {"https": "http://proxy.corp.test:3128", "noProxy": [".corp.test"]},
+        },
+    },
+    runners={
+        "images": {
+            "host": "build",
+            "scope": {"group": "platform"},
+            "tags": ["buildkit"],
+            "buildkit": True,
+            "registryAuth": {"secret": "registryAuth"},
+        },
+        "tests": {
+            "host": "build",
+            "scope": {"project": 42},
+            "tags": ["tests"],
+            "registryAuth": {"secret": "registryAuth"},
+        },
+        "k8s-images": {"host": "cluster", "scope": {"group": "platform"}, "tags": ["k8s-buildkit"], "buildkit": True},
+        "internal": {"host": "cluster", "scope": {"group": "platform"}, "tags": ["internal"], "useHostProxy": False},
+    },
+)
+COMPANY_SECRETS = {
+    f"runner-fleet:{key}": {"secure": f"v1:CIPHER{key}"} for key in ("cacheAccessKey", "cacheSecretKey", "registryAuth")
+}
+"""The secret config keys COMPANY references, as `pulumi config set --secret` writes them (ciphertexts)."""

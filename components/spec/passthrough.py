@@ -79,6 +79,11 @@ FIRST_CLASS_ENV = {
     **dict.fromkeys(("SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "CI_SERVER_TLS_CA_FILE"), "gitlabCaBundle"),
 }
 """Job environment names that runner-fleet sets from first-class keys (upper-cased), and the key to use."""
+FIRST_CLASS_KEYS = {
+    "tls-ca-file": "gitlabCaBundle (PEM, delivered with the config)",
+    "helper_image": "registryMirror (the helper at the manager's release)",
+}
+"""config.toml keys that runner-fleet sets from first-class stack keys, and the key to use."""
 SECRET_WORDS = frozenset({"SECRET", "PASSWORD", "PASSWD", "PASS", "TOKEN", "CREDENTIAL", "CREDENTIALS", "APIKEY"})
 SECRET_NAMES = frozenset({"DOCKER_AUTH_CONFIG", "NETRC"})
 
@@ -243,6 +248,10 @@ def _walk(
         elif isinstance(rule, Mapping) and isinstance(value, dict):
             mine = owned.get(key)
             found += _walk(value, rule, mine if isinstance(mine, dict) else {}, f"{path}.", set())
+        elif key.lower() in FIRST_CLASS_KEYS:
+            found.append(
+                (path, f"not a key extraConfig may set; it has a key of its own: {FIRST_CLASS_KEYS[key.lower()]}")
+            )
         elif key in owned:
             because = REFUSED_BECAUSE.get(key.lower())
             head = f"not allowed: {because}; " if because else ""

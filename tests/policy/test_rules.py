@@ -20,7 +20,7 @@ from components.plan import gate, report
 from components.policy.resources import Declared, Secret, plain
 from components.policy.rules import RULES, evaluate
 from tests.conftest import ROOT, Plan
-from tests.fleets import K8S_MIXED, fleet
+from tests.fleets import COMPANY, COMPANY_SECRETS, K8S_MIXED, fleet
 
 Tamper = Callable[[list[Declared]], list[Declared]]
 
@@ -389,3 +389,98 @@ def test_a_retiring_registration_is_exempt_from_protection_and_marked(plan: Plan
     assert [
         v.mandatory for v in evaluate(active, Tier.PRODUCTION) if v.resource == name and v.rule.startswith("production")
     ] == [True]
+
+
+COMPANY_WRITER, COMPANY_SECRET = "host-build-config-writer", "host-cluster-config"
+UPSTREAM_BUILDKIT = "moby/buildkit:v0.32.2-rootless"
+COMPANY_TAMPERED: list[tuple[str, Tamper, str]] = [
+    (
+        "BuildKit image from Docker Hub beside a mirror",
+        lambda rs: _config(
+            rs, COMPANY_WRITER, _runner("test-images", lambda e: e["docker"].update(image=UPSTREAM_BUILDKIT))
+        ),
+        "unconfined-only-for-buildkit-build",
+    ),
+    (
+        "BuildKit allow-list widened to another registry",
+        lambda rs: _config(
+            rs,
+            COMPANY_SECRET,
+            _runner(
+                "test-k8s-images",
+                lambda e: e["kubernetes"].update(allowed_images=["evil.example.com/moby/buildkit:*rootless"]),
+            ),
+        ),
+        "unconfined-only-for-buildkit-build",
+    ),
+    (
+        "another host's CA volume",
+        lambda rs: _config(
+            rs,
+            COMPANY_WRITER,
+            _runner(
+                "test-tests",
+                lambda e: e["docker"].update(
+                    volumes=["gitlab-runner-test-other-gitlab-ca:/etc/gitlab-runner/certs:ro"]
+                ),
+            ),
+        ),
+        "no-host-paths-for-jobs",
+    ),
+    (
+        "the CA volume writable",
+        lambda rs: _config(
+            rs,
+            COMPANY_WRITER,
+            _runner(
+                "test-tests",
+                lambda e: e["docker"].update(volumes=["gitlab-runner-test-build-gitlab-ca:/etc/gitlab-runner/certs"]),
+            ),
+        ),
+        "no-host-paths-for-jobs",
+    ),
+    (
+        "the config volume mounted into jobs",
+        lambda rs: _config(
+            rs,
+            COMPANY_WRITER,
+            _runner(
+                "test-tests",
+                lambda e: e["docker"].update(volumes=["gitlab-runner-test-build-config:/etc/gitlab-runner/certs:ro"]),
+            ),
+        ),
+        "no-host-paths-for-jobs",
+    ),
+    (
+        "another Secret mounted into job pods",
+        lambda rs: _config(
+            rs,
+            COMPANY_SECRET,
+            _runner(
+                "test-internal",
+                lambda e: e["kubernetes"].update(
+                    volumes={
+                        "secret": [
+                            {
+                                "name": "gitlab-runner-cluster-config",
+                                "mount_path": "/etc/gitlab-runner/certs",
+                                "read_only": True,
+                            }
+                        ]
+                    }
+                ),
+            ),
+        ),
+        "no-host-paths-for-jobs",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "tamper", "rule"), COMPANY_TAMPERED, ids=[c[0] for c in COMPANY_TAMPERED])
+def test_a_company_fleet_passes_and_its_ca_and_mirror_are_held(
+    plan: Plan, case: str, tamper: Tamper, rule: str
+) -> None:
+    resources = gate.declared(plan(COMPANY, extra=COMPANY_SECRETS))
+    assert [str(v) for v in evaluate(resources, Tier.DEVELOPMENT) if v.mandatory] == []
+    violations = evaluate(tamper(copy.deepcopy(resources)), Tier.DEVELOPMENT)
+    assert any(v.rule == rule and v.mandatory for v in violations), (case, [str(v) for v in violations])

@@ -14,19 +14,26 @@ import kubernetes_validate
 import pytest
 
 from components.render import admission, manifests
-from tests.fleets import K8S_FLEET, K8S_MIXED
+from tests.fleets import COMPANY, K8S_FLEET, K8S_MIXED, MIRROR
 from tests.harness import kubernetes_target, manager_of, objects, of_kind, rendered, spec_of
 from tests.render.job_pods import job_pod
 
 _ENV = celpy.Environment()
-_PROGRAMS = [(message, _ENV.program(_ENV.compile(expression))) for message, expression in admission.VALIDATIONS]
 
 
-def denials(pod: dict[str, Any]) -> list[str]:
+def _programs(validations: tuple[tuple[str, str], ...]) -> list[tuple[str, Any]]:
+    return [(message, _ENV.program(_ENV.compile(expression))) for message, expression in validations]
+
+
+_PROGRAMS = _programs(admission.VALIDATIONS)
+_MIRRORED = _programs(admission.validations(MIRROR))
+
+
+def denials(pod: dict[str, Any], programs: list[tuple[str, Any]] = _PROGRAMS) -> list[str]:
     """The messages of every validation the pod fails (an evaluation error fails it)."""
     activation = {"object": celpy.json_to_cel(pod), "request": celpy.json_to_cel({"operation": "CREATE"})}
     failed = []
-    for message, program in _PROGRAMS:
+    for message, program in programs:
         try:
             result = program.evaluate(activation)
         except celpy.CELEvalError:
@@ -313,3 +320,29 @@ def test_mutations_do_not_leak_between_cases() -> None:
     first = buildkit_pod()
     HOSTILE["privileged build"][0](copy.deepcopy(first))
     assert denials(buildkit_pod()) == []
+
+
+def test_under_a_mirror_only_the_mirror_s_rootless_buildkit_runs_unconfined() -> None:
+    values = {**COMPANY, **dict.fromkeys(_COMPANY_KEYS, "[secret]")}
+    entries = {
+        e["name"]: e for e in tomllib.loads(rendered(spec_of(values, secret_keys=_COMPANY_KEYS), "cluster"))["runners"]
+    }
+    pod = job_pod(entries["test-k8s-images"])
+    assert [v for v in pod["spec"]["volumes"] if "secret" in v], "job pods mount the GitLab CA"
+    assert denials(pod, _MIRRORED) == []
+    assert denials(pod) != [], "the policy without a mirror admits Docker Hub's image only"
+    for image in (
+        "moby/buildkit:v0.32.2-rootless",
+        "docker.io/moby/buildkit:v0.32.2-rootless",
+        "registry.corp.test/other/moby/buildkit:v0.32.2-rootless",
+        "registryXcorp.test/mirror/moby/buildkit:v0.32.2-rootless",
+        f"{MIRROR}/moby/buildkit:latest",
+        f"evil.test/{MIRROR}/moby/buildkit:v0.32.2-rootless",
+    ):
+        _container(pod, "build")["image"] = image
+        assert denials(pod, _MIRRORED), image
+    confined = job_pod(entries["test-internal"])
+    assert denials(confined, _MIRRORED) == []
+
+
+_COMPANY_KEYS = ("cacheAccessKey", "cacheSecretKey", "registryAuth")

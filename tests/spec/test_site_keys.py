@@ -1,0 +1,253 @@
+"""gitlabCaBundle, registryMirror, hosts.<h>.proxy, runners.<r>.registryAuth/useHostProxy: what careless and
+hostile users write, and the one precise problem each gets (never repeating a secret)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components import site
+from components.spec import SpecError, parse_spec
+from tests.fleets import COMPANY, GITLAB_CA, MIRROR
+
+SECRETS = ("cacheAccessKey", "cacheSecretKey", "registryAuth")
+PRIVATE_KEY = (
+    "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+)
+Edit = Callable[[dict[str, Any]], None]
+
+
+def _values(edit: Edit | None = None) -> dict[str, Any]:
+    values = copy.deepcopy(COMPANY)
+    values.update(dict.fromkeys(SECRETS, "[secret]"))
+    values["gitlabCa"] = "[secret]"  # referenced by the cases that use it; unknown (and said so) otherwise
+    if edit is not None:
+        edit(values)
+    return values
+
+
+def _problems(edit: Edit, secrets: tuple[str, ...] = SECRETS) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(_values(edit), stack="test", secret_keys=secrets)
+    return list(caught.value.problems)
+
+
+def _set(path: str, value: Any) -> Edit:
+    def edit(values: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node = values
+        for part in parents:
+            node = node[part]
+        node[last] = value
+
+    return edit
+
+
+PROXY = "hosts.build.proxy"
+CASES: list[tuple[str, Edit, str, str]] = [
+    ("CA: a private key pasted", _set("gitlabCaBundle", GITLAB_CA + PRIVATE_KEY), "gitlabCaBundle", "private key"),
+    ("CA: only a private key", _set("gitlabCaBundle", PRIVATE_KEY), "gitlabCaBundle", "certificates only"),
+    (
+        "CA: a file path",
+        _set("gitlabCaBundle", "/etc/ssl/certs/corp-ca.pem"),
+        "gitlabCaBundle",
+        "file path is not read",
+    ),
+    (
+        "CA: text after the certificate",
+        _set("gitlabCaBundle", GITLAB_CA + "trailing\n"),
+        "gitlabCaBundle",
+        "nothing else",
+    ),
+    (
+        "CA: broken base64",
+        _set("gitlabCaBundle", "-----BEGIN CERTIFICATE-----\nMII$$$\n-----END CERTIFICATE-----\n"),
+        "gitlabCaBundle",
+        "expected PEM certificates",
+    ),
+    (
+        "CA: base64 that is no certificate",
+        _set("gitlabCaBundle", "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n"),
+        "gitlabCaBundle",
+        "not a DER certificate",
+    ),
+    ("CA: huge", _set("gitlabCaBundle", GITLAB_CA * 2000), "gitlabCaBundle", "at most 262144 characters"),
+    ("CA: a number", _set("gitlabCaBundle", 42), "gitlabCaBundle", "expected PEM certificates"),
+    ("CA: a list", _set("gitlabCaBundle", [GITLAB_CA]), "gitlabCaBundle", "expected PEM certificates"),
+    (
+        "CA: a reference with more keys",
+        _set("gitlabCaBundle", {"secret": "gitlabCa", "x": 1}),
+        "gitlabCaBundle",
+        "expected {secret",
+    ),
+    ("CA: unset secret", _set("gitlabCaBundle", {"secret": "nope"}), "gitlabCaBundle", "'nope' is not set"),
+    ("mirror: a scheme", _set("registryMirror", "https://registry.corp.test"), "registryMirror", "without a scheme"),
+    ("mirror: trailing slash", _set("registryMirror", "registry.corp.test/"), "registryMirror", "no trailing"),
+    ("mirror: no registry host", _set("registryMirror", "mirror"), "registryMirror", "a '.' or a port"),
+    ("mirror: Docker Hub user", _set("registryMirror", "someone/mirror"), "registryMirror", "a '.' or a port"),
+    ("mirror: upper-case path", _set("registryMirror", "registry.corp.test/Mirror"), "registryMirror", "lower-case"),
+    ("mirror: a tag", _set("registryMirror", "registry.corp.test/mirror:1"), "registryMirror", "no tag"),
+    ("mirror: spaces", _set("registryMirror", "registry.corp.test /x"), "registryMirror", "expected a registry"),
+    ("mirror: too long", _set("registryMirror", "r.corp.test/" + "a" * 250), "registryMirror", "at most"),
+    ("mirror: a password", _set("registryMirror", "user:pw@registry.corp.test"), "registryMirror", ""),
+    (
+        "mirror: runnerImage without a release",
+        _set("hosts.build.runnerImage", f"{MIRROR}/gitlab/gitlab-runner:latest"),
+        "hosts.build.runnerImage",
+        "names its exact release",
+    ),
+    (
+        "mirror: BuildKit allow-list still on Docker Hub",
+        _set("runners.images.allowedImages", ["moby/buildkit:*rootless"]),
+        "runners.images.allowedImages[0]",
+        f"{MIRROR}/ (the registryMirror)",
+    ),
+    (
+        "mirror: BuildKit from a look-alike registry",
+        _set("runners.images.allowedImages", [f"{MIRROR}x/moby/buildkit:*rootless"]),
+        "runners.images.allowedImages[0]",
+        "not moby's rootless BuildKit image",
+    ),
+    ("proxy: credentials", _set(f"{PROXY}.http", "http://user:pw@proxy.corp.test:3128"), f"{PROXY}.http", ""),
+    (
+        "proxy: a user name",
+        _set(f"{PROXY}.http", "http://user@proxy.corp.test:3128"),
+        f"{PROXY}.http",
+        "with credentials",
+    ),
+    ("proxy: ftp", _set(f"{PROXY}.https", "ftp://proxy.corp.test"), f"{PROXY}.https", "expected http://host"),
+    ("proxy: no scheme", _set(f"{PROXY}.https", "proxy.corp.test:3128"), f"{PROXY}.https", "expected http://host"),
+    ("proxy: a path", _set(f"{PROXY}.https", "http://proxy.corp.test:3128/x"), f"{PROXY}.https", "no path"),
+    ("proxy: port 0", _set(f"{PROXY}.https", "http://proxy.corp.test:0"), f"{PROXY}.https", "port 1-65535"),
+    (
+        "proxy: port too big",
+        _set(f"{PROXY}.https", "http://proxy.corp.test:70000"),
+        f"{PROXY}.https",
+        "not a valid URL",
+    ),
+    ("proxy: a newline", _set(f"{PROXY}.https", "http://proxy.corp.test\nX: y"), f"{PROXY}.https", "control"),
+    ("proxy: noProxy alone", _set(PROXY, {"noProxy": ["a.test"]}), PROXY, "noProxy alone proxies nothing"),
+    ("proxy: unknown key", _set(PROXY, {"http": "http://p.test:1", "socks": "x"}), f"{PROXY}.socks", "unknown key"),
+    ("proxy: a string", _set(PROXY, "http://proxy.corp.test:3128"), PROXY, "expected a map"),
+    ("noProxy: commas", _set(f"{PROXY}.noProxy", ["a.test,b.test"]), f"{PROXY}.noProxy[0]", "no commas"),
+    ("noProxy: a star", _set(f"{PROXY}.noProxy", ["*"]), f"{PROXY}.noProxy[0]", "leave proxy out"),
+    ("noProxy: a URL", _set(f"{PROXY}.noProxy", ["https://a.test"]), f"{PROXY}.noProxy[0]", "expected a host name"),
+    ("noProxy: a string", _set(f"{PROXY}.noProxy", ".corp.test"), f"{PROXY}.noProxy", "expected a list"),
+    (
+        "noProxy: too many",
+        _set(f"{PROXY}.noProxy", [f"h{i}.test" for i in range(101)]),
+        f"{PROXY}.noProxy",
+        "at most 100",
+    ),
+    (
+        "registryAuth: a config.json pasted",
+        _set("runners.tests.registryAuth", '{"auths": {"r.test": {"auth": "dXNlcjpwYXNz"}}}'),
+        "runners.tests.registryAuth",
+        "in plain text is refused",
+    ),
+    (
+        "registryAuth: a key name",
+        _set("runners.tests.registryAuth", "registryAuth"),
+        "runners.tests.registryAuth",
+        "plain text",
+    ),
+    (
+        "registryAuth: unset key",
+        _set("runners.tests.registryAuth", {"secret": "missing"}),
+        "runners.tests.registryAuth",
+        "'missing' is not set",
+    ),
+    (
+        "useHostProxy: text",
+        _set("runners.tests.useHostProxy", "no"),
+        "runners.tests.useHostProxy",
+        "expected true or false",
+    ),
+    (
+        "extraConfig: the proxy by hand",
+        _set("runners.tests.extraConfig", 'environment = ["https_proxy=http://p.test:1"]'),
+        "runners.tests.extraConfig.environment",
+        "hosts.<h>.proxy",
+    ),
+    (
+        "extraConfig: a CA file by hand",
+        _set("runners.tests.extraConfig", 'environment = ["SSL_CERT_FILE=/etc/x.pem"]'),
+        "runners.tests.extraConfig.environment",
+        "gitlabCaBundle",
+    ),
+    (
+        "extraConfig: tls-ca-file",
+        _set("runners.tests.extraConfig", 'tls-ca-file = "/etc/gitlab-runner/certs/x.crt"'),
+        "runners.tests.extraConfig.tls-ca-file",
+        "it has a key of its own: gitlabCaBundle",
+    ),
+    (
+        "extraConfig: a helper image",
+        _set("runners.tests.extraConfig", '[docker]\nhelper_image = "evil.test/helper:1"'),
+        "runners.tests.extraConfig.docker.helper_image",
+        "registryMirror",
+    ),
+    (
+        "hostDirectories over the CA",
+        _set(
+            "runners.tests.hostDirectories",
+            [{"hostPath": "/srv/runner-fleet/ca", "mountPath": "/etc/gitlab-runner/certs/"}],
+        ),
+        "runners.tests.hostDirectories[0].mountPath",
+        "GitLab CA",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "path", "message"), CASES, ids=[c[0] for c in CASES])
+def test_each_mistake_gets_one_precise_problem(case: str, edit: Edit, path: str, message: str) -> None:
+    problems = [p for p in _problems(edit) if not p.startswith("gitlabCa: unknown key")]
+    assert any(p.startswith(f"{path}: ") and message in p for p in problems), (case, problems)
+    for problem in problems:
+        assert "dXNlcjpwYXNz" not in problem and "MIGHAgEA" not in problem and "user:pw" not in problem, problem
+
+
+def test_a_secret_reference_must_be_a_secret() -> None:
+    problems = _problems(
+        _set("gitlabCaBundle", {"secret": "gitlabCa"}), secrets=("cacheAccessKey", "cacheSecretKey", "registryAuth")
+    )
+    assert "gitlabCaBundle: config key 'gitlabCa' is not a secret; set it with pulumi config set --secret" in problems
+
+
+def test_what_is_valid_becomes_the_model() -> None:
+    values = _values(_set("gitlabCaBundle", {"secret": "gitlabCa"}))
+    values["hosts"]["build"]["proxy"]["noProxy"] = [
+        "a.test:8080",
+        ".b.test",
+        "10.0.0.1",
+        "fd00::/8",
+        "[::1]",
+        "localhost",
+    ]
+    spec = parse_spec(values, stack="test", secret_keys=(*SECRETS, "gitlabCa"))
+    assert spec.gitlab_ca == site.CaBundle(secret="gitlabCa")
+    assert spec.registry_mirror == MIRROR
+    build = next(h for h in spec.hosts if h.key == "build")
+    assert build.runner_image == f"{MIRROR}/gitlab/gitlab-runner:alpine-v19.3.0"
+    assert build.proxy is not None and build.proxy.no_proxy[0] == "a.test:8080"
+    runners = {r.key: r for r in spec.runners}
+    assert runners["tests"].registry_auth == "registryAuth" and runners["internal"].use_host_proxy is False
+    assert spec.secret_keys >= {"gitlabCa", "registryAuth", "cacheAccessKey"}
+    assert _parse(_values(_set("gitlabCaBundle", {}))).gitlab_ca is None
+    assert _parse(_values(_set("registryMirror", ""))).registry_mirror is None
+
+
+def _parse(values: dict[str, Any]) -> Any:
+    values.pop("gitlabCa")
+    return parse_spec(values, stack="t", secret_keys=SECRETS)
+
+
+def test_a_mirror_with_a_port_and_no_path_serves_every_image() -> None:
+    spec = _parse(_values(_set("registryMirror", "localhost:5000")))
+    runners = {r.key: r for r in spec.runners}
+    assert runners["images"].image == "localhost:5000/moby/buildkit:v0.32.2-rootless"
+    assert runners["images"].allowed_images == ("localhost:5000/moby/buildkit:*rootless",)
+    assert runners["tests"].image == "localhost:5000/library/alpine:3.22"

@@ -19,6 +19,10 @@ from tests.conftest import ROOT, STACKS, Plan
 from tests.harness import of_type, validate_text
 
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+VENDORED = [
+    ("schemas", "*.json", SHARED_SCHEMAS),
+    ("reference", "provider-semantics.*", ROOT.parent / "shared" / "reference"),
+]
 
 
 @pytest.mark.parametrize("stack_file", STACKS, ids=[p.name for p in STACKS])
@@ -68,17 +72,17 @@ def test_pulumi_yaml_validates_against_pulumis_schema() -> None:
     assert project["runtime"]["options"]["virtualenv"] == ".venv"
 
 
-def test_vendored_schemas_are_the_recorded_ones() -> None:
-    """schemas/SHA256SUMS records what was vendored; the team's shared copy, where present, must agree."""
+@pytest.mark.parametrize(("folder", "pattern", "shared"), VENDORED, ids=[v[0] for v in VENDORED])
+def test_vendored_files_are_the_recorded_ones(folder: str, pattern: str, shared: Path) -> None:
+    """<folder>/SHA256SUMS records what was vendored; the team's shared copy, where present, must agree."""
     recorded = dict(
-        reversed(line.split("  ", 1)) for line in (ROOT / "schemas" / "SHA256SUMS").read_text().splitlines() if line
+        reversed(line.split("  ", 1)) for line in (ROOT / folder / "SHA256SUMS").read_text().splitlines() if line
     )
-    assert set(recorded) == {p.name for p in (ROOT / "schemas").glob("*.json")}
+    assert set(recorded) == {p.name for p in (ROOT / folder).glob(pattern)}
     for name, digest in recorded.items():
-        assert hashlib.sha256((ROOT / "schemas" / name).read_bytes()).hexdigest() == digest, name
-        shared = SHARED_SCHEMAS / name
-        if shared.is_file():
-            assert hashlib.sha256(shared.read_bytes()).hexdigest() == digest, f"../shared changed {name}: re-vendor"
+        assert hashlib.sha256((ROOT / folder / name).read_bytes()).hexdigest() == digest, name
+        if (shared / name).is_file():
+            assert hashlib.sha256((shared / name).read_bytes()).hexdigest() == digest, f"../shared changed {name}"
 
 
 def test_direct_pins_agree_with_the_lock() -> None:

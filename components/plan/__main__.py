@@ -8,12 +8,14 @@ Prints the resource tree and a line per host, and writes the report (`report.py`
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from components.plan import engine, gate, report
+from components.plan import engine, gate, impact, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFile, StackFileError, read_stack_file
 from components.spec import SpecError
@@ -27,8 +29,8 @@ exit status:
   0  planned; the report is in --out
   2  the stack file is invalid or cannot be read (every problem on stderr, one per line, each naming its
      key path), or --out cannot be replaced; nothing is written
-  3  a mandatory policy fails (components/policy/rules.py): the report is written, every violation is on
-     stderr (policy, resource, what to change)
+  3  a mandatory policy fails (components/policy/rules.py), or with --compare a step the engine would refuse
+     (a protected resource deleted or replaced): the report is written, each on stderr with what to change
   1  the program failed in an unexpected way under the mock engine (a bug: please report it)
 """
 
@@ -43,7 +45,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stack-file", required=True, type=Path, help="stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", required=True, type=Path, help="directory for plan.json and hosts/")
     parser.add_argument("--stack", help="stack name (default: from the file name)")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="BASE_DIR",
+        help="an earlier plan output: also write impact.json and impact.md (what the change does)",
+    )
     return parser
+
+
+def _base(args: argparse.Namespace) -> dict[str, Any] | int | None:
+    """The earlier plan document --compare names (read before --out is replaced: they may be the same)."""
+    if args.compare is None:
+        return None
+    try:
+        document = json.loads((args.compare / "plan.json").read_text())
+    except (OSError, ValueError) as exc:
+        print(f"error: --compare {args.compare}: no readable plan.json ({type(exc).__name__})", file=sys.stderr)
+        return EXIT_INVALID
+    if not isinstance(document, dict) or not {"resources", "hosts", "stack"} <= set(document):
+        print(f"error: --compare {args.compare}: plan.json is not a plan output", file=sys.stderr)
+        return EXIT_INVALID
+    return document
 
 
 def _run(args: argparse.Namespace) -> tuple[StackFile, PlanResult] | int:
@@ -87,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unreplaceable is not None:
         print(f"error: --out {unreplaceable}", file=sys.stderr)
         return EXIT_INVALID
+    base = _base(args)
+    if isinstance(base, int):
+        return base
     planned = _run(args)
     if isinstance(planned, int):
         return planned
@@ -94,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     violations = gate.check(result, dict(stack_file.config))
     report.write(result, args.out, violations)
     _summary(result, args.out)
+    blocked = _impact(base, args.out, result.stack) if base is not None else []
     for violation in violations:
         print(
             f"{'error' if violation.mandatory else 'note' if violation.exempt else 'warning'}: {violation}",
@@ -102,8 +129,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     blocking = [v for v in violations if v.mandatory]
     if blocking:
         print(f"error: {len(blocking)} mandatory policy violation(s): pulumi up must not run", file=sys.stderr)
-        return gate.EXIT_POLICY
-    return 0
+    if blocked:
+        print(f"error: {len(blocked)} step(s) the engine would refuse: pulumi up would stop there", file=sys.stderr)
+    return gate.EXIT_POLICY if blocking or blocked else 0
+
+
+def _impact(base: dict[str, Any], out: Path, stack: str) -> list[dict[str, Any]]:
+    """Write impact.json and impact.md into `out`; print each host's effect; return the blocked steps."""
+    found = impact.compare(base, json.loads((out / "plan.json").read_text()))
+    (out / "impact.json").write_text(json.dumps(found, indent=2) + "\n")
+    (out / "impact.md").write_text(impact.markdown(found, stack))
+    for host, effect in found["hosts"].items():
+        print(f"impact: host {host}: {effect['effect']}: {effect['why']}")
+    blocked = [s for s in found["resources"] if s["blocked"]]
+    for step in blocked:
+        print(f"error: blocked: {step['action']} {step['name']}: {step['blocked']['reason']}", file=sys.stderr)
+        print(f"  fix: {step['blocked']['fix']}", file=sys.stderr)
+    return blocked
 
 
 if __name__ == "__main__":

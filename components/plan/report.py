@@ -10,6 +10,7 @@ would send. Labels, file paths and kinds come from the modules that declare them
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tomllib
@@ -112,6 +113,22 @@ def hosts_summary(result: PlanResult) -> dict[str, Any]:
     return summary
 
 
+def secret_digests(result: PlanResult, res: Resource) -> dict[str, str]:
+    """A short digest of each input that holds a secret, so that a later plan can tell whether it changed.
+
+    Computed from what the plan itself holds: the stack file's placeholders for secret config values (derived
+    from the committed ciphertexts, never from a plaintext) and the mock's tokens masked."""
+    shown = res.display_inputs
+    digests = {}
+    for key, value in res.inputs.items():
+        if shown.get(key) != engine.reveal(value):
+            text = json.dumps(engine.reveal(value), sort_keys=True)
+            for token in result.tokens.values():  # the placeholders stay: they carry the ciphertexts' digests
+                text = text.replace(token, REDACTED)
+            digests[key] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return dict(sorted(digests.items()))
+
+
 def plan_document(result: PlanResult, violations: Sequence[Violation] = ()) -> dict[str, Any]:
     return {
         "project": PROJECT,
@@ -127,6 +144,7 @@ def plan_document(result: PlanResult, violations: Sequence[Violation] = ()) -> d
                 "inputs": _sorted(r.display_inputs),
                 "options": r.options,
             }
+            | ({"secretDigests": digests} if (digests := secret_digests(result, r)) else {})
             for r in result.resources
         ],
         "lookups": result.invokes,

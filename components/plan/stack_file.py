@@ -13,6 +13,7 @@ file, the line and the key; none repeats a value.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from components.plan import project_config
 from components.spec.keys import MAX_DEPTH
 from components.spec.problems import looks_secret, one_line
 
-SECRET_PLACEHOLDER = "mock-secret-value-of-{key}"
+SECRET_PLACEHOLDER = "mock-secret-value-of-{key}-{version}"
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 """Pulumi's stack names (the CLI refuses others)."""
 MAX_EXPANDED = 4 << 20
@@ -267,7 +268,10 @@ def _stack_name(path: Path) -> str:
 def _unsecure(value: Any, key: str) -> tuple[Any, bool]:
     """Replace `{secure: ...}` (at any depth) by a placeholder; report whether the key holds a secret."""
     if isinstance(value, dict) and set(value) == {"secure"}:
-        return SECRET_PLACEHOLDER.format(key=key), True
+        # The ciphertext's digest tells one committed secret from the next (the impact report sees a rotation);
+        # a digest of ciphertext reveals nothing of the value.
+        version = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
+        return SECRET_PLACEHOLDER.format(key=key, version=version), True
     if isinstance(value, dict):
         pairs = {k: _unsecure(v, key) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())

@@ -1,0 +1,275 @@
+"""What a change does: an earlier plan (`--compare BASE_DIR`) against this one, step by step, as the real providers
+and the Pulumi engine would apply it, and what that means for each host's manager and each runner's registration.
+
+The mock engine knows nothing of replacements, so every decision here comes from the vendored provider semantics
+(`reference/provider-semantics.json`): an input change at or below a `replaceOnChange` path replaces the resource
+(subject to its `replaceConditions`), any other change updates it in place; the engine refuses to replace a
+resource protected before and after, and to delete a resource protected in the state. Secret inputs are compared
+by the digests plan.json carries (`secretDigests`), never by their values.
+
+The result is `impact.json` (shape in the README, "What a change does to running jobs") and `impact.md`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SEMANTICS = ROOT / "reference" / "provider-semantics.json"
+MISSING = object()
+
+DOCKER_CONTAINER = "docker:index/container:Container"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+USER_RUNNER = "gitlab:index/userRunner:UserRunner"
+HOST_COMPONENTS = ("runner-fleet:docker_host:DockerRunnerHost", "runner-fleet:kubernetes_host:KubernetesRunnerHost")
+REGISTRATION = "runner-fleet:registration:RunnerRegistration"
+ROLE_LABEL, MANAGER_ROLE, CONFIG_WRITER_ROLE = "runner-fleet.io/role", "manager", "config-writer"
+
+
+@functools.cache
+def semantics() -> dict[str, Any]:
+    """The vendored provider semantics."""
+    loaded: dict[str, Any] = json.loads(SEMANTICS.read_text())
+    return loaded
+
+
+def rules_for(resource_type: str) -> dict[str, Any]:
+    """The provider's rules for a resource type; every type runner-fleet declares has them (tested)."""
+    rules: dict[str, Any] = semantics()["resources"][resource_type]
+    return rules
+
+
+def _at(inputs: Mapping[str, Any], path: str) -> Any:
+    node: Any = inputs
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def _compared(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """A resource's inputs as compared: secret inputs replaced by their digests."""
+    return {**resource.get("inputs", {}), **{k: ("secret", d) for k, d in resource.get("secretDigests", {}).items()}}
+
+
+def changed_keys(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Top-level input keys whose value differs (added or removed keys included)."""
+    old, now = _compared(base), _compared(new)
+    return sorted(k for k in set(old) | set(now) if old.get(k, MISSING) != now.get(k, MISSING))
+
+
+def forced_by(resource_type: str, base: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The replaceOnChange paths whose value differs, as the provider decides (with its conditions)."""
+    rules = rules_for(resource_type)
+    old, now = _compared(base), _compared(new)
+    forced = []
+    for path in rules["replaceOnChange"]:
+        before, after = _at(old, path), _at(now, path)
+        if before == after:
+            continue
+        condition = rules.get("replaceConditions", {}).get(path, "")
+        if condition.startswith("RequiresReplaceIfConfigured") and after is MISSING:
+            continue  # removing it from the program keeps the old value
+        forced.append(path)
+    return forced
+
+
+def _blocked(action: str, base: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> dict[str, str] | None:
+    was = bool(base and base.get("options", {}).get("protect"))
+    stays = bool(new and new.get("options", {}).get("protect"))
+    if action == "delete" and was:
+        return {
+            "reason": "it is protected: the engine refuses to delete a protected resource",
+            "fix": "first apply the stack with protect: false while it still declares this resource (one pulumi up), "
+            "then remove it (README: Decommissioning)",
+        }
+    if action == "replace" and was and stays and semantics()["engine"]["protectBlocksReplace"]:
+        return {
+            "reason": "it is protected: the engine refuses to replace a resource that stays protected",
+            "fix": "apply this change with protect: false (the replacement then proceeds), then set protect again",
+        }
+    return None
+
+
+def _managed(resource: Mapping[str, Any]) -> bool:
+    """Resources the providers create: not components, not the provider objects themselves (their changes are
+    not modelled: a provider whose connection settings change is replaced, and so is everything it manages)."""
+    return bool(resource.get("custom", True)) and not str(resource["type"]).startswith("pulumi:providers:")
+
+
+def steps(base: Iterable[Mapping[str, Any]], new: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every custom resource created, updated, replaced or deleted, by URN."""
+    old = {r["urn"]: r for r in base if _managed(r)}
+    now = {r["urn"]: r for r in new if _managed(r)}
+    out = []
+    for urn in sorted(set(old) | set(now)):
+        before, after = old.get(urn), now.get(urn)
+        resource = after or before
+        assert resource is not None
+        if before is None or after is None:
+            action, changed, forced = ("create" if before is None else "delete"), [], []
+        else:
+            changed = changed_keys(before, after)
+            if not changed:
+                continue
+            forced = forced_by(resource["type"], before, after)
+            action = "replace" if forced else "update"
+        out.append(
+            {
+                "type": resource["type"],
+                "name": resource["name"],
+                "action": action,
+                "changed": changed,
+                "forcedBy": forced,
+                "blocked": _blocked(action, before, after),
+                "urn": urn,
+            }
+        )
+    return out
+
+
+def _owner(urn: str, component_types: tuple[str, ...], prefix: str) -> str | None:
+    """The key of the component (host or registration) a resource belongs to, from its parent URN."""
+    qualified, _, name = urn.rpartition("::")
+    if qualified.rsplit("$", 1)[-1] in component_types and name.startswith(prefix):
+        return name.removeprefix(prefix)
+    return None
+
+
+def _role(resource: Mapping[str, Any]) -> str | None:
+    labels = resource.get("inputs", {}).get("labels") or []
+    found = [x.get("value") for x in labels if isinstance(x, dict) and x.get("label") == ROLE_LABEL]
+    return found[0] if found else None
+
+
+def _is_manager(resource: Mapping[str, Any]) -> bool:
+    return resource["type"] == DEPLOYMENT or (resource["type"] == DOCKER_CONTAINER and _role(resource) == MANAGER_ROLE)
+
+
+def _drain(resource: Mapping[str, Any]) -> int:
+    """The seconds a manager may drain, as its (old) resource declares them."""
+    inputs = resource.get("inputs", {})
+    if resource["type"] == DEPLOYMENT:
+        return int(_at(inputs, "spec.template.spec.terminationGracePeriodSeconds") or 0)
+    return int(inputs.get("stopTimeout") or inputs.get("destroyGraceSeconds") or 0)
+
+
+def _effect(effect: str, why: str, drain: int = 0) -> dict[str, Any]:
+    return {"effect": effect, "drainSeconds": drain, "why": why}
+
+
+def _manager_effect(step: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a step of the manager itself does to its jobs, or None when it does nothing to them."""
+    if step["action"] == "create":
+        return _effect("none", "new host: its manager starts")
+    if step["action"] in ("replace", "delete"):
+        forced = f" ({', '.join(step['forcedBy'])} changed)" if step["forcedBy"] else ""
+        what = "replaced" if step["action"] == "replace" else "removed"
+        return _effect(
+            "drain", f"manager {what}{forced}: it stops taking jobs and finishes the running ones", _drain(resource)
+        )
+    if step["type"] == DEPLOYMENT and "spec" in step["changed"]:
+        return _effect(
+            "roll", "the pod template changes: a new manager pod starts, the old one drains", _drain(resource)
+        )
+    return None
+
+
+def _host_effect(
+    host_steps: list[dict[str, Any]], resources: Mapping[str, Mapping[str, Any]], new_token: bool
+) -> dict[str, Any]:
+    """none / reload / drain / roll for one host, from its resources' steps and its runners' new tokens."""
+    for step in host_steps:
+        resource = resources[step["urn"]]
+        if _is_manager(resource) and (effect := _manager_effect(step, resource)) is not None:
+            return effect
+    writer = [s for s in host_steps if _role(resources[s["urn"]]) == CONFIG_WRITER_ROLE]
+    if writer or new_token:
+        return _effect("reload", "config.toml changes; the running manager reloads it, no job is touched")
+    if host_steps:
+        names = ", ".join(sorted({s["name"] for s in host_steps}))
+        return _effect("none", f"only objects beside the manager change ({names})")
+    return _effect("none", "nothing of the manager or its config changes")
+
+
+def _runner_effect(runner_steps: list[dict[str, Any]]) -> dict[str, Any]:
+    actions = {s["action"] for s in runner_steps}
+    changed = sorted({k for s in runner_steps for k in s["changed"]})
+    if actions == {"create"}:
+        return {"effect": "added", "why": "a new registration (new token)"}
+    if actions == {"delete"}:
+        return {"effect": "removed", "why": "its registration is deleted"}
+    if "replace" in actions or "create" in actions:
+        forced = sorted({k for s in runner_steps for k in s["forcedBy"]})
+        return {"effect": "new-token", "why": f"a new registration replaces it ({', '.join(forced) or 'rotation'})"}
+    if actions:
+        return {"effect": "update", "why": f"registration settings change in place ({', '.join(changed)})"}
+    return {"effect": "none", "why": "unchanged"}
+
+
+def _runner_keys(document: Mapping[str, Any]) -> set[str]:
+    return {
+        r["name"].removeprefix("runner-")
+        for r in document["resources"]
+        if r["type"] == REGISTRATION and r["name"].startswith("runner-")
+    }
+
+
+def _runners_on(document: Mapping[str, Any], host: str) -> set[str]:
+    prefix = f"{document['stack']}-"
+    return {name.removeprefix(prefix) for name in document["hosts"].get(host, {}).get("runners", {})}
+
+
+def compare(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """impact.json for going from the plan document `base` to `new` (both as plan.json holds them)."""
+    all_steps = steps(base["resources"], new["resources"])
+    resources = {r["urn"]: r for r in base["resources"]} | {r["urn"]: r for r in new["resources"]}
+    old_resources = {r["urn"]: r for r in base["resources"]}
+    by_runner: dict[str, list[dict[str, Any]]] = {}
+    by_host: dict[str, list[dict[str, Any]]] = {}
+    for step in all_steps:
+        parent = resources[step["urn"]].get("parent", "")
+        if (runner := _owner(parent, (REGISTRATION,), "runner-")) is not None:
+            by_runner.setdefault(runner, []).append(step)
+        if (host := _owner(parent, HOST_COMPONENTS, "host-")) is not None:
+            by_host.setdefault(host, []).append(step)
+    runners = {key: _runner_effect(by_runner.get(key, [])) for key in sorted(_runner_keys(base) | _runner_keys(new))}
+    hosts = {}
+    for host in sorted(set(base["hosts"]) | set(new["hosts"])):
+        placed = _runners_on(base, host) | _runners_on(new, host)
+        new_token = any(runners.get(r, {}).get("effect") in ("new-token", "added", "removed") for r in placed)
+        # A manager is drained with the grace period of the container or pod that runs now (the old one).
+        seen = {urn: old_resources.get(urn, r) for urn, r in resources.items()}
+        hosts[host] = _host_effect(by_host.get(host, []), seen, new_token)
+    return {
+        "resources": [{k: v for k, v in s.items() if k != "urn"} for s in all_steps],
+        "hosts": hosts,
+        "runners": runners,
+    }
+
+
+def markdown(impact: Mapping[str, Any], stack: str) -> str:
+    """impact.md: what merging does, short enough for a merge request note."""
+    lines = [f"### runner-fleet `{stack}`: what this change does", ""]
+    changed_hosts = {k: v for k, v in impact["hosts"].items() if v["effect"] != "none"}
+    for host, effect in impact["hosts"].items():
+        drain = f" for up to {effect['drainSeconds']} s" if effect["effect"] in ("drain", "roll") else ""
+        if host in changed_hosts:
+            lines.append(f"- host **{host}**: {effect['effect']}{drain}: {effect['why']}")
+    for runner, effect in impact["runners"].items():
+        if effect["effect"] != "none":
+            lines.append(f"- runner **{runner}**: {effect['effect']}: {effect['why']}")
+    blocked = [s for s in impact["resources"] if s["blocked"]]
+    for step in blocked:
+        block = step["blocked"]
+        lines.append(f"- **blocked**: {step['action']} {step['name']}: {block['reason']}; {block['fix']}")
+    counts = {a: sum(s["action"] == a for s in impact["resources"]) for a in ("create", "update", "replace", "delete")}
+    if len(lines) == 2:
+        lines.append("- no host, runner or variable changes")
+    lines += ["", ", ".join(f"{n} to {a}" for a, n in counts.items()) + " (resources)"]
+    return "\n".join(lines) + "\n"

@@ -87,6 +87,9 @@ def mirror_problem(mirror: str) -> str | None:
         )
     if len(mirror) > MAX_MIRROR:
         return f"at most {MAX_MIRROR} characters (image names have at most {MAX_NAME})"
+    port = mirror.split("/", 1)[0].partition(":")[2]
+    if port and not 0 < int(port) < 65536:
+        return f"port {port} is not a TCP port (1-65535)"
     return None
 
 

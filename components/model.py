@@ -24,6 +24,10 @@ PROJECT = "runner-fleet"
 REDACTED = "[secret]"
 """How a secret value is shown in every file, message and report runner-fleet writes."""
 
+OFFLINE_PLACEHOLDER = "mock-secret-value-of-"
+"""How the offline plan's stand-ins for secret config values begin (`components/plan/stack_file.py`): checks of
+a secret's content (a CA bundle in a secret key) cannot judge them and let them pass."""
+
 RETIRING = " (retiring)"
 """Ends the description of a registration that token rotation is retiring: paused, taking no jobs, and left
 unprotected on purpose so that the next `pulumi up` can remove it (the production policies exempt it)."""

@@ -10,8 +10,9 @@ from typing import Any
 
 import pulumi
 
-from components.model import ManagerSpec
+from components.model import OFFLINE_PLACEHOLDER, ManagerSpec
 from components.render import config_toml
+from components.site import MAX_CA_BUNDLE, NotCertificates, canonical_certificates
 
 
 def secret(value: pulumi.Input[Any]) -> pulumi.Output[Any]:
@@ -38,5 +39,19 @@ def ca_bundle(manager: ManagerSpec, secrets: Mapping[str, pulumi.Output[str]]) -
     if ca is None:
         return None
     if ca.secret is not None:
-        return secret(secrets[ca.secret])
+        key = ca.secret
+        return secret(secrets[key].apply(lambda value: _checked_ca(key, value)))
     return pulumi.Output.from_input(ca.pem or "")
+
+
+def _checked_ca(key: str, value: str) -> str:
+    """A CA bundle from a secret config key, checked like a written one before it reaches any job (the spec never
+    sees secret values); raises, without repeating the value, when it is not one."""
+    if value.startswith(OFFLINE_PLACEHOLDER):
+        return value  # the offline plan's stand-in: nothing to judge
+    if len(value) > MAX_CA_BUNDLE:
+        raise ValueError(f"gitlabCaBundle: secret config key {key!r} holds more than {MAX_CA_BUNDLE} characters")
+    try:
+        return canonical_certificates(value)
+    except NotCertificates as exc:
+        raise ValueError(f"gitlabCaBundle: secret config key {key!r} holds no CA bundle: {exc}") from None

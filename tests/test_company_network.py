@@ -158,3 +158,20 @@ def test_the_stack_file_reference_shows_a_working_company_stack(tmp_path: Path, 
     values["gitlabCaBundle"] = GITLAB_CA
     result = plan(values, extra=COMPANY_SECRETS)
     assert report.config_files(result)
+
+
+def test_a_ca_in_a_secret_key_is_checked_when_its_value_is_known(plan: Plan) -> None:
+    from components.secrets import _checked_ca
+
+    assert _checked_ca("gitlabCa", "  " + GITLAB_CA.replace("\n", "\r\n")) == GITLAB_CA, "delivered canonical"
+    body = "MC4CAQAwBQYDK2VwBCIEIHVzZWxlc3Mta2V5LWZvci10ZXN0cy1vbmx5LTAwMA=="  # no real key
+    key = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
+    for value in (key, "bob:hunter2", GITLAB_CA + "x" * 300_000):
+        with pytest.raises(ValueError, match="gitlabCaBundle: secret config key 'gitlabCa'") as caught:
+            _checked_ca("gitlabCa", value)
+        assert "hunter2" not in str(caught.value) and "MC4CAQAw" not in str(caught.value)
+    # The offline plan's stand-in cannot be judged: the plan goes on, the CA stays a secret.
+    values = dict(COMPANY, gitlabCaBundle={"secret": "gitlabCa"})
+    result = plan(values, extra={**COMPANY_SECRETS, "runner-fleet:gitlabCa": {"secure": "v1:CIPHERca"}})
+    assert [e for e in _entries(result).values() if e.get("tls-ca-file")]
+    assert "CIPHERca" not in json.dumps(report.plan_document(result))

@@ -23,12 +23,12 @@ from typing import Any
 
 import yaml
 
-from components.model import PROJECT
+from components.model import OFFLINE_PLACEHOLDER, PROJECT
 from components.plan import project_config
 from components.spec.keys import MAX_DEPTH
 from components.spec.problems import looks_secret, one_line
 
-SECRET_PLACEHOLDER = "mock-secret-value-of-{key}-{version}"
+SECRET_PLACEHOLDER = OFFLINE_PLACEHOLDER + "{key}-{version}"
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 """Pulumi's stack names (the CLI refuses others)."""
 MAX_EXPANDED = 4 << 20

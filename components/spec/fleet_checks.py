@@ -142,3 +142,16 @@ def check_shared_directories(p: Problems, runners: Iterable[RunnerSpec | None]) 
                     "write where protected ones read",
                 )
                 break
+
+
+def check_ca_key_alone(
+    p: Problems, key: str, refs: Iterable[tuple[str, str]], variables: Iterable[VariableSpec]
+) -> None:
+    """The GitLab CA reaches every job: its secret config key holds nothing that anything else uses."""
+    others = [path for path, name in refs if name == key and path != "gitlabCaBundle"]
+    others += [f"variables ({v.key})" for v in variables if v.secret == key]
+    if others:
+        p.add(
+            "gitlabCaBundle",
+            f"config key {key!r} is also {others[0]}'s: the CA reaches every job, so it needs a key of its own",
+        )

@@ -171,6 +171,8 @@ def parse_spec(
     refs += [(f"runners.{r.key}.registryAuth", r.registry_auth) for r in runners if r and r.registry_auth]
     refs += [("gitlabCaBundle", gitlab_ca.secret)] if gitlab_ca is not None and gitlab_ca.secret else []
     referenced = fleet_checks.referenced_secrets(p, refs, valid_vars, secrets, config_keys)
+    if gitlab_ca is not None and gitlab_ca.secret is not None:
+        fleet_checks.check_ca_key_alone(p, gitlab_ca.secret, refs, valid_vars)
     for key in sorted(config_keys - set(TOP_LEVEL.names) - referenced):
         p.add(
             key,

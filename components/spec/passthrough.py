@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.host_paths import SOCKET_NAME
+from components.host_paths import SOCKET_NAME, mount_path_problem
 from components.spec.problems import CREDENTIAL_MESSAGE, looks_like_credential
 
 Check = Callable[[Any], str | None]
@@ -73,10 +73,27 @@ def _environment_name(name: str) -> str | None:
 
 FIRST_CLASS_ENV = {
     **dict.fromkeys(
-        ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"), "hosts.<h>.proxy (checked, no credentials)"
+        ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "FTP_PROXY"), "hosts.<h>.proxy (no credentials)"
     ),
     "DOCKER_AUTH_CONFIG": "runners.<r>.registryAuth: {secret: <configKey>}",
-    **dict.fromkeys(("SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "CI_SERVER_TLS_CA_FILE"), "gitlabCaBundle"),
+    **dict.fromkeys(
+        (
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "GIT_SSL_CAINFO",
+            "GIT_SSL_CAPATH",
+            "CI_SERVER_TLS_CA_FILE",
+            "REQUESTS_CA_BUNDLE",
+            "CURL_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS",
+        ),
+        "gitlabCaBundle",
+    ),
+    # Switches that turn TLS verification off: the CA is first class, so nothing needs them.
+    **dict.fromkeys(
+        ("GIT_SSL_NO_VERIFY", "NODE_TLS_REJECT_UNAUTHORIZED", "PYTHONHTTPSVERIFY", "CURL_INSECURE"),
+        "gitlabCaBundle (TLS verification stays on)",
+    ),
 }
 """Job environment names that runner-fleet sets from first-class keys (upper-cased), and the key to use."""
 FIRST_CLASS_KEYS = {
@@ -108,6 +125,8 @@ def _container_volumes(value: Any) -> str | None:
             )
         if any(SOCKET_NAME.fullmatch(part) for part in entry.split("/")):
             return f"{entry}: no socket paths, not even inside the container"
+        if (problem := mount_path_problem(entry)) is not None:
+            return problem
     return None
 
 
@@ -130,6 +149,8 @@ def _tmpfs(value: Any) -> str | None:
     for path, options in value.items():
         if not CONTAINER_PATH.match(path) or ".." in path.split("/") or path == "/":
             return f"{path!r}: expected an absolute container path"
+        if (problem := mount_path_problem(path)) is not None:
+            return problem
         if not isinstance(options, str) or not TMPFS_OPTIONS.fullmatch(options):
             return f"{path!r}: expected mount options like 'rw,noexec,size=64m'"
     return None
@@ -145,6 +166,8 @@ def _empty_dirs(value: Any) -> str | None:
     for entry in value if isinstance(value, list) else []:
         if not isinstance(entry, dict) or not set(entry) <= {"name", "mount_path", "medium", "size_limit"}:
             return "entries are {name, mount_path, medium?, size_limit?}"
+        if not isinstance(entry.get("mount_path"), str) or (problem := mount_path_problem(entry["mount_path"])):
+            return f"mount_path: {problem if isinstance(entry.get('mount_path'), str) else 'expected a path'}"
     return None
 
 

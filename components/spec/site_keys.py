@@ -9,56 +9,55 @@ lists host names, `.domains`, IP addresses and CIDR ranges. The keys are in `key
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from components.site import CaBundle, Proxy
+from components.model import PROJECT
+from components.site import MAX_CA_BUNDLE, CaBundle, NotCertificates, Proxy, canonical_certificates
 from components.spec import keys
 from components.spec.problems import Problems, describe
 from components.spec.reader import read_section
 
-MAX_CA_BUNDLE = 256 * 1024
-"""Characters of PEM a CA bundle may have (a Kubernetes Secret holds at most 1 MiB, config.toml included)."""
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----\r?\n([A-Za-z0-9+/=\r\n]{1,65536}?)-----END \1-----")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 PROXY_SCHEMES = ("http", "https")
 _NO_PROXY_HOST = re.compile(r"\.?(?P<host>[^:]{1,253})(?::(?P<port>[0-9]{1,5}))?")
+NO_PROXY_CHARACTERS = re.compile(r"[A-Za-z0-9.:/\[\]-]{1,260}")
+MAX_HOST = 253
 MAX_NO_PROXY = 100
+
+
+CONFIG_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,99}")
+"""A config key's name, as a secret reference names it: no namespace, no value."""
 
 
 def read_secret_ref(p: Problems, raw: object, path: str, what: str = "a credential") -> str | None:
     """`{secret: <configKey>}` -> the config key; plain text is refused without being repeated."""
-    if isinstance(raw, dict) and set(raw) == {"secret"} and isinstance(raw["secret"], str) and raw["secret"].strip():
-        return str(raw["secret"]).strip()
     if isinstance(raw, str):
         p.add(path, f"{what} in plain text is refused; write {{secret: <configKey>}} and set that key as a secret")
-    else:
-        p.add(path, f"expected {{secret: <configKey>}}, found {describe(raw)}")
-    return None
-
-
-def _certificates_problem(text: str) -> str | None:
-    """Why `text` is not a bundle of PEM certificates, or None."""
-    blocks = list(_PEM_BLOCK.finditer(text))
-    if any(m.group(1) != "CERTIFICATE" for m in blocks) or "PRIVATE KEY" in text:
-        return "holds something other than certificates (a private key?): a CA bundle is public certificates only"
-    if not blocks or _PEM_BLOCK.sub("", text).strip():
-        return (
-            "expected PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----) and nothing "
-            "else, or {secret: <configKey>}; a file path is not read (the CA travels with the config)"
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"secret"}:
+        extra = sorted(str(k) for k in raw if k != "secret")[:3] if isinstance(raw, dict) else []
+        found = f"a map with {', '.join(map(repr, extra))}" if extra else describe(raw)
+        p.add(path, f"expected {{secret: <configKey>}} (the one key 'secret'), found {found}")
+        return None
+    name = raw["secret"]
+    if not isinstance(name, str) or not name.strip():
+        p.add(f"{path}.secret", f"expected the name of a secret config key, found {describe(name)}")
+        return None
+    name = name.strip()
+    if name.startswith(f"{PROJECT}:") and CONFIG_KEY.fullmatch(name.removeprefix(f"{PROJECT}:")):
+        p.add(f"{path}.secret", f"write the key without the '{PROJECT}:' prefix ({name.removeprefix(PROJECT + ':')!r})")
+        return None
+    if not CONFIG_KEY.fullmatch(name):
+        p.add(
+            f"{path}.secret",
+            "expected the name of a config key (a letter, then letters, digits, '_', '.', '-'; at most 100), not a "
+            "value: the value goes into that key with pulumi config set --secret (not repeated here)",
         )
-    for i, block in enumerate(blocks):
-        try:
-            der = base64.b64decode("".join(block.group(2).split()), validate=True)
-        except binascii.Error:
-            return f"certificate {i + 1} is not valid base64"
-        if not der.startswith(b"\x30"):
-            return f"certificate {i + 1} is not a DER certificate"
-    return None
+        return None
+    return name
 
 
 def parse_ca_bundle(p: Problems, raw: object, path: str) -> CaBundle | None:
@@ -74,43 +73,58 @@ def parse_ca_bundle(p: Problems, raw: object, path: str) -> CaBundle | None:
     if len(raw) > MAX_CA_BUNDLE:
         p.add(path, f"a CA bundle has at most {MAX_CA_BUNDLE} characters, found {len(raw)}")
         return None
-    problem = _certificates_problem(raw)
-    if problem is not None:
-        p.add(path, problem)
+    try:
+        return CaBundle(pem=canonical_certificates(raw))
+    except NotCertificates as exc:
+        p.add(path, str(exc))
         return None
-    return CaBundle(pem=raw.strip() + "\n")
+
+
+def _host_problem(host: str) -> str | None:
+    """A host name (RFC 1123 labels) or an IP address literal; nothing else (no '%', no '$(...)', no spaces)."""
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return None if len(host) <= MAX_HOST and _HOST_NAME.fullmatch(host) else "expected a host name or IP address"
+    return "an IPv6 zone is not a proxy host" if "%" in str(address) else None
 
 
 def _proxy_url_problem(url: str) -> str | None:
+    if "@" in url or "%" in url:
+        return (
+            "a proxy URL with credentials (or percent-encoding) is refused: it would reach every job's environment "
+            "in plain text; let the proxy admit the hosts by network"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as exc:
-        return f"not a valid URL ({exc})"
+    except ValueError:
+        return "not a valid URL: expected http://host[:port] with a port of 1-65535"
     if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
         return "expected http://host[:port] or https://host[:port]"
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        return (
-            "a proxy URL with credentials is refused: it would reach every job's environment in plain text; "
-            "let the proxy admit the hosts by network"
-        )
     if parts.path not in ("", "/") or parts.query or parts.fragment or port == 0:
         return "a proxy URL is scheme://host[:port] only (no path, query or fragment; port 1-65535)"
-    return None
+    host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
+    problem = _host_problem(host)
+    return f"{problem} in the proxy URL" if problem else None
 
 
 def _no_proxy_problem(entry: str) -> str | None:
+    """A host name (optionally .domain, optionally :port), an IP address or a CIDR range other than everything."""
     if entry == "*":
         return "'*' would send nothing through the proxy; leave proxy out instead"
+    if not NO_PROXY_CHARACTERS.fullmatch(entry) or entry.startswith("[") != entry.endswith("]"):
+        return "expected a host name, a .domain, an IP address or a CIDR range (one per item, no commas or spaces)"
     try:
-        ipaddress.ip_network(entry.strip("[]"), strict=False)
-        return None
+        network = ipaddress.ip_network(entry.removeprefix("[").removesuffix("]"), strict=False)
     except ValueError:
-        pass
-    named = _NO_PROXY_HOST.fullmatch(entry)
-    if named and _HOST_NAME.fullmatch(named["host"]) and 0 < int(named["port"] or 1) < 65536:
-        return None
-    return "expected a host name, a .domain, an IP address or a CIDR range (one per item, no commas or spaces)"
+        named = _NO_PROXY_HOST.fullmatch(entry)
+        if named and _HOST_NAME.fullmatch(named["host"]) and 0 < int(named["port"] or 1) < 65536:
+            return None
+        return "expected a host name, a .domain, an IP address or a CIDR range (one per item, no commas or spaces)"
+    if network.prefixlen == 0:
+        return f"{entry} is every address: it would send nothing through the proxy; leave proxy out instead"
+    return None
 
 
 def parse_proxy(p: Problems, raw: object, path: str) -> Proxy | None:
@@ -123,7 +137,8 @@ def parse_proxy(p: Problems, raw: object, path: str) -> Proxy | None:
         if field in values and (problem := _proxy_url_problem(values[field])) is not None:
             p.add(f"{path}.{key}", problem)
             valid = False
-    if "http" not in values and "https" not in values:
+    written = raw if isinstance(raw, dict) else {}
+    if "http" not in written and "https" not in written:
         p.add(path, "expected http and/or https (proxy URLs); noProxy alone proxies nothing")
         valid = False
     no_proxy = values.get("no_proxy", ())

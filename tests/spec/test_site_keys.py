@@ -3,6 +3,7 @@ hostile users write, and the one precise problem each gets (never repeating a se
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,8 @@ PRIVATE_KEY = (
     "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
 )
 Edit = Callable[[dict[str, Any]], None]
+# A private key's shape in DER (SEQUENCE { INTEGER 0, SEQUENCE { OID Ed25519 }, OCTET STRING }), no real key.
+KEY_BODY = base64.b64encode(bytes.fromhex("300e020100300506032b657004020400")).decode()
 
 
 def _values(edit: Edit | None = None) -> dict[str, Any]:
@@ -66,13 +69,149 @@ CASES: list[tuple[str, Edit, str, str]] = [
         "CA: broken base64",
         _set("gitlabCaBundle", "-----BEGIN CERTIFICATE-----\nMII$$$\n-----END CERTIFICATE-----\n"),
         "gitlabCaBundle",
-        "expected PEM certificates",
+        "each on a line of its own",
     ),
     (
         "CA: base64 that is no certificate",
         _set("gitlabCaBundle", "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n"),
         "gitlabCaBundle",
-        "not a DER certificate",
+        "not an X.509 v3 certificate",
+    ),
+    (
+        "CA: a private key relabelled CERTIFICATE",
+        _set("gitlabCaBundle", f"-----BEGIN CERTIFICATE-----\n{KEY_BODY}\n-----END CERTIFICATE-----\n"),
+        "gitlabCaBundle",
+        "not an X.509 v3 certificate",
+    ),
+    (
+        "CA: MA==",
+        _set("gitlabCaBundle", "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----"),
+        "gitlabCaBundle",
+        "X.509",
+    ),
+    (
+        "CA: two certificates run together",
+        _set("gitlabCaBundle", GITLAB_CA.strip() + GITLAB_CA),
+        "gitlabCaBundle",
+        "each on a line of its own",
+    ),
+    (
+        "CA: END glued to the base64",
+        _set("gitlabCaBundle", GITLAB_CA.replace("\n-----END", "-----END")),
+        "gitlabCaBundle",
+        "each on a line of its own",
+    ),
+    (
+        "CA: a CRL",
+        _set("gitlabCaBundle", "-----BEGIN X509 CRL-----\nMA==\n-----END X509 CRL-----\n"),
+        "gitlabCaBundle",
+        "holds a X509 CRL block",
+    ),
+    (
+        "CA: the key of a credential",
+        _set("gitlabCaBundle", {"secret": "registryAuth"}),
+        "gitlabCaBundle",
+        "needs a key of its own",
+    ),
+    ("secret ref: empty", _set("gitlabCaBundle", {"secret": ""}), "gitlabCaBundle.secret", "expected the name"),
+    ("secret ref: a number", _set("gitlabCaBundle", {"secret": 5}), "gitlabCaBundle.secret", "expected the name"),
+    ("secret ref: more keys", _set("gitlabCaBundle", {"secret": "gitlabCa", "x": 1}), "gitlabCaBundle", "'x'"),
+    (
+        "secret ref: with the namespace",
+        _set("gitlabCaBundle", {"secret": "runner-fleet:gitlabCa"}),
+        "gitlabCaBundle.secret",
+        "without the 'runner-fleet:' prefix ('gitlabCa')",
+    ),
+    (
+        "secret ref: a config.json as the name",
+        _set("runners.tests.registryAuth", {"secret": '{"auths":{"r.corp.test":{"auth":"Ym9iOmh1bnRlcjI="}}}'}),
+        "runners.tests.registryAuth.secret",
+        "not a value",
+    ),
+    (
+        "secret ref: a password as the name",
+        _set("runners.tests.registryAuth", {"secret": "bob:hunter2"}),
+        "runners.tests.registryAuth.secret",
+        "not a value",
+    ),
+    ("mirror: port out of range", _set("registryMirror", "registry.corp.test:99999"), "registryMirror", "1-65535"),
+    ("mirror: port 0", _set("registryMirror", "registry.corp.test:0/x"), "registryMirror", "not a TCP port"),
+    (
+        "proxy: a password with a slash",
+        _set(f"{PROXY}.https", "http://svc:hunter2/x@proxy.corp.test:3128"),
+        f"{PROXY}.https",
+        "with credentials",
+    ),
+    (
+        "proxy: percent-encoded credentials",
+        _set(f"{PROXY}.https", "http://svc%3Ahunter2%40proxy.corp.test:3128"),
+        f"{PROXY}.https",
+        "percent-encoding",
+    ),
+    (
+        "proxy: $(...) in the host",
+        _set(f"{PROXY}.https", "http://proxy$(HOME).test:3128"),
+        f"{PROXY}.https",
+        "host name",
+    ),
+    (
+        "proxy: a look-alike host",
+        _set(f"{PROXY}.https", "http://pr\u043exy.corp.test:3128"),
+        f"{PROXY}.https",
+        "host name",
+    ),
+    ("proxy: a leading dash", _set(f"{PROXY}.https", "http://-proxy:3128"), f"{PROXY}.https", "host name"),
+    ("proxy: an empty label", _set(f"{PROXY}.https", "http://a..b:3128"), f"{PROXY}.https", "host name"),
+    ("proxy: a huge host", _set(f"{PROXY}.https", "http://" + "a." * 200 + "test:3128"), f"{PROXY}.https", "host name"),
+    ("noProxy: an IPv6 zone", _set(f"{PROXY}.noProxy", ["fe80::1%x,*"]), f"{PROXY}.noProxy[0]", "no commas"),
+    ("noProxy: every IPv4 address", _set(f"{PROXY}.noProxy", ["0.0.0.0/0"]), f"{PROXY}.noProxy[0]", "every address"),
+    ("noProxy: every IPv6 address", _set(f"{PROXY}.noProxy", ["::/0"]), f"{PROXY}.noProxy[0]", "every address"),
+    ("noProxy: an open bracket", _set(f"{PROXY}.noProxy", ["[::1"]), f"{PROXY}.noProxy[0]", "expected a host"),
+    ("noProxy: $(...)", _set(f"{PROXY}.noProxy", ["$(HOME)"]), f"{PROXY}.noProxy[0]", "expected a host"),
+    (
+        "extraConfig: a volume over the CA (trailing slash)",
+        _set("runners.tests.extraConfig", '[docker]\nvolumes = ["/etc/gitlab-runner/certs/"]'),
+        "runners.tests.extraConfig.docker.volumes",
+        "GitLab CA",
+    ),
+    (
+        "extraConfig: a volume over the CA file",
+        _set("runners.tests.extraConfig", '[docker]\nvolumes = ["/etc//gitlab-runner/./certs/ca.crt"]'),
+        "runners.tests.extraConfig.docker.volumes",
+        "GitLab CA",
+    ),
+    (
+        "extraConfig: a tmpfs over the CA",
+        _set("runners.tests.extraConfig", '[docker]\ntmpfs = {"/etc/gitlab-runner/certs" = "rw"}'),
+        "runners.tests.extraConfig.docker.tmpfs",
+        "GitLab CA",
+    ),
+    (
+        "extraConfig: an emptyDir over the CA",
+        _set(
+            "runners.internal.extraConfig",
+            '[[kubernetes.volumes.empty_dir]]\nname = "x"\nmount_path = "/etc/gitlab-runner/certs"',
+        ),
+        "runners.internal.extraConfig.kubernetes.volumes.empty_dir",
+        "GitLab CA",
+    ),
+    (
+        "extraConfig: TLS verification off",
+        _set("runners.tests.extraConfig", 'environment = ["GIT_SSL_NO_VERIFY=1"]'),
+        "runners.tests.extraConfig.environment",
+        "TLS verification stays on",
+    ),
+    (
+        "extraConfig: another CA variable",
+        _set("runners.tests.extraConfig", 'environment = ["REQUESTS_CA_BUNDLE=/x.pem"]'),
+        "runners.tests.extraConfig.environment",
+        "gitlabCaBundle",
+    ),
+    (
+        "extraConfig: an FTP proxy",
+        _set("runners.tests.extraConfig", 'environment = ["FTP_PROXY=http://p.test:1"]'),
+        "runners.tests.extraConfig.environment",
+        "hosts.<h>.proxy",
     ),
     ("CA: huge", _set("gitlabCaBundle", GITLAB_CA * 2000), "gitlabCaBundle", "at most 262144 characters"),
     ("CA: a number", _set("gitlabCaBundle", 42), "gitlabCaBundle", "expected PEM certificates"),
@@ -207,7 +346,13 @@ def test_each_mistake_gets_one_precise_problem(case: str, edit: Edit, path: str,
     problems = [p for p in _problems(edit) if not p.startswith("gitlabCa: unknown key")]
     assert any(p.startswith(f"{path}: ") and message in p for p in problems), (case, problems)
     for problem in problems:
-        assert "dXNlcjpwYXNz" not in problem and "MIGHAgEA" not in problem and "user:pw" not in problem, problem
+        for secret in ("dXNlcjpwYXNz", "MIGHAgEA", "user:pw", "hunter2", "Ym9i", KEY_BODY[:20]):
+            assert secret not in problem, problem
+
+
+def test_an_invalid_proxy_url_is_one_problem_not_two() -> None:
+    problems = _problems(_set(PROXY, {"https": "http://u:p@proxy.corp.test:1"}))
+    assert [p for p in problems if p.startswith(PROXY)] == [problems[0]] and "noProxy alone" not in problems[0]
 
 
 def test_a_secret_reference_must_be_a_secret() -> None:

@@ -30,6 +30,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import site
+from components.lifecycle import MANAGER_STOP_TIMEOUT, manager_timeouts
 from components.model import ManagerSpec
 from components.render import config_toml
 from components.render import labels as marks
@@ -44,6 +45,8 @@ METRICS_BIND = "127.0.0.1"  # the host interface the manager's listener is publi
 LOG_OPTS = {"max-size": "20m", "max-file": "5"}
 CA_UPLOAD_DIR = "/gitlab-ca"  # where the writer mounts the CA volume (it never runs; only uploads go there)
 DIRECT = ("localhost", "127.0.0.1")  # never through the proxy: the manager's own listener
+# PID 1 of the manager is dumb-init, which passes SIGHUP on to gitlab-runner (a reload, not a stop).
+RELOAD_COMMAND = "kill -HUP 1"
 # The manager needs none of these; docker.sock already makes it powerful, so keep the rest small.
 DROPPED_CAPABILITIES = ["AUDIT_WRITE", "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SYS_CHROOT"]
 
@@ -66,6 +69,10 @@ container_name = marks.container_name
 def _labels(manager: ManagerSpec, role: str) -> list[docker.ContainerLabelArgs]:
     values = {marks.STACK: manager.stack, marks.HOST: manager.host.key, marks.ROLE: role}
     return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
+
+
+def _digest(files: list[str | None]) -> str:
+    return config_toml.checksum(files[0] or "", files[1])
 
 
 class DockerRunnerHost(pulumi.ComponentResource):
@@ -134,6 +141,7 @@ class DockerRunnerHost(pulumi.ComponentResource):
         )
 
         drain = manager.drain_seconds
+        timeouts = manager_timeouts(drain)
         container = docker.Container(
             f"{name}-manager",
             name=base,
@@ -153,15 +161,59 @@ class DockerRunnerHost(pulumi.ComponentResource):
             privileged=False,
             security_opts=["no-new-privileges=true"],
             capabilities=docker.ContainerCapabilitiesArgs(drops=DROPPED_CAPABILITIES),
+            envs=[f"{k}={v}" for k, v in proxy.environment(DIRECT)] if (proxy := manager.host.proxy) else None,
             # SIGQUIT: stop taking jobs, finish the running ones, exit. SIGTERM would abort them.
             stop_signal="SIGQUIT",
-            stop_timeout=drain,
+            # Every input that forces a replacement comes from the host alone (never from its runners), so adding
+            # a runner or changing a timeout never replaces the manager. The stop timeout is one of them: a
+            # constant. runner-fleet's own stops wait for the drain: the provider stops with destroyGraceSeconds
+            # (updated in place) under a delete timeout that covers it.
+            stop_timeout=MANAGER_STOP_TIMEOUT,
             destroy_grace_seconds=drain,
-            envs=[f"{k}={v}" for k, v in proxy.environment(DIRECT)] if (proxy := manager.host.proxy) else None,
             log_driver="json-file",
             log_opts=LOG_OPTS,
             labels=_labels(manager, marks.ROLE_MANAGER),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[writer]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[writer],
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=timeouts.create, update=timeouts.update, delete=timeouts.delete
+                ),
+            ),
         )
+        # The digest as the new config writer has it: the reloader waits for (and is replaced with) each upload.
+        uploaded = pulumi.Output.all(writer.id, pulumi.Output.all(config, ca).apply(_digest)).apply(lambda v: v[1])
+        self._reloader(name, manager, image, container, uploaded)
         self.manager_name = container.name
         self.register_outputs({"managerName": self.manager_name})
+
+    def _reloader(
+        self,
+        name: str,
+        manager: ManagerSpec,
+        image: docker.RemoteImage,
+        container: docker.Container,
+        digest: pulumi.Output[str],
+    ) -> docker.Container:
+        """A short-lived container in the manager's PID namespace that sends it SIGHUP: gitlab-runner reloads
+        config.toml at once. It is replaced (and so runs again) whenever the config's digest changes, after the
+        new config writer has uploaded the file, so a reload never depends on file times or clocks."""
+        labels = _labels(manager, marks.ROLE_CONFIG_RELOADER)
+        # A digest of the config is not the config: plain, so that the plan shows when a reload happens.
+        labels.append(docker.ContainerLabelArgs(label=marks.CONFIG_DIGEST, value=pulumi.Output.unsecret(digest)))
+        return docker.Container(
+            f"{name}-config-reloader",
+            name=f"{container_name(manager.stack, manager.host.key)}-config-reloader",
+            image=image.image_id,
+            entrypoints=["/bin/sh", "-c"],
+            command=[RELOAD_COMMAND],
+            pid_mode=container.name.apply(lambda n: f"container:{n}"),
+            network_mode="none",
+            start=True,
+            must_run=False,  # it exits at once; exited is its resting state
+            privileged=False,
+            security_opts=["no-new-privileges=true"],
+            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+            labels=labels,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[container]),
+        )

@@ -13,6 +13,7 @@ https://docs.gitlab.com/runner/executors/kubernetes/ , https://www.pulumi.com/re
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.lifecycle import manager_timeouts
 from components.model import ManagerSpec
-from components.render import admission, manifests
+from components.render import admission, config_toml, manifests
 from components.secrets import ca_bundle, rendered_config, secret
 from components.targets import KubernetesTarget
 
@@ -45,6 +47,11 @@ class KubernetesRunnerHostArgs:
             raise ValueError(f"target of host {self.manager.host.key!r} is not the manager's host target")
 
 
+def _drain_timeouts(manager: ManagerSpec) -> pulumi.CustomTimeouts:
+    """Timeouts of what waits for the manager's pod to drain when deleted (components/lifecycle.py)."""
+    return pulumi.CustomTimeouts(**dataclasses.asdict(manager_timeouts(manager.drain_seconds)))
+
+
 class KubernetesRunnerHost(pulumi.ComponentResource):
     manager_name: pulumi.Output[str]
 
@@ -55,7 +62,7 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         ca = ca_bundle(manager, args.secrets)
         files = pulumi.Output.all(config, ca)
         # A digest of the text is not the text: keep it plain so the pod template stays reviewable.
-        checksum = pulumi.Output.unsecret(files.apply(lambda f: manifests.config_checksum(f[0], f[1])))
+        checksum = pulumi.Output.unsecret(files.apply(lambda f: config_toml.checksum(f[0], f[1])))
         # Typed as Any: the SDK wants its own Args types; these plain dicts are what it serialises them to.
         secret_metadata: Any = manifests.config_secret_metadata(manager, target)
         secret_data: pulumi.Output[Any] = secret(files.apply(lambda f: manifests.config_secret_data(f[0], f[1])))
@@ -101,11 +108,12 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
                 f"{name}-metrics-policy", metadata=fence["metadata"], spec=fence["spec"], opts=in_namespaces
             ),
         ]
+        # Deleting the Deployment (foreground) waits for its pod, whose grace period is the drain.
         k8s.apps.v1.Deployment(
             f"{name}-manager",
             metadata=deployment_metadata,
             spec=deployment_spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready, custom_timeouts=_drain_timeouts(manager)),
         )
         k8s.core.v1.Service(f"{name}-metrics", metadata=service["metadata"], spec=service["spec"], opts=in_namespaces)
         self.manager_name = pulumi.Output.from_input(manifests.object_name(manager.host.key))
@@ -154,7 +162,8 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
 
     def _namespaces(self, name: str, manager: ManagerSpec, target: KubernetesTarget) -> list[pulumi.Resource]:
         """The manager's namespace and the job namespace; they depend on nothing."""
-        first = pulumi.ResourceOptions(parent=self)
+        # Deleting a namespace waits for every pod in it: the manager's, and jobs that drain with it.
+        first = pulumi.ResourceOptions(parent=self, custom_timeouts=_drain_timeouts(manager))
         return [
             k8s.core.v1.Namespace(
                 f"{name}-namespace", metadata=manifests.manager_namespace(manager, target)["metadata"], opts=first

@@ -38,6 +38,7 @@ SUPPORT_MODULES = {
     "host_paths",
     "cache",
     "site",
+    "lifecycle",
 }
 MAX_LINES = 400
 
@@ -88,7 +89,7 @@ for manager in fleet.managers:
         for part in ("manager_namespace", "job_namespace", "service_account", "role", "role_binding",
                      "config_secret_metadata", "deployment_metadata", "metrics_service"):
             getattr(manifests, part)(manager, target)
-        manifests.deployment_spec(manager, manifests.config_checksum("x"))
+        manifests.deployment_spec(manager, config_toml.checksum("x"))
 print(json.dumps(sorted(sys.modules)))
 """
 

@@ -32,6 +32,7 @@ def test_docker_host_children_have_the_host_as_parent() -> None:
         "Network:host-edge-1-manager-network",
         "Container:host-edge-1-config-writer",
         "Container:host-edge-1-manager",
+        "Container:host-edge-1-config-reloader",
     }
     image = named(result, "host-edge-1-runner-image").display_inputs
     assert image["name"] == "gitlab/gitlab-runner:alpine-v19.3.0" and image["keepLocally"] is True
@@ -49,6 +50,25 @@ def test_config_change_replaces_the_writer_not_the_manager() -> None:
     assert named(before, writer).inputs != named(after, writer).inputs
     manager = named(after, name)
     assert "host-edge-1-config-writer" in manager.options["dependsOn"], "config is in place before the manager starts"
+    reloader = "host-edge-1-config-reloader"
+    digests = [_label(named(r, reloader), "runner-fleet.io/config-digest") for r in (before, after)]
+    assert digests[0] != digests[1], "a new config gets a new reloader, which sends the manager SIGHUP"
+
+
+def _label(resource: Any, label: str) -> str:
+    (value,) = [x["value"] for x in resource.display_inputs["labels"] if x["label"] == label]
+    return str(value)
+
+
+def test_the_reloader_signals_the_manager_and_reaches_nothing_else() -> None:
+    result = _docker_host(fleet())
+    reloader = named(result, "host-edge-1-config-reloader").display_inputs
+    assert reloader["pidMode"] == "container:gitlab-runner-test-edge-1"
+    assert reloader["entrypoints"] == ["/bin/sh", "-c"] and reloader["command"] == ["kill -HUP 1"]
+    assert reloader["networkMode"] == "none" and reloader["capabilities"] == {"drops": ["ALL"]}
+    assert reloader["start"] is True and reloader["mustRun"] is False
+    assert not {"volumes", "mounts", "uploads", "envs", "ports"} & set(reloader), "no config, socket or secret"
+    assert _label(named(result, "host-edge-1-config-reloader"), "runner-fleet.io/config-digest").startswith("sha256:")
 
 
 def test_longer_job_timeout_lengthens_the_drain() -> None:

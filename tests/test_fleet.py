@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pulumi.runtime.mocks import MockMonitor
 
+from components import lifecycle
 from components.plan import engine, report
 from components.plan.engine import reveal
 from components.plan.stack_file import read_stack_file
@@ -55,14 +56,19 @@ def test_registrations_match_the_stack(plan: Plan) -> None:
 
 def test_one_draining_manager_per_host(plan: Plan) -> None:
     result = plan(fleet())
-    managers = {r.name: r.display_inputs for r in of_type(result, CONTAINER) if r.name.endswith("-manager")}
+    resources = {r.name: r for r in of_type(result, CONTAINER) if r.name.endswith("-manager")}
+    managers = {name: r.display_inputs for name, r in resources.items()}
     assert set(managers) == {"host-edge-1-manager", "host-edge-2-manager", "host-edge-3-manager"}
     expected_grace = {"edge-1": 7260, "edge-2": 3660, "edge-3": 1260}
     for host, grace in expected_grace.items():
         manager = managers[f"host-{host}-manager"]
         assert manager["name"] == f"gitlab-runner-test-{host}"
         assert manager["stopSignal"] == "SIGQUIT"
-        assert manager["destroyGraceSeconds"] == grace and manager["stopTimeout"] == grace
+        # The drain waits on destroyGraceSeconds (in place) under a delete timeout that covers it; the stop
+        # timeout (which forces a replacement) is a constant.
+        assert manager["destroyGraceSeconds"] == grace and manager["stopTimeout"] == 3660
+        timeouts = resources[f"host-{host}-manager"].options["customTimeouts"]
+        assert timeouts == {"create": "10m", "update": "10m", "delete": lifecycle.duration(grace + 300)}
         assert manager["privileged"] is False
         assert manager["securityOpts"] == ["no-new-privileges=true"]
         assert manager["mounts"] == [

@@ -12,7 +12,7 @@ import yaml
 
 from components.plan import report
 from components.plan.engine import PlanResult, reveal
-from components.render import manifests
+from components.render import config_toml, manifests
 from tests.conftest import Plan
 from tests.fleets import K8S_MIXED
 from tests.harness import named, objects, of_kind, of_type, spec_of, validate_text
@@ -128,7 +128,7 @@ def test_declared_objects_are_the_rendered_ones(mixed_plan: PlanResult) -> None:
         (secret,) = [r for r in of_type(mixed_plan, "kubernetes:core/v1:Secret") if r.name == f"host-{host}-config"]
         config = reveal(secret.inputs)["stringData"][manifests.CONFIG_KEY]
         assert "glrt-mock-" in config
-        expected = objects(spec, host, checksum=manifests.config_checksum(config))
+        expected = objects(spec, host, checksum=config_toml.checksum(config))
         for obj in expected:
             if obj["kind"] == "Secret":
                 obj["stringData"] = {manifests.CONFIG_KEY: "[secret]"}

@@ -108,6 +108,7 @@ class _RecordingMonitor(MockMonitor):
             "ignoreChanges": list(request.ignoreChanges),
             "additionalSecretOutputs": list(request.additionalSecretOutputs),
             "retainOnDelete": bool(request.retainOnDelete),
+            "customTimeouts": _timeouts(request),
         }
         self.records.append(
             Resource(
@@ -125,6 +126,15 @@ class _RecordingMonitor(MockMonitor):
     def Invoke(self, request: Any) -> Any:
         self.invokes.append({"token": request.tok, "args": display(rpc.deserialize_properties(request.args))})
         return super().Invoke(request)
+
+
+def _timeouts(request: Any) -> dict[str, str | None] | None:
+    """customTimeouts as the engine receives them (Pulumi duration strings), or None when none are set."""
+    if not request.HasField("customTimeouts"):
+        return None
+    timeouts = request.customTimeouts
+    found = {op: getattr(timeouts, op) or None for op in ("create", "update", "delete")}
+    return found if any(found.values()) else None
 
 
 def is_secret(value: Any) -> bool:

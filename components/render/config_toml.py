@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import tomllib
 from collections.abc import Mapping
 from typing import Any, assert_never
@@ -322,3 +323,12 @@ def render(manager: ManagerSpec, tokens: Mapping[str, str], secrets: Mapping[str
         "# Rendered by runner-fleet (pulumi up); edits here are overwritten on the next update.\n"
     )
     return header + tomli_w.dumps(document(manager, tokens, secrets))
+
+
+def checksum(config: str, ca_bundle: str | None = None) -> str:
+    """What a manager's config (and CA) amounts to, for what must change when they do (the Kubernetes pod
+    template, the Docker reloader's label); a digest is not the text."""
+    digest = hashlib.sha256(config.encode())
+    if ca_bundle is not None:
+        digest.update(b"\0" + ca_bundle.encode())
+    return "sha256:" + digest.hexdigest()

@@ -62,14 +62,6 @@ EXECUTOR_RULES: tuple[dict[str, Any], ...] = (
 object_name = marks.object_name
 
 
-def config_checksum(config_toml: str, ca_bundle: str | None = None) -> str:
-    """What the pod template carries so that a config (or CA) change rolls the manager; a digest is not the text."""
-    digest = hashlib.sha256(config_toml.encode())
-    if ca_bundle is not None:
-        digest.update(b"\0" + ca_bundle.encode())
-    return "sha256:" + digest.hexdigest()
-
-
 def label_value(text: str) -> str:
     """A valid Kubernetes label value from any text, deterministically: at most 63 characters of
     [A-Za-z0-9_.-], starting and ending with a letter or digit. A valid value of at most 63 characters is kept
@@ -248,7 +240,7 @@ def deployment_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[
 
 
 def deployment_spec(manager: ManagerSpec, checksum: str) -> dict[str, Any]:
-    """The Deployment's spec; `checksum` is `config_checksum` of the host's config.toml."""
+    """The Deployment's spec; `checksum` is `config_toml.checksum` of the host's config.toml and CA."""
     name = object_name(manager.host.key)
     return {
         "replicas": 1,

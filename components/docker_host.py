@@ -34,7 +34,6 @@ from components.lifecycle import MANAGER_STOP_TIMEOUT, manager_timeouts
 from components.model import ManagerSpec
 from components.render import config_toml
 from components.render import labels as marks
-from components.render.config_toml import MANAGER_CA_FILE
 from components.secrets import ca_bundle, rendered_config, secret
 from components.targets import DockerTarget
 
@@ -125,7 +124,11 @@ class DockerRunnerHost(pulumi.ComponentResource):
             )
             volumes.append(docker.ContainerVolumeArgs(volume_name=ca_volume.name, container_path=CA_UPLOAD_DIR))
             uploads += [
-                docker.ContainerUploadArgs(file=MANAGER_CA_FILE["docker"], content=ca, permissions="0644"),
+                docker.ContainerUploadArgs(
+                    file=ca.apply(lambda text: config_toml.manager_ca_file(manager, text)),
+                    content=ca,
+                    permissions="0644",
+                ),
                 docker.ContainerUploadArgs(file=f"{CA_UPLOAD_DIR}/{site.CA_FILE}", content=ca, permissions="0644"),
             ]
         writer = docker.Container(

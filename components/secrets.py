@@ -28,6 +28,9 @@ def rendered_config(
     Tokens and secrets reach the renderer only inside `apply`, so the text is a secret from the start; which
     keys it takes never depends on a secret value."""
     needed = {key: secrets[key] for key in config_toml.secret_keys(manager)}
+    if manager.gitlab_ca is not None and manager.gitlab_ca.secret is not None:
+        # The CA as delivered (checked, canonical): config.toml names its file by its digest.
+        needed[manager.gitlab_ca.secret] = ca_bundle(manager, secrets) or needed[manager.gitlab_ca.secret]
     values = pulumi.Output.all(tokens=pulumi.Output.all(**tokens), secrets=pulumi.Output.all(**needed))
     return values.apply(lambda v: config_toml.render(manager, v["tokens"] or {}, v["secrets"] or {}))
 

@@ -4,6 +4,7 @@ and registry credentials from secret config keys. What a platform team checks be
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -71,7 +72,7 @@ def test_config_toml_validates_and_carries_cache_ca_mirror_and_proxy(company: Pl
     for name, entry in entries.items():
         section = entry.get("docker") or entry["kubernetes"]
         assert section["helper_image"] == HELPER, name
-        assert entry["tls-ca-file"].endswith("/certs/ca.crt"), name
+        assert re.fullmatch(r"/.*/certs/ca(-[0-9a-f]{16})?\.crt", entry["tls-ca-file"]), name
         assert entry["cache"]["Type"] == "s3" and entry["cache"]["s3"]["AccessKey"] == "[secret]", name
         assert section["image"].startswith(f"{MIRROR}/"), name
     assert entries["images"]["docker"]["allowed_images"] == [f"{MIRROR}/moby/buildkit:*rootless"]
@@ -109,7 +110,10 @@ def test_the_managers_come_from_the_mirror_and_use_the_proxy(company: PlanResult
 def test_the_ca_is_delivered_with_the_config_and_never_from_a_host_path(company: PlanResult) -> None:
     writer = next(c for c in of_type(company, "docker:index/container:Container") if c.name.endswith("config-writer"))
     uploads = {u["file"]: u for u in engine.reveal(writer.inputs["uploads"])}
-    assert uploads["/etc/gitlab-runner/certs/ca.crt"]["content"] == GITLAB_CA.strip() + "\n"
+    # The manager's copy is named by its digest (gitlab-runner keeps one client per CA path): config.toml names it.
+    manager_copy = _entries(company)["images"]["tls-ca-file"]
+    assert manager_copy.startswith("/etc/gitlab-runner/certs/ca-")
+    assert uploads[manager_copy]["content"] == GITLAB_CA.strip() + "\n"
     assert uploads[f"/gitlab-ca/{site.CA_FILE}"]["content"] == GITLAB_CA.strip() + "\n"
     volumes = {v.inputs["name"] for v in of_type(company, "docker:index/volume:Volume")}
     assert volumes == {"gitlab-runner-test-build-config", "gitlab-runner-test-build-gitlab-ca"}

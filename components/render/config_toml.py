@@ -39,11 +39,29 @@ APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/build"
 DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
 JOBS_ALWAYS_DIRECT = ("localhost", "127.0.0.1")
 """Never through the proxy for jobs: services on Kubernetes, and a job's own listeners."""
-MANAGER_CA_FILE = {
-    "docker": "/etc/gitlab-runner/certs/ca.crt",
-    "kubernetes": "/home/gitlab-runner/.gitlab-runner/certs/ca.crt",
-}
+MANAGER_CA_DIR = {"docker": "/etc/gitlab-runner/certs", "kubernetes": "/home/gitlab-runner/.gitlab-runner/certs"}
 """Where the manager finds the GitLab CA (`tls-ca-file`), by executor: next to its config.toml, delivered with it."""
+
+
+def manager_ca_file(manager: ManagerSpec, ca_text: str) -> str:
+    """The manager's CA file. On Docker its name carries the CA's digest: gitlab-runner keeps one network client
+    per CA file path and re-reads a file only when its mtime is newer than the client (the clock of the machine
+    that uploaded it against the host's), so a new CA gets a new path, and a new client, whatever the clocks say.
+    A Kubernetes manager restarts (rolls) on every CA change anyway."""
+    executor = manager.host.executor.value
+    if executor == "kubernetes":
+        return f"{MANAGER_CA_DIR[executor]}/{site.CA_FILE}"
+    return f"{MANAGER_CA_DIR[executor]}/ca-{hashlib.sha256(ca_text.encode()).hexdigest()[:16]}.crt"
+
+
+def _ca_text(manager: ManagerSpec, secrets: Mapping[str, str] | None) -> str:
+    """The CA as the manager gets it (REDACTED for a secret one whose value is not given)."""
+    ca = manager.gitlab_ca
+    if ca is None:
+        return ""
+    if ca.secret is None:
+        return ca.pem or ""
+    return (secrets or {}).get(ca.secret, REDACTED)
 
 
 # --- the keys runner-fleet owns ------------------------------------------------------------------
@@ -148,7 +166,8 @@ def _kubernetes_owned(manager: ManagerSpec, target: KubernetesTarget, runner: Ru
 def secret_keys(manager: ManagerSpec) -> tuple[str, ...]:
     """The secret config keys the manager's config.toml holds values of (cache credentials, registry auth)."""
     caches = {key for r in manager.runners if r.cache is not None for key in r.cache.secret_keys}
-    return tuple(sorted(caches | {r.registry_auth for r in manager.runners if r.registry_auth}))
+    ca = {manager.gitlab_ca.secret} if manager.gitlab_ca is not None and manager.gitlab_ca.secret else set()
+    return tuple(sorted(caches | ca | {r.registry_auth for r in manager.runners if r.registry_auth}))
 
 
 def _environment(manager: ManagerSpec, runner: RunnerSpec, secrets: Mapping[str, str] | None) -> list[str]:
@@ -176,7 +195,7 @@ def owned_entry(
         "limit": runner.limit,
     }
     if manager.gitlab_ca is not None:
-        entry["tls-ca-file"] = MANAGER_CA_FILE[manager.host.executor.value]
+        entry["tls-ca-file"] = manager_ca_file(manager, _ca_text(manager, secrets))
     if environment := _environment(manager, runner, secrets):
         entry["environment"] = environment
     target = manager.host.target

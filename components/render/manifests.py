@@ -18,7 +18,7 @@ from typing import Any
 from components import site
 from components.model import ManagerSpec
 from components.render import labels as marks
-from components.render.config_toml import MANAGER_CA_FILE, METRICS_PORT
+from components.render.config_toml import METRICS_PORT, manager_ca_file
 from components.targets import KubernetesTarget
 
 RUNNER_UID = 100  # gitlab-runner user of the alpine image
@@ -231,7 +231,7 @@ def _ca_mounts(manager: ManagerSpec) -> list[dict[str, Any]]:
     """The GitLab CA from the config Secret, where config.toml's `tls-ca-file` names it."""
     if manager.gitlab_ca is None:
         return []
-    path = MANAGER_CA_FILE[manager.host.executor.value]
+    path = manager_ca_file(manager, "")  # a fixed path on Kubernetes
     return [{"name": "config", "mountPath": path, "subPath": CA_KEY, "readOnly": True}]
 
 

@@ -66,7 +66,13 @@ class CiVariables(pulumi.ComponentResource):
                 "variable_type": var.variable_type.value,
                 "description": "Managed by runner-fleet",
             }
-            child = pulumi.ResourceOptions(parent=self, protect=args.protect)
+            if var.hidden is not None:
+                fields["hidden"] = var.hidden
+            # `hidden` replaces the variable when it changes; create-first would add a second variable with the
+            # same key and scope, which GitLab refuses: a variable that declares it is deleted first.
+            child = pulumi.ResourceOptions(
+                parent=self, protect=args.protect, delete_before_replace=var.hidden is not None
+            )
             if var.owner_kind is ScopeKind.PROJECT:
                 gitlab.ProjectVariable(resource_name(var), opts=child, project=var.owner, **fields)
             else:

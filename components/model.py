@@ -272,6 +272,8 @@ class VariableSpec:
     """Environments it applies to; all (`*`) by default."""
     variable_type: VariableType = VariableType.ENV_VAR
     """An environment variable (default) or a file."""
+    hidden: bool | None = None
+    """Masked and hidden (GitLab >= 17.4, settable only at creation); None: not declared (GitLab's default)."""
 
     @property
     def identity(self) -> tuple[str, str, str, str]:

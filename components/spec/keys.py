@@ -272,6 +272,7 @@ VARIABLE = Section(
         Key("environmentScope", Text(), "environments it applies to", "environment_scope"),
         Key("raw", Flag(), "no $VAR expansion", "raw"),
         Key("type", Choice(VariableType), "an environment variable or a file", "variable_type"),
+        Key("hidden", Flag(), "masked and hidden (GitLab >= 17.4; a change recreates the variable)", "hidden"),
     ),
     expected="a map with project or group, key, and value or secret",
     one_of=(

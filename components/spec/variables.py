@@ -35,6 +35,10 @@ def parse_variable(
         p.add(f"{path}.key", f"GitLab variable keys are letters, digits and '_' (at most 255), found {key!r}")
     if "secret" in values:
         check_secret_ref(p, f"{path}.secret", values["secret"], config_keys, secrets)
+    if values.get("hidden"):
+        if values.get("masked") is False:
+            p.add(f"{path}.masked", "a hidden variable is masked (GitLab's 'masked and hidden'); drop masked: false")
+        values["masked"] = True
     value = values.get("value")
     if not values.get("masked") and value is not None and looks_like_credential(value):
         p.add(f"{path}.value", CREDENTIAL_MESSAGE + " (or set masked: true)")

@@ -20,6 +20,7 @@ from components.docker_host import DockerRunnerHost, DockerRunnerHostArgs
 from components.kubernetes_host import KubernetesRunnerHost, KubernetesRunnerHostArgs
 from components.model import ManagerSpec, ScopeKind
 from components.registration import RunnerRegistration, RunnerRegistrationArgs
+from components.render.config_toml import RETIRING_SUFFIX
 from components.spec import FleetConfig
 from components.targets import DockerTarget, KubernetesTarget
 
@@ -67,6 +68,11 @@ class RunnerFleet(pulumi.ComponentResource):
         managers: dict[str, pulumi.Output[str]] = {}
         for manager in spec.managers:
             tokens = {r.key: registrations[r.key].token for r in manager.runners}
+            tokens |= {
+                r.key + RETIRING_SUFFIX: token
+                for r in manager.runners
+                if (token := registrations[r.key].retiring_token) is not None
+            }
             managers[manager.host.key] = self._host(manager, tokens, config.secrets)
 
         if spec.variables:

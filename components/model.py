@@ -15,6 +15,7 @@ from typing import Any
 
 from components import images, versions
 from components.cache import CacheSpec
+from components.rotation import Rotation
 from components.site import CaBundle, Proxy
 from components.targets import Executor, Target
 
@@ -237,6 +238,10 @@ class RunnerSpec:
     """Secret config key holding a Docker config.json for its jobs' image pulls; none by default."""
     use_host_proxy: bool = True
     """Its jobs get the host's proxy (when the host has one); on by default."""
+    token_rotation_days: int = 0
+    """Days between token rotations (its own, else the fleet's); 0 (the default): never rotated."""
+    rotation: Rotation | None = None
+    """Where its registrations stand at the planned moment (components/rotation.py); None without rotation."""
 
     @property
     def access_level(self) -> AccessLevel:
@@ -246,6 +251,11 @@ class RunnerSpec:
     def job_timeout(self) -> int:
         """Seconds: the longest a job on this runner may run (its maximumTimeout, or GitLab's default)."""
         return self.maximum_timeout if self.maximum_timeout is not None else DEFAULT_JOB_TIMEOUT
+
+    @property
+    def pause_seconds(self) -> int:
+        """Seconds a retiring registration must stay paused before it goes: its longest job plus the margin."""
+        return self.job_timeout + DRAIN_MARGIN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -320,6 +330,8 @@ class FleetSpec:
     """The CA that signs the GitLab instance; none by default (the system's public CAs)."""
     registry_mirror: str | None = None
     """The registry every image runner-fleet chooses comes from; none by default (the upstream registries)."""
+    token_rotation_days: int = 0
+    """Days between token rotations of every runner unless one sets its own; 0 (the default): off."""
     tier: Tier = Tier.DEVELOPMENT
     """What the stack is for; development by default."""
     protect: bool = False

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gitlab as gitlab
 
-from components.model import RunnerSpec, ScopeKind
+from components.model import RETIRING, RunnerSpec, ScopeKind
+from components.rotation import Registration, registrations
 from components.secrets import secret
 
 
@@ -38,30 +39,41 @@ def description(stack: str, runner_key: str) -> str:
 class RunnerRegistration(pulumi.ComponentResource):
     token: pulumi.Output[str]
     runner_id: pulumi.Output[str]
+    retiring_token: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: RunnerRegistrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:registration:RunnerRegistration", name, None, opts)
         runner = args.runner
-        kind = runner.scope.kind
-        user_runner = gitlab.UserRunner(
-            name,
+        # Without rotation, one registration named like the component; with it, the current generation's slot and,
+        # during its retiring window, the previous generation's (components/rotation.py).
+        planned = registrations(name, runner.rotation, paused=runner.paused, protect=args.protect)
+        declared = [self._user_runner(r, args) for r in planned]
+        active = declared[0]
+        self.token = secret(active.token)  # secret end to end, whatever the engine does with secret outputs
+        self.runner_id = active.id
+        self.retiring_token = secret(declared[1].token) if len(declared) > 1 else None
+        self.register_outputs({"runnerId": self.runner_id})
+
+    def _user_runner(self, planned: Registration, args: RunnerRegistrationArgs) -> gitlab.UserRunner:
+        """One registration. A retiring one is paused (no new jobs; the manager still serves its running ones)
+        and unprotected, so that the run that removes it after its pause is not refused."""
+        runner, kind, retiring = args.runner, args.runner.scope.kind, planned.retiring
+        generation = f" generation {runner.rotation.generation - retiring}" if runner.rotation else ""
+        return gitlab.UserRunner(
+            planned.name,
             runner_type=runner.scope.runner_type,
             group_id=args.scope_id if kind is ScopeKind.GROUP else None,
             project_id=args.scope_id if kind is ScopeKind.PROJECT else None,
-            description=description(args.stack, runner.key),
+            description=description(args.stack, runner.key) + (RETIRING if retiring else ""),
             maintenance_note=(
-                f"Managed by runner-fleet (Pulumi stack '{args.stack}', runner '{runner.key}'). "
+                f"Managed by runner-fleet (Pulumi stack '{args.stack}', runner '{runner.key}'{generation}). "
                 "Change the stack file, not this page: the next pulumi up puts these settings back."
             ),
             tag_lists=list(runner.tags),
             untagged=runner.run_untagged,
             locked=runner.locked,
-            paused=runner.paused,
+            paused=planned.paused,
             access_level=runner.access_level.value,
             maximum_timeout=runner.maximum_timeout,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),  # the SDK marks `token` secret
+            opts=pulumi.ResourceOptions(parent=self, protect=planned.protect),
         )
-        # Secret end to end, whatever the engine does with additional_secret_outputs.
-        self.token = secret(user_runner.token)
-        self.runner_id = user_runner.id
-        self.register_outputs({"runnerId": self.runner_id})

@@ -39,6 +39,7 @@ SUPPORT_MODULES = {
     "cache",
     "site",
     "lifecycle",
+    "rotation",
 }
 MAX_LINES = 400
 

@@ -12,9 +12,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from components import rotation
 from components.plan import engine, gate, impact, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFile, StackFileError, read_stack_file
@@ -46,12 +48,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="directory for plan.json and hosts/")
     parser.add_argument("--stack", help="stack name (default: from the file name)")
     parser.add_argument(
+        "--now",
+        type=_moment,
+        metavar="ISO8601",
+        help="the moment (UTC) time-based decisions such as token rotation are made for (default: now)",
+    )
+    parser.add_argument(
         "--compare",
         type=Path,
         metavar="BASE_DIR",
         help="an earlier plan output: also write impact.json and impact.md (what the change does)",
     )
     return parser
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return rotation.parse_now(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _base(args: argparse.Namespace) -> dict[str, Any] | int | None:
@@ -73,7 +88,8 @@ def _run(args: argparse.Namespace) -> tuple[StackFile, PlanResult] | int:
     """The stack file and its plan, or the exit status after saying on stderr why there is none."""
     try:
         stack_file = read_stack_file(args.stack_file, args.stack)
-        return stack_file, engine.run(stack_file)
+        with rotation.at(args.now or rotation.planned_moment()):
+            return stack_file, engine.run(stack_file)
     except StackFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for problem in exc.problems:

@@ -32,6 +32,8 @@ from components.render import manifests as k8s_manifests
 DOCKER_CONTAINER = "docker:index/container:Container"
 K8S_SECRET = "kubernetes:core/v1:Secret"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+USER_RUNNER = "gitlab:index/userRunner:UserRunner"
+REGISTRATION = "runner-fleet:registration:RunnerRegistration"
 
 
 def config_files(result: PlanResult) -> dict[str, str]:
@@ -129,11 +131,28 @@ def secret_digests(result: PlanResult, res: Resource) -> dict[str, str]:
     return dict(sorted(digests.items()))
 
 
+def runners_summary(result: PlanResult) -> dict[str, Any]:
+    """Per runner key, its registrations as declared (one, or two while a rotation retires the older one)."""
+    parents = {r.urn: r.name for r in result.resources if r.type == REGISTRATION}
+    summary: dict[str, Any] = {}
+    for res in result.resources:
+        if res.type == USER_RUNNER and res.parent in parents:
+            key = parents[res.parent].removeprefix("runner-")
+            registration = {
+                "name": res.name,
+                "paused": bool(res.inputs.get("paused")),
+                "protect": res.options["protect"],
+            }
+            summary.setdefault(key, {"registrations": []})["registrations"].append(registration)
+    return dict(sorted(summary.items()))
+
+
 def plan_document(result: PlanResult, violations: Sequence[Violation] = ()) -> dict[str, Any]:
     return {
         "project": PROJECT,
         "stack": result.stack,
         "hosts": hosts_summary(result),
+        "runners": runners_summary(result),
         "resources": [
             {
                 "type": r.type,

@@ -326,13 +326,34 @@ def document(
         "log_level": host.log_level.value,
         "log_format": host.log_format.value,
         "listen_address": f":{METRICS_PORT}",
-        "runners": [runner_entry(manager, r, tokens[r.key], secrets) for r in manager.runners],
+        "runners": [_entry(manager, r, tokens, secrets, key) for r in manager.runners for key in token_keys(r)],
     }
 
 
+RETIRING_SUFFIX = "/retiring"
+"""Appended to a runner key: the token of its retiring registration (components/rotation.py)."""
+
+
+def token_keys(runner: RunnerSpec) -> tuple[str, ...]:
+    """The keys of the tokens a runner's entries need: its own, and its retiring registration's while it lasts."""
+    retiring = runner.rotation is not None and runner.rotation.retiring
+    return (runner.key, runner.key + RETIRING_SUFFIX) if retiring else (runner.key,)
+
+
+def _entry(
+    manager: ManagerSpec, runner: RunnerSpec, tokens: Mapping[str, str], secrets: Mapping[str, str] | None, key: str
+) -> dict[str, Any]:
+    """The [[runners]] entry for one registration: the retiring one is the same runner under its own token and
+    name (paused in GitLab, it takes no new jobs; the manager still serves its running ones)."""
+    entry = runner_entry(manager, runner, tokens[key], secrets)
+    if key != runner.key:
+        entry["name"] = f"{entry['name']}-retiring"
+    return entry
+
+
 def placeholder_tokens(manager: ManagerSpec) -> dict[str, str]:
-    """Every runner's token shown as REDACTED: for checks, previews and tests."""
-    return {r.key: REDACTED for r in manager.runners}
+    """Every registration's token shown as REDACTED: for checks, previews and tests."""
+    return {key: REDACTED for r in manager.runners for key in token_keys(r)}
 
 
 def render(manager: ManagerSpec, tokens: Mapping[str, str], secrets: Mapping[str, str] | None = None) -> str:

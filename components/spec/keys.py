@@ -19,6 +19,9 @@ from components.spec.kinds import Choice, Flag, Kind, Nested, Ref, Text, TextMap
 MIN_MAXIMUM_TIMEOUT = 600
 """Seconds: GitLab refuses a runner `maximum_timeout` below 10 minutes."""
 
+ROTATION_MAX_DAYS = 3650
+"""The longest token rotation period, in days."""
+
 MAX_DEPTH = 32
 """Maps and lists nested deeper than this are refused; no stack key needs more than a handful of levels."""
 
@@ -256,6 +259,12 @@ RUNNER = Section(
         ),
         Key("registryAuth", Nested(), f"{SECRET_REF}: a Docker config.json for jobs' image pulls", "registry_auth"),
         Key("useHostProxy", Flag(), "its jobs get the host's proxy (default true)", "use_host_proxy"),
+        Key(
+            "tokenRotationDays",
+            Whole(0, maximum=ROTATION_MAX_DAYS, why_maximum=" (ten years)"),
+            "days between token rotations; default: the fleet's; 0: never",
+            "token_rotation_days",
+        ),
     ),
     expected="a map with at least 'host' and 'scope'",
 )
@@ -324,6 +333,12 @@ TOP_LEVEL = Section(
             Text(),
             "registry.example.com[/path] that serves every image runner-fleet chooses, under its upstream path",
             "registry_mirror",
+        ),
+        Key(
+            "tokenRotationDays",
+            Whole(0, maximum=ROTATION_MAX_DAYS, why_maximum=" (ten years)"),
+            "Days between scheduled token rotations of every runner; 0 (default): off",
+            "token_rotation_days",
         ),
         Key(
             "protect",

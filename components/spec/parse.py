@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
+from components import rotation
 from components.cache import CacheSpec
 from components.images import mirror_problem
 from components.model import (
@@ -120,13 +122,14 @@ def _top_level(p: Problems, values: Mapping[str, Any]) -> dict[str, Any]:
     return top
 
 
-def parse_spec(
+def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-only
     values: Mapping[str, Any],
     *,
     stack: str,
     secret_keys: Iterable[str] = (),
     source: str = "stack configuration",
     other_config: Mapping[str, str | None] | None = None,
+    now: datetime | None = None,
 ) -> FleetSpec:
     """Parse the project's config values (keys without the `runner-fleet:` prefix) into a FleetSpec.
 
@@ -157,7 +160,9 @@ def parse_spec(
     hosts: dict[str, HostSpec | None] = read_key(p, top, "", by_name["hosts"], {"hosts": read_hosts}) or {}
     read_cache = read_key(p, top, "", by_name["cache"], {"cache": parse_cache})
     cache = read_cache if isinstance(read_cache, CacheSpec) else None
-    read_runners = functools.partial(_runners, fleet=FleetContext(hosts, cache, mirror))
+    rotation_days = read_key(p, top, "", by_name["tokenRotationDays"]) or 0
+    context = FleetContext(hosts, cache, mirror, rotation_days, now or rotation.planned_moment())
+    read_runners = functools.partial(_runners, fleet=context)
     runners: list[RunnerSpec | None] = read_key(p, top, "", by_name["runners"], {"runners": read_runners}) or []
     read_variables = functools.partial(parse_variables, secrets=secrets, config_keys=config_keys)
     variables: list[VariableSpec | None] = read_key(p, top, "", by_name["variables"], {"variables": read_variables})
@@ -194,6 +199,7 @@ def parse_spec(
         cache=cache,
         gitlab_ca=gitlab_ca,
         registry_mirror=mirror,
+        token_rotation_days=rotation_days,
         tier=tier,
         protect=default_protect(tier) if protect is None else protect,
         secret_keys=frozenset(referenced),

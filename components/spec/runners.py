@@ -7,9 +7,11 @@ https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from components.cache import CacheSpec
@@ -26,6 +28,7 @@ from components.model import (
     default_run_untagged,
     field_default,
 )
+from components.rotation import planned_moment, rotation_at, window_problem
 from components.spec import keys
 from components.spec.caches import parse_cache
 from components.spec.kinds import GITLAB_PATH, MAX_INT32
@@ -208,6 +211,10 @@ class FleetContext:
     """The fleet's cache, which a runner gets unless it sets its own (`{}`: none)."""
     mirror: str | None = None
     """The fleet's registry mirror, which a runner's default images come from."""
+    rotation_days: int = 0
+    """The fleet's token rotation period in days (0: off), which a runner gets unless it sets its own."""
+    now: datetime | None = None
+    """The moment rotation decisions are made for."""
 
 
 def parse_runner(p: Problems, key: str, raw: object, fleet: FleetContext) -> RunnerSpec | None:
@@ -246,4 +253,21 @@ def parse_runner(p: Problems, key: str, raw: object, fleet: FleetContext) -> Run
     _check_images(p, path, values, mirror)
     if not named or host not in hosts or scope is None:
         return None
-    return RunnerSpec(key=key, **values)
+    own = "token_rotation_days" in values
+    values.setdefault("token_rotation_days", fleet.rotation_days)
+    return _with_rotation(
+        p, f"{path}.tokenRotationDays" if own else "tokenRotationDays", RunnerSpec(key=key, **values), fleet
+    )
+
+
+def _with_rotation(p: Problems, path: str, runner: RunnerSpec, fleet: FleetContext) -> RunnerSpec | None:
+    """The runner with where its registrations stand, when it rotates (its own period, else the fleet's)."""
+    days = runner.token_rotation_days
+    if not days:
+        return runner
+    problem = window_problem(days, runner.pause_seconds)
+    if problem is not None:
+        p.add(path, f"{problem} (runner {runner.key!r})")
+        return None
+    state = rotation_at(fleet.now or planned_moment(), days, runner.pause_seconds)
+    return dataclasses.replace(runner, rotation=state)

@@ -34,6 +34,7 @@ def test_structured_values_are_json_text_and_keys_get_the_project_namespace(tmp_
         "runner-fleet:cache": "{}",
         "runner-fleet:gitlabCaBundle": "{}",
         "runner-fleet:registryMirror": "",
+        "runner-fleet:tokenRotationDays": "0",
     }
 
 

@@ -1,0 +1,119 @@
+"""Scheduled token rotation with no lost job: time-windowed generations of each registration. Pure.
+
+With `tokenRotationDays: D`, time is cut into periods of D days since the Unix epoch (UTC); period number g is
+generation g. Each runner has two registration slots, `a` (the resource named as without rotation, so turning
+rotation on keeps the current registration when g is even) and `b`; generation g lives in slot a when g is even,
+in slot b when it is odd. At any moment `t`, with `into` = t - start of generation g:
+
+- generation g's registration is declared active (a new one, with a new token, when the generation begins);
+- while `into < 2 x pause` (the *retiring window*), generation g-1's registration is still declared, paused (no new
+  jobs) and unprotected, and the manager still serves it, so its running jobs finish;
+- afterwards it is no longer declared: the next `pulumi up` removes it.
+
+`pause` is the runner's longest possible job plus the drain margin. If `pulumi up` runs at least once every
+`pause` seconds (a scheduled pipeline), the first run of a generation pauses g-1 within `pause` of its start,
+and any run that removes it comes at least `2 x pause` after that start: g-1 has then been paused for longer than
+its longest job, and it was unprotected by an earlier run. There are never more than two registrations, and
+never none. The moment is the wall clock; the offline plan's `--now` plans any other (`at`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+DAY = 86400
+SLOTS = ("a", "b")
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """Where a runner's registrations stand at one moment."""
+
+    generation: int
+    """The current generation: whole periods since the epoch."""
+    retiring: bool
+    """Generation - 1's registration is still declared (paused, unprotected): inside the retiring window."""
+
+    @property
+    def active_slot(self) -> str:
+        return SLOTS[self.generation % 2]
+
+    @property
+    def retiring_slot(self) -> str:
+        return SLOTS[(self.generation + 1) % 2]
+
+
+def parse_now(text: str) -> datetime:
+    """An ISO 8601 moment with an explicit UTC offset of zero (`2026-12-05T10:00:00Z`); ValueError otherwise."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None or moment.utcoffset() != UTC.utcoffset(None):
+        raise ValueError("expected a UTC moment (ending in Z or +00:00), e.g. 2026-12-05T10:00:00Z")
+    return moment.astimezone(UTC)
+
+
+_planned: list[datetime] = []
+
+
+def planned_moment() -> datetime:
+    """The moment time-based decisions are made for: the wall clock, unless the offline plan (`--now`) or a
+    test plans another one with `at`."""
+    return _planned[-1] if _planned else datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def at(moment: datetime) -> Iterator[None]:
+    """Plan for `moment` (UTC) instead of the wall clock, within the block."""
+    _planned.append(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _planned.pop()
+
+
+def rotation_at(moment: datetime, days: int, pause_seconds: int) -> Rotation:
+    """The rotation state of a runner rotating every `days` days whose registrations pause for `pause_seconds`."""
+    generation, into = divmod(int(moment.timestamp()), days * DAY)
+    return Rotation(generation=generation, retiring=into < 2 * pause_seconds)
+
+
+def window_problem(days: int, pause_seconds: int) -> str | None:
+    """A period must hold its retiring window (twice the pause) with room to spare."""
+    if 2 * pause_seconds >= days * DAY:
+        return (
+            f"{days} day(s) is too short: a rotation keeps the old registration paused for twice its longest job "
+            f"plus the drain margin ({2 * pause_seconds} s); rotate less often"
+        )
+    return None
+
+
+def slot_name(registration: str, slot: str) -> str:
+    """The resource name of a slot: slot a keeps the registration's own name."""
+    return registration if slot == SLOTS[0] else f"{registration}-{slot}"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registration a runner has at a moment: what the program declares for it."""
+
+    name: str
+    """The resource name (a slot's name)."""
+    paused: bool
+    """Paused in GitLab (the runner's own setting, or retiring)."""
+    protect: bool
+    """Deletion protection (never for a retiring one: the run that removes it must not be refused)."""
+    retiring: bool
+    """The previous generation's registration, kept paused while its jobs finish."""
+
+
+def registrations(name: str, state: Rotation | None, *, paused: bool, protect: bool) -> tuple[Registration, ...]:
+    """The registrations of the runner whose registration is called `name`: one without rotation; with it, the
+    current generation's and, in its retiring window, the previous one's."""
+    if state is None:
+        return (Registration(name, paused, protect, retiring=False),)
+    active = Registration(slot_name(name, state.active_slot), paused, protect, retiring=False)
+    if not state.retiring:
+        return (active,)
+    return (active, Registration(slot_name(name, state.retiring_slot), paused=True, protect=False, retiring=True))

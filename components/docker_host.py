@@ -179,6 +179,9 @@ class DockerRunnerHost(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[writer],
+                # Stacks deployed before the stop timeout became a constant keep theirs until the manager is
+                # replaced for another reason: changing it alone would replace (and drain) every manager once.
+                ignore_changes=["stopTimeout"],
                 custom_timeouts=pulumi.CustomTimeouts(
                     create=timeouts.create, update=timeouts.update, delete=timeouts.delete
                 ),

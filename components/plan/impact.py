@@ -58,17 +58,20 @@ def _compared(resource: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def changed_keys(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Top-level input keys whose value differs (added or removed keys included)."""
+    """Top-level input keys whose value differs (added or removed keys included), but for those the program tells
+    the engine to ignore (`ignoreChanges`: the old value stays)."""
     old, now = _compared(base), _compared(new)
-    return sorted(k for k in set(old) | set(now) if old.get(k, MISSING) != now.get(k, MISSING))
+    ignored = set(new.get("options", {}).get("ignoreChanges") or [])
+    return sorted(k for k in set(old) | set(now) if k not in ignored and old.get(k, MISSING) != now.get(k, MISSING))
 
 
 def forced_by(resource_type: str, base: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The replaceOnChange paths whose value differs, as the provider decides (with its conditions)."""
     rules = rules_for(resource_type)
     old, now = _compared(base), _compared(new)
+    ignored = set(new.get("options", {}).get("ignoreChanges") or [])
     forced = []
-    for path in rules["replaceOnChange"]:
+    for path in (p for p in rules["replaceOnChange"] if p.split(".")[0] not in ignored):
         before, after = _at(old, path), _at(now, path)
         if before == after:
             continue
@@ -156,7 +159,7 @@ def _drain(resource: Mapping[str, Any]) -> int:
     inputs = resource.get("inputs", {})
     if resource["type"] == DEPLOYMENT:
         return int(_at(inputs, "spec.template.spec.terminationGracePeriodSeconds") or 0)
-    return int(inputs.get("stopTimeout") or inputs.get("destroyGraceSeconds") or 0)
+    return int(inputs.get("destroyGraceSeconds") or inputs.get("stopTimeout") or 0)
 
 
 def _effect(effect: str, why: str, drain: int = 0) -> dict[str, Any]:
@@ -181,16 +184,27 @@ def _manager_effect(step: Mapping[str, Any], resource: Mapping[str, Any]) -> dic
 
 
 def _host_effect(
-    host_steps: list[dict[str, Any]], resources: Mapping[str, Mapping[str, Any]], new_token: bool
+    host_steps: list[dict[str, Any]],
+    resources: Mapping[str, Mapping[str, Any]],
+    manager: Mapping[str, Any] | None,
+    new_token: bool,
 ) -> dict[str, Any]:
-    """none / reload / drain / roll for one host, from its resources' steps and its runners' new tokens."""
+    """none / reload / drain / roll for one host, from its resources' steps and its runners' new tokens (the mock
+    engine's tokens never change, a real new registration's do: config.toml changes with them)."""
     for step in host_steps:
         resource = resources[step["urn"]]
         if _is_manager(resource) and (effect := _manager_effect(step, resource)) is not None:
             return effect
+    if new_token and manager is not None and manager["type"] == DEPLOYMENT:
+        why = "a new token changes config.toml: a new manager pod starts, the old one drains"
+        return _effect("roll", why, _drain(manager))
     writer = [s for s in host_steps if _role(resources[s["urn"]]) == CONFIG_WRITER_ROLE]
     if writer or new_token:
         return _effect("reload", "config.toml changes; the running manager reloads it, no job is touched")
+    manager_updates = [s for s in host_steps if _is_manager(resources[s["urn"]]) and s["action"] == "update"]
+    if manager_updates:
+        changed = ", ".join(sorted({k for s in manager_updates for k in s["changed"]}))
+        return _effect("none", f"the manager is updated in place ({changed}); no job is touched")
     if host_steps:
         names = ", ".join(sorted({s["name"] for s in host_steps}))
         return _effect("none", f"only objects beside the manager change ({names})")
@@ -245,7 +259,9 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
         new_token = any(runners.get(r, {}).get("effect") in ("new-token", "added", "removed") for r in placed)
         # A manager is drained with the grace period of the container or pod that runs now (the old one).
         seen = {urn: old_resources.get(urn, r) for urn, r in resources.items()}
-        hosts[host] = _host_effect(by_host.get(host, []), seen, new_token)
+        managers = [r for r in seen.values() if _owner(r.get("parent", ""), HOST_COMPONENTS, "host-") == host]
+        manager = next((r for r in managers if _is_manager(r)), None)
+        hosts[host] = _host_effect(by_host.get(host, []), seen, manager, new_token)
     return {
         "resources": [{k: v for k, v in s.items() if k != "urn"} for s in all_steps],
         "hosts": hosts,

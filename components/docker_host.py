@@ -8,14 +8,17 @@ Declares, through the host's `docker.Provider` (passed in):
 - a *config writer* `Container` that is created but never started: its only job is to upload config.toml
   (secret, mode 0600) into the volume (and the CA into both volumes). Uploads force a replacement (the
   provider's `upload` is ForceNew, and containers are delete-before-replace), so a config change replaces
-  this inert container, not the manager. gitlab-runner re-reads config.toml every 3 seconds: the change
-  applies without a restart and running jobs are untouched;
+  this inert container, not the manager;
+- a *config reloader* `Container` in the manager's PID namespace, replaced with each upload, that sends the
+  manager SIGHUP: gitlab-runner reloads config.toml at once (its own check compares file times, which the
+  uploading machine's clock decides), without a restart; running jobs are untouched;
 - `Network`: the manager's own bridge network, which no job joins; its listener (metrics, /debug) is published
   on the host's 127.0.0.1 only;
 - the manager `Container`: stable name, `unless-stopped`, the host's docker.sock, never privileged, no
-  relaxed security options, `no-new-privileges`, bounded json-file logs, `stop_signal` SIGQUIT and a grace
-  period at least the longest job timeout, so that when it *is* replaced (image upgrade) it stops taking
-  jobs and finishes running ones instead of killing them.
+  relaxed security options, `no-new-privileges`, bounded json-file logs, `stop_signal` SIGQUIT. Every input
+  that forces its replacement comes from the host alone; when it *is* replaced (image upgrade) or removed, the
+  provider stops it with `destroy_grace_seconds` = the drain, under a delete timeout that covers it
+  (components/lifecycle.py), so it stops taking jobs and finishes the running ones instead of being killed.
 
 Runner docs: https://docs.gitlab.com/runner/install/docker/ ; provider:
 https://www.pulumi.com/registry/packages/docker/api-docs/container/

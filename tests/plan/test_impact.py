@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,52 @@ def test_every_type_the_program_declares_has_provider_semantics(tmp_path: Path) 
     declared = {r["type"] for r in resources if r["custom"] and not r["type"].startswith("pulumi:providers:")}
     for resource_type in declared:
         assert impact.rules_for(resource_type)["replaceOnChange"], resource_type
+
+
+SEMANTICS = json.loads((Path(__file__).resolve().parents[2] / "reference" / "provider-semantics.json").read_text())
+
+
+def test_the_report_reasons_with_the_vendored_semantics() -> None:
+    assert Path(__file__).resolve().parents[2] / "reference" / "provider-semantics.json" == impact.SEMANTICS
+    assert impact.semantics() == SEMANTICS
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["add a runner", "raise a maximumTimeout", "lower a maximumTimeout", "add a long runner", "change limits"],
+)
+def test_runner_changes_change_no_force_new_input_of_any_manager(tmp_path: Path, change: str) -> None:
+    """Read straight from the provider semantics, not through the report: a runner change never replaces a
+    Docker manager container (every replaceOnChange input of it stays as it was)."""
+    after = copy.deepcopy(PROD)
+    runners = after["runners"]
+    if change == "add a runner":
+        runners["extra"] = {"host": "edge-1", "scope": {"group": "acme"}, "tags": ["extra"]}
+    elif change == "raise a maximumTimeout":
+        runners["images"]["maximumTimeout"] = 14400
+    elif change == "lower a maximumTimeout":
+        runners["images"]["maximumTimeout"] = 600
+    elif change == "add a long runner":
+        runners["long"] = {"host": "edge-2", "scope": {"group": "acme"}, "tags": ["long"], "maximumTimeout": 86400}
+    else:
+        for runner in runners.values():
+            runner["limit"] = 7
+    _, base = _plan(tmp_path, "base", dict(PROD, protect=False))
+    _, out = _plan(tmp_path, "new", dict(after, protect=False))
+    old, new = (json.loads((d / "plan.json").read_text())["resources"] for d in (base, out))
+    rules = SEMANTICS["resources"]["docker:index/container:Container"]["replaceOnChange"]
+    managers = {r["name"]: r for r in new if r["name"].endswith("-manager") and r["type"].startswith("docker:")}
+    assert len(managers) == 3
+    for was in (r for r in old if r["name"] in managers):
+        now = managers[was["name"]]
+        for key in rules:
+            assert was["inputs"].get(key) == now["inputs"].get(key), (change, was["name"], key)
+            assert was.get("secretDigests", {}).get(key) == now.get("secretDigests", {}).get(key), key
+        grace = now["inputs"]["destroyGraceSeconds"]
+        delete = now["options"]["customTimeouts"]["delete"]
+        assert _seconds(delete) >= grace + 60, "the delete timeout covers the drain"
+
+
+def _seconds(duration: str) -> int:
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([hms])", duration))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from typing import Any
 
 from components.model import FleetSpec, ManagerSpec
@@ -99,3 +100,16 @@ def named(result: PlanResult, name: str, typ: str | None = None) -> Resource:
 
 def children(result: PlanResult, parent: Resource) -> list[Resource]:
     return [r for r in result.resources if r.parent == parent.urn]
+
+
+def setter(path: str, value: Any, sep: str = ".") -> Callable[[dict[str, Any]], None]:
+    """An edit of stack values that sets the key at `path` (parts joined by `sep`) to `value`."""
+
+    def edit(values: dict[str, Any]) -> None:
+        *parents, last = path.split(sep)
+        node = values
+        for part in parents:
+            node = node[part]
+        node[last] = value
+
+    return edit

@@ -10,19 +10,13 @@ import pytest
 
 from components.spec import SpecError, parse_spec
 from tests.fleets import FLEET
+from tests.harness import setter
 
 Mutation = Callable[[dict[str, Any]], None]
 
 
 def _set(path: str, value: Any) -> Mutation:
-    def mutate(data: dict[str, Any]) -> None:
-        *parents, last = path.split("/")
-        node = data
-        for part in parents:
-            node = node[part]
-        node[last] = value
-
-    return mutate
+    return setter(path, value, sep="/")
 
 
 def _drop(path: str) -> Mutation:

@@ -13,6 +13,7 @@ import pytest
 from components import site
 from components.spec import SpecError, parse_spec
 from tests.fleets import COMPANY, GITLAB_CA, MIRROR
+from tests.harness import setter
 
 SECRETS = ("cacheAccessKey", "cacheSecretKey", "registryAuth")
 PRIVATE_KEY = (
@@ -38,15 +39,7 @@ def _problems(edit: Edit, secrets: tuple[str, ...] = SECRETS) -> list[str]:
     return list(caught.value.problems)
 
 
-def _set(path: str, value: Any) -> Edit:
-    def edit(values: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
-        node = values
-        for part in parents:
-            node = node[part]
-        node[last] = value
-
-    return edit
+_set = setter
 
 
 PROXY = "hosts.build.proxy"

@@ -18,7 +18,7 @@ from tests.conftest import ROOT, Plan
 from tests.fleets import K8S_MIXED
 
 COMPONENTS = ROOT / "components"
-LAYERS = {"spec", "render", "policy", "plan"}
+LAYERS = {"spec", "render", "policy", "plan", "ops"}
 # The declare layer: one ComponentResource per module, named after what it declares.
 COMPONENT_MODULES = {
     "fleet": "RunnerFleet",
@@ -123,6 +123,7 @@ def test_the_spec_declares_nothing_and_the_program_leaves_the_tooling_out() -> N
     assert not declared & set(spec)
     program = _modules_after_import("components.spec", "components.fleet")
     assert not [m for m in program if m.startswith("components.plan")], "pulumi up never runs the offline tooling"
+    assert not [m for m in program if m.startswith(("components.ops", "gitlab"))], "nor the live commands"
 
 
 def test_each_component_module_declares_one_component_with_its_type_token(
@@ -163,8 +164,8 @@ def _tree(path: Path) -> ast.Module:
 
 
 def _production_files() -> list[Path]:
-    """What `pulumi up` runs: everything under components/ but the offline tooling."""
-    return [p for p in COMPONENTS.rglob("*.py") if "plan" not in p.relative_to(COMPONENTS).parts]
+    """What `pulumi up` runs: everything under components/ but the offline tooling and the live commands."""
+    return [p for p in COMPONENTS.rglob("*.py") if not {"plan", "ops"} & set(p.relative_to(COMPONENTS).parts)]
 
 
 def test_only_spec_config_reads_the_configuration_or_the_environment() -> None:

@@ -1,0 +1,89 @@
+"""components.ops.mr_note against a local fake GitLab: one note per merge request, found across pages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.ops import mr_note
+from tests.conftest import ROOT
+from tests.ops.fake_gitlab import FakeGitLab, serve
+
+TOKEN = "glpat-NoteTokenThatMustNeverBePrinted"
+
+
+def _env(fake: FakeGitLab) -> dict[str, str]:
+    return {
+        "CI_SERVER_URL": fake.url,
+        "CI_PROJECT_ID": "42",
+        "CI_MERGE_REQUEST_IID": "7",
+        mr_note.TOKEN_ENV: TOKEN,
+    }
+
+
+def _run(fake: FakeGitLab, body: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "components.ops.mr_note", "--body-file", str(body)],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **_env(fake), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_note_is_created_once_then_updated_in_place_across_pages(tmp_path: Path) -> None:
+    others = [{"id": i, "body": f"review comment {i}", "system": i % 3 == 0} for i in range(1, 251)]
+    body = tmp_path / "note.md"
+    with serve(FakeGitLab(notes=list(others))) as fake:
+        body.write_text("### impact\nhost edge-1: reload\n")
+        first = _run(fake, body)
+        assert first.returncode == 0, first.stderr
+        assert "created" in first.stdout
+        body.write_text("### impact\nhost edge-1: drain\n")
+        second = _run(fake, body)
+        assert second.returncode == 0, second.stderr
+        assert "updated" in second.stdout
+        mine = [n for n in fake.notes if mr_note.MARKER in n["body"]]
+        assert len(mine) == 1 and "drain" in mine[0]["body"] and "reload" not in mine[0]["body"]
+        assert len(fake.notes) == 251
+        methods = [m for m, _, _ in fake.requests]
+        assert methods.count("POST") == 1 and methods.count("PUT") == 1
+        # The second run read every page before deciding (the note was on the last one).
+        assert methods.count("GET") >= 2 * 3
+        for _, _, headers in fake.requests:
+            assert headers.get("PRIVATE-TOKEN") == TOKEN
+        for output in (first.stdout, first.stderr, second.stdout, second.stderr):
+            assert TOKEN not in output
+
+
+def test_an_http_error_is_one_clear_line_without_the_token(tmp_path: Path) -> None:
+    body = tmp_path / "note.md"
+    body.write_text("x")
+    with serve(FakeGitLab(fail_with=403)) as fake:
+        done = _run(fake, body)
+    assert done.returncode == 1
+    assert "GitLab refused the note (HTTP 403)" in done.stderr and "Traceback" not in done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("missing", [mr_note.TOKEN_ENV, "CI_MERGE_REQUEST_IID", "CI_SERVER_URL"])
+def test_a_missing_variable_is_named(tmp_path: Path, missing: str) -> None:
+    body = tmp_path / "note.md"
+    body.write_text("x")
+    with serve(FakeGitLab()) as fake:
+        done = _run(fake, body, **{missing: ""})
+    assert done.returncode == 2 and missing in done.stderr and not fake.requests
+
+
+def test_ci_api_v4_url_works_too_and_a_huge_body_is_cut(tmp_path: Path) -> None:
+    body = tmp_path / "note.md"
+    body.write_text("a" * (mr_note.MAX_BODY + 10))
+    with serve(FakeGitLab()) as fake:
+        done = _run(fake, body, CI_SERVER_URL="", CI_API_V4_URL=f"{fake.url}/api/v4")
+        assert done.returncode == 0, done.stderr
+        (note,) = fake.notes
+    assert len(note["body"]) <= mr_note.MAX_BODY and note["body"].startswith(mr_note.MARKER)

@@ -32,6 +32,10 @@ class RunnerRegistrationArgs:
     """Deletion protection of the GitLab runner; off by default."""
 
 
+SCOPE_INPUTS = ("runnerType", "groupId", "projectId")
+"""The inputs that make the provider replace a registration (reference/provider-semantics.json)."""
+
+
 def description(stack: str, runner_key: str) -> str:
     return f"runner-fleet {stack}/{runner_key}"
 
@@ -75,5 +79,9 @@ class RunnerRegistration(pulumi.ComponentResource):
             paused=planned.paused,
             access_level=runner.access_level.value,
             maximum_timeout=runner.maximum_timeout,
-            opts=pulumi.ResourceOptions(parent=self, protect=planned.protect),
+            # A retiring registration keeps the scope its running jobs started under: a scope move replaces only the
+            # current one (replacing the retiring one too would delete it, jobs and all, at the end of the run).
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=planned.protect, ignore_changes=list(SCOPE_INPUTS) if retiring else None
+            ),
         )

@@ -78,10 +78,22 @@ def _base(args: argparse.Namespace) -> dict[str, Any] | int | None:
     except (OSError, ValueError) as exc:
         print(f"error: --compare {args.compare}: no readable plan.json ({type(exc).__name__})", file=sys.stderr)
         return EXIT_INVALID
-    if not isinstance(document, dict) or not {"resources", "hosts", "stack"} <= set(document):
+    if not _is_plan(document):
         print(f"error: --compare {args.compare}: plan.json is not a plan output", file=sys.stderr)
         return EXIT_INVALID
     return document
+
+
+def _is_plan(document: object) -> bool:
+    """The shape impact.compare reads: resources with type, name and urn; hosts; the stack."""
+    if not isinstance(document, dict) or not {"resources", "hosts", "stack"} <= set(document):
+        return False
+    resources, hosts = document["resources"], document["hosts"]
+    return (
+        isinstance(resources, list)
+        and isinstance(hosts, dict)
+        and all(isinstance(r, dict) and {"type", "name", "urn"} <= set(r) for r in resources)
+    )
 
 
 def _run(args: argparse.Namespace) -> tuple[StackFile, PlanResult] | int:
@@ -133,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(planned, int):
         return planned
     stack_file, result = planned
+    if base is not None and base["stack"] != result.stack:
+        print(f"error: --compare holds a plan of stack {base['stack']!r}, not {result.stack!r}", file=sys.stderr)
+        return EXIT_INVALID
     violations = gate.check(result, dict(stack_file.config))
     report.write(result, args.out, violations)
     _summary(result, args.out)
@@ -152,9 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _impact(base: dict[str, Any], out: Path, stack: str) -> list[dict[str, Any]]:
     """Write impact.json and impact.md into `out`; print each host's effect; return the blocked steps."""
-    found = impact.compare(base, json.loads((out / "plan.json").read_text()))
+    new = json.loads((out / "plan.json").read_text())
+    found, at_risk = impact.compare(base, new), impact.warnings(base, new)
     (out / "impact.json").write_text(json.dumps(found, indent=2) + "\n")
-    (out / "impact.md").write_text(impact.markdown(found, stack))
+    (out / "impact.md").write_text(impact.markdown(found, stack, at_risk))
+    for risk in at_risk:
+        print(f"warning: running jobs at risk: {risk}", file=sys.stderr)
     for host, effect in found["hosts"].items():
         print(f"impact: host {host}: {effect['effect']}: {effect['why']}")
     blocked = [s for s in found["resources"] if s["blocked"]]

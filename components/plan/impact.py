@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from components.plan import risks
 
 ROOT = Path(__file__).resolve().parents[2]
 SEMANTICS = ROOT / "reference" / "provider-semantics.json"
@@ -28,6 +30,7 @@ USER_RUNNER = "gitlab:index/userRunner:UserRunner"
 HOST_COMPONENTS = ("runner-fleet:docker_host:DockerRunnerHost", "runner-fleet:kubernetes_host:KubernetesRunnerHost")
 REGISTRATION = "runner-fleet:registration:RunnerRegistration"
 ROLE_LABEL, MANAGER_ROLE, CONFIG_WRITER_ROLE = "runner-fleet.io/role", "manager", "config-writer"
+RETIRING = risks.RETIRING
 
 
 @functools.cache
@@ -211,19 +214,28 @@ def _host_effect(
     return _effect("none", "nothing of the manager or its config changes")
 
 
-def _runner_effect(runner_steps: list[dict[str, Any]]) -> dict[str, Any]:
+def _runner_effect(runner_steps: list[dict[str, Any]], resources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """added / removed / new-token (its active registration is new) / update / none."""
     actions = {s["action"] for s in runner_steps}
-    changed = sorted({k for s in runner_steps for k in s["changed"]})
-    if actions == {"create"}:
+    if actions == {"create"} and not any(_retiring(resources[s["urn"]]) for s in runner_steps):
         return {"effect": "added", "why": "a new registration (new token)"}
-    if actions == {"delete"}:
+    if actions == {"delete"} and not any(_retiring(resources[s["urn"]]) for s in runner_steps):
         return {"effect": "removed", "why": "its registration is deleted"}
-    if "replace" in actions or "create" in actions:
-        forced = sorted({k for s in runner_steps for k in s["forcedBy"]})
-        return {"effect": "new-token", "why": f"a new registration replaces it ({', '.join(forced) or 'rotation'})"}
-    if actions:
-        return {"effect": "update", "why": f"registration settings change in place ({', '.join(changed)})"}
+    active = [s for s in runner_steps if s["action"] in ("create", "replace") and not _retiring(resources[s["urn"]])]
+    if active:
+        forced = sorted({k for s in active for k in s["forcedBy"]})
+        return {"effect": "new-token", "why": f"a new registration takes its jobs ({', '.join(forced) or 'rotation'})"}
+    if runner_steps:
+        parts = [
+            f"{s['name']} {s['action']}d" + (f" ({', '.join(s['changed'])})" if s["changed"] else "")
+            for s in runner_steps
+        ]
+        return {"effect": "update", "why": "; ".join(parts) + "; its current registration and token stay"}
     return {"effect": "none", "why": "unchanged"}
+
+
+def _retiring(resource: Mapping[str, Any]) -> bool:
+    return str(resource.get("inputs", {}).get("description", "")).endswith(RETIRING)
 
 
 def _runner_keys(document: Mapping[str, Any]) -> set[str]:
@@ -252,7 +264,9 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
             by_runner.setdefault(runner, []).append(step)
         if (host := _owner(parent, HOST_COMPONENTS, "host-")) is not None:
             by_host.setdefault(host, []).append(step)
-    runners = {key: _runner_effect(by_runner.get(key, [])) for key in sorted(_runner_keys(base) | _runner_keys(new))}
+    runners = {
+        key: _runner_effect(by_runner.get(key, []), resources) for key in sorted(_runner_keys(base) | _runner_keys(new))
+    }
     hosts = {}
     for host in sorted(set(base["hosts"]) | set(new["hosts"])):
         placed = _runners_on(base, host) | _runners_on(new, host)
@@ -269,9 +283,15 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def markdown(impact: Mapping[str, Any], stack: str) -> str:
+def warnings(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What in the change would cut running jobs short although every step succeeds (components/plan/risks.py)."""
+    return risks.warnings(base, new, steps(base["resources"], new["resources"]), semantics())
+
+
+def markdown(impact: Mapping[str, Any], stack: str, at_risk: Sequence[str] = ()) -> str:
     """impact.md: what merging does, short enough for a merge request note."""
     lines = [f"### runner-fleet `{stack}`: what this change does", ""]
+    lines += [f"- :warning: **running jobs at risk**: {risk}" for risk in at_risk]
     changed_hosts = {k: v for k, v in impact["hosts"].items() if v["effect"] != "none"}
     for host, effect in impact["hosts"].items():
         drain = f" for up to {effect['drainSeconds']} s" if effect["effect"] in ("drain", "roll") else ""

@@ -12,7 +12,7 @@ import pytest
 
 from components.plan import impact
 from components.plan.__main__ import main
-from tests.fleets import COMPANY, COMPANY_SECRETS, fleet, write_stack
+from tests.fleets import COMPANY, COMPANY_SECRETS, K8S_MIXED, fleet, write_stack
 
 PROD = fleet(protect=True)
 
@@ -23,6 +23,7 @@ def _plan(tmp: Path, name: str, values: dict[str, Any], base: Path | None = None
     stack = write_stack(folder, values, "test", extra.get("secrets"))
     out = folder / "out"
     args = ["--stack-file", str(stack), "--out", str(out)] + (["--compare", str(base)] if base else [])
+    args += ["--now", extra["now"]] if "now" in extra else []
     return main(args), out
 
 
@@ -162,3 +163,89 @@ def test_runner_changes_change_no_force_new_input_of_any_manager(tmp_path: Path,
 def _seconds(duration: str) -> int:
     units = {"h": 3600, "m": 60, "s": 1}
     return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([hms])", duration))
+
+
+def _warnings(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    prefix = "warning: running jobs at risk: "
+    return [line.removeprefix(prefix) for line in capsys.readouterr().err.splitlines() if line.startswith(prefix)]
+
+
+def test_removing_a_runner_that_takes_jobs_is_a_warning_pausing_first_is_the_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, base = _plan(tmp_path, "base", fleet())
+    removed = fleet()
+    del removed["runners"]["unit"]
+    capsys.readouterr()
+    code, out = _plan(tmp_path, "removed", removed, base)
+    assert code == 0
+    (risk,) = _warnings(capsys)
+    assert risk.startswith("runner-unit: the registration is removed while it takes jobs") and "paused: true" in risk
+    assert "running jobs at risk" in (out / "impact.md").read_text()
+    paused = fleet()
+    paused["runners"]["unit"]["paused"] = True
+    _, first = _plan(tmp_path, "paused", paused, base)
+    capsys.readouterr()
+    code, _ = _plan(tmp_path, "then-removed", removed, first)
+    assert code == 0 and _warnings(capsys) == []
+
+
+def test_a_delete_timeout_the_old_state_lacks_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, base = _plan(tmp_path, "base", fleet())
+    document = json.loads((base / "plan.json").read_text())
+    for resource in document["resources"]:
+        resource["options"].pop("customTimeouts", None)  # as a stack deployed before the timeouts recorded it
+    (base / "plan.json").write_text(json.dumps(document))
+    upgraded = fleet()
+    upgraded["hosts"]["edge-1"]["runnerImage"] = "gitlab/gitlab-runner:alpine-v19.4.0"
+    capsys.readouterr()
+    code, out = _plan(tmp_path, "new", upgraded, base)
+    assert code == 0 and _impact(out)["hosts"]["edge-1"]["effect"] == "drain"
+    (risk,) = _warnings(capsys)
+    assert risk.startswith("host-edge-1-manager: its old state gives the delete 1200 s, less than its drain (7260 s)")
+
+
+def test_a_job_namespace_change_and_a_provider_change_are_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, base = _plan(tmp_path, "base", K8S_MIXED)
+    moved = copy.deepcopy(K8S_MIXED)
+    moved["hosts"]["eu"]["kubernetes"]["jobNamespace"] = "other-builds"
+    moved["hosts"]["us"]["kubernetes"]["context"] = "us-2"
+    capsys.readouterr()
+    code, _ = _plan(tmp_path, "moved", moved, base)
+    risks = _warnings(capsys)
+    assert code == 0
+    assert any(r.startswith("host-eu-job-namespace: the old job namespace is deleted") for r in risks), risks
+    assert any("provider's connection settings change" in r and "us" in r for r in risks), risks
+
+
+def test_a_scope_move_during_a_retiring_window_keeps_the_retiring_registration(tmp_path: Path) -> None:
+    rotating = fleet(tokenRotationDays=2)
+    _, base = _plan(tmp_path, "base", rotating, now="2027-01-02T00:10:00Z")
+    moved = copy.deepcopy(rotating)
+    moved["runners"]["unit"]["scope"] = {"project": 4242}
+    code, out = _plan(tmp_path, "moved", moved, base, now="2027-01-02T00:20:00Z")
+    steps = {s["name"]: s for s in _impact(out)["resources"] if s["type"].startswith("gitlab:")}
+    assert code == 0
+    assert steps["runner-unit"]["action"] == "replace", "the current registration moves (new token)"
+    assert "runner-unit-b" not in steps, "the retiring one keeps its scope and its running jobs"
+
+
+def test_the_end_of_a_retiring_window_updates_the_runner(tmp_path: Path) -> None:
+    rotating = fleet(tokenRotationDays=2)
+    _, base = _plan(tmp_path, "base", rotating, now="2027-01-02T00:10:00Z")
+    code, out = _plan(tmp_path, "later", rotating, base, now="2027-01-02T08:00:00Z")
+    found = _impact(out)["runners"]
+    assert code == 0 and found["unit"]["effect"] == "update" and "runner-unit-b deleted" in found["unit"]["why"]
+
+
+def test_compare_refuses_another_stack_and_a_malformed_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, base = _plan(tmp_path, "base", fleet())
+    stack = write_stack(tmp_path, fleet(), "other")
+    code = main(["--stack-file", str(stack), "--out", str(tmp_path / "o1"), "--compare", str(base)])
+    assert code == 2 and "plan of stack 'test', not 'other'" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "plan.json").write_text(json.dumps({"resources": [1, 2], "hosts": {}, "stack": "test"}))
+    code, _ = _plan(tmp_path, "again", fleet(), tmp_path / "bad")
+    assert code == 2 and "not a plan output" in capsys.readouterr().err

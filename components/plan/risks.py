@@ -1,0 +1,135 @@
+"""What in a change would cut running jobs short even though every step succeeds: the warnings of the impact
+report (`impact.md`, stderr). Same inputs as `impact.compare`: the earlier and the new plan documents, and the
+steps between them. Each warning names the resource, what happens to its jobs, and the safe way to make the change.
+
+From the provider semantics (`reference/provider-semantics.json`): a delete runs with the *old* state's timeouts
+(the provider's default when the old state had none) and the old grace period; a create-before-delete replacement
+removes the old object only after every create and update of the run, without waiting for a draining pod; and a
+GitLab registration that is deleted while it takes jobs fails its running jobs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+DOCKER_CONTAINER = "docker:index/container:Container"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+USER_RUNNER = "gitlab:index/userRunner:UserRunner"
+RETIRING = " (retiring)"
+_UNITS = {"h": 3600, "m": 60, "s": 1}
+
+
+def seconds(duration: str | None) -> int | None:
+    """A Pulumi duration string ("1h6m") in seconds; None for none."""
+    if not duration:
+        return None
+    return sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([hms])", duration))
+
+
+def _delete_timeout(resource: Mapping[str, Any], semantics: Mapping[str, Any]) -> int:
+    """The delete timeout a resource's old state gives the provider: its customTimeouts, else the default."""
+    custom = seconds((resource.get("options", {}).get("customTimeouts") or {}).get("delete"))
+    default = semantics["resources"][resource["type"]]["timeouts"]["delete"] or 0
+    return custom if custom is not None else int(default)
+
+
+def _manager_risk(step: Mapping[str, Any], old: Mapping[str, Any], semantics: Mapping[str, Any]) -> str | None:
+    """A manager replaced or removed is stopped with its old grace, under its old delete timeout."""
+    inputs = old.get("inputs", {})
+    manager = {"label": "runner-fleet.io/role", "value": "manager"} in (inputs.get("labels") or [])
+    if step["action"] not in ("replace", "delete") or not (old["type"] == DEPLOYMENT or manager):
+        return None
+    if old["type"] == DOCKER_CONTAINER:
+        grace = inputs.get("destroyGraceSeconds")
+        if not grace:
+            return f"{old['name']}: its old state has no destroyGraceSeconds, so it is killed at once, jobs and all"
+    else:
+        grace = ((inputs.get("spec") or {}).get("template") or {}).get("spec", {}).get("terminationGracePeriodSeconds")
+    timeout = _delete_timeout(old, semantics)
+    if grace and int(grace) > timeout:
+        return (
+            f"{old['name']}: its old state gives the delete {timeout} s, less than its drain ({grace} s): the drain is "
+            "cut off and pulumi up fails. Apply the new timeouts in a pulumi up of their own first"
+        )
+    return None
+
+
+def _registration_risk(step: Mapping[str, Any], old: Mapping[str, Any], new_timeouts: Mapping[str, int]) -> str | None:
+    """A registration deleted or replaced while it takes jobs (not paused) fails them; a retiring one removed after
+    its runner's maximumTimeout went down may still run jobs started under the longer one."""
+    if old["type"] != USER_RUNNER or step["action"] not in ("replace", "delete"):
+        return None
+    inputs = old.get("inputs", {})
+    if not inputs.get("paused"):
+        return (
+            f"{old['name']}: the registration is removed while it takes jobs: its running jobs fail. Pause the runner "
+            "(paused: true) in an earlier pulumi up, wait for its longest job, then make this change"
+        )
+    runner = str(inputs.get("description", "")).removesuffix(RETIRING)
+    before, after = inputs.get("maximumTimeout"), new_timeouts.get(runner)
+    if str(inputs.get("description", "")).endswith(RETIRING) and before and after and after < before:
+        return (
+            f"{old['name']}: a retiring registration goes after a window sized by the new, shorter maximumTimeout "
+            f"({after} s < {before} s): jobs started under the old one may still run. Lower maximumTimeout outside a "
+            "rotation's retiring window"
+        )
+    return None
+
+
+def _namespace_risk(step: Mapping[str, Any], old: Mapping[str, Any]) -> str | None:
+    """The job namespace or the manager's RBAC changing while the old manager pod drains."""
+    if old["type"] == NAMESPACE and step["action"] in ("replace", "delete") and old["name"].endswith("-job-namespace"):
+        return (
+            f"{old['name']}: the old job namespace is deleted at the end of the run, with the job pods of the manager "
+            "that is still draining. Pause the host's runners first, wait for their longest job, then change it"
+        )
+    if old["type"] == ROLE_BINDING and step["action"] in ("replace", "update") and "subjects" in step["changed"]:
+        return (
+            f"{old['name']}: the draining manager loses its rights in the job namespace mid-drain: its running jobs "
+            "fail. Pause the host's runners first"
+        )
+    return None
+
+
+def warnings(
+    base: Mapping[str, Any],
+    new: Mapping[str, Any],
+    steps: Iterable[Mapping[str, Any]],
+    semantics: Mapping[str, Any],
+) -> list[str]:
+    """Every way the change cuts running jobs short, one line each."""
+    old = {r["urn"]: r for r in base["resources"]}
+    timeouts = {
+        str(r["inputs"].get("description", "")): int(r["inputs"]["maximumTimeout"])
+        for r in new["resources"]
+        if r["type"] == USER_RUNNER and r["inputs"].get("maximumTimeout")
+    }
+    found = []
+    for step in steps:
+        was = old.get(step["urn"])
+        if was is None:
+            continue
+        for risk in (
+            _manager_risk(step, was, semantics),
+            _registration_risk(step, was, timeouts),
+            _namespace_risk(step, was),
+        ):
+            if risk is not None:
+                found.append(risk)
+    found += _provider_changes(base, new)
+    return found
+
+
+def _provider_changes(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """A provider whose connection changes (a Docker host URL, a cluster context): not modelled."""
+    old = {r["urn"]: r for r in base["resources"] if str(r["type"]).startswith("pulumi:providers:")}
+    return [
+        f"{r['name']}: the provider's connection settings change; runner-fleet does not model this: every resource "
+        "it manages may be replaced or orphaned. Move a host by adding a new one and removing the old one"
+        for r in new["resources"]
+        if r["urn"] in old and r.get("inputs") != old[r["urn"]].get("inputs")
+    ]

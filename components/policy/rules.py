@@ -181,6 +181,9 @@ def production_protected(resources: list[Declared]) -> Iterator[Finding]:
         if res.type in (USER_RUNNER, *VARIABLES) and not res.protect:
             if retiring(res):
                 yield Exempt((res.name, "unprotected on purpose: a paused registration token rotation is retiring"))
+            elif res.type == USER_RUNNER and plain(res.inputs.get("paused")) is True:
+                # The first run of a removal: paused (no new jobs) and unprotected, so that a later run may delete it.
+                yield Exempt((res.name, "unprotected while paused: on its way out (README: Decommissioning)"))
             else:
                 yield res.name, "a production registration or variable is protected against deletion (protect: true)"
 

@@ -484,3 +484,15 @@ def test_a_company_fleet_passes_and_its_ca_and_mirror_are_held(
     assert [str(v) for v in evaluate(resources, Tier.DEVELOPMENT) if v.mandatory] == []
     violations = evaluate(tamper(copy.deepcopy(resources)), Tier.DEVELOPMENT)
     assert any(v.rule == rule and v.mandatory for v in violations), (case, [str(v) for v in violations])
+
+
+def test_a_paused_unprotected_production_registration_is_on_its_way_out(plan: Plan) -> None:
+    values = fleet(tier="production", protect=False)
+    for runner in values["runners"].values():
+        runner.update(protectedOnly=True, paused=True)
+    found = evaluate(_declared(plan, values), Tier.PRODUCTION)
+    assert [str(v) for v in found if v.mandatory and v.rule == "production-protected"] == []
+    assert [v for v in found if v.rule == "production-protected" and v.exempt]
+    values["runners"]["unit"]["paused"] = False
+    found = evaluate(_declared(plan, values), Tier.PRODUCTION)
+    assert [v.resource for v in found if v.mandatory and v.rule == "production-protected"] == ["runner-unit"]

@@ -24,6 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+NOW_ENV = "RUNNER_FLEET_NOW"
+"""An ISO 8601 UTC moment that `pulumi up`/`preview` plan for instead of the wall clock (read by spec/config.py
+only): a pipeline sets it once (`CI_PIPELINE_CREATED_AT`) so that all its jobs decide rotation alike."""
 DAY = 86400
 SLOTS = ("a", "b")
 
@@ -57,10 +60,12 @@ def parse_now(text: str) -> datetime:
 _planned: list[datetime] = []
 
 
-def planned_moment() -> datetime:
-    """The moment time-based decisions are made for: the wall clock, unless the offline plan (`--now`) or a
-    test plans another one with `at`."""
-    return _planned[-1] if _planned else datetime.now(UTC)
+def planned_moment(requested: str | None = None) -> datetime:
+    """The moment time-based decisions are made for: the one the offline plan (`--now`) or a test set with `at`,
+    else `requested` (RUNNER_FLEET_NOW), else the wall clock. ValueError for a requested text that is no UTC moment."""
+    if _planned:
+        return _planned[-1]
+    return parse_now(requested) if requested else datetime.now(UTC)
 
 
 @contextlib.contextmanager

@@ -175,7 +175,11 @@ def test_only_spec_config_reads_the_configuration_or_the_environment() -> None:
         if path != COMPONENTS / "spec" / "config.py":
             assert not reads_config, f"{path.relative_to(ROOT)} reads pulumi config"
         names = {n.attr for n in ast.walk(_tree(path)) if isinstance(n, ast.Attribute)}
-        assert not names & {"environ", "getenv"}, f"{path.relative_to(ROOT)} reads the environment"
+        if path == COMPONENTS / "spec" / "config.py":
+            # One variable, named in the README: the moment a pipeline plans for (RUNNER_FLEET_NOW).
+            assert "os.environ.get(rotation.NOW_ENV)" in source and source.count("os.environ") == 1
+        else:
+            assert not names & {"environ", "getenv"}, f"{path.relative_to(ROOT)} reads the environment"
 
 
 def test_the_secret_placeholder_is_defined_once() -> None:

@@ -7,14 +7,17 @@ the spec together with the secret values it references (still secret Outputs) an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi.runtime.config as runtime_config
 
+from components import rotation
 from components.model import REDACTED, FleetSpec
 from components.spec.parse import parse_spec
+from components.spec.problems import SpecError
 
 STACK_CONFIG_DIR = "stacks"  # Pulumi.yaml's stackConfigDir: where problems say the stack file is
 
@@ -81,7 +84,11 @@ def load() -> FleetConfig:
         for k in everything
         if ":" in k and not k.startswith(prefix)
     }
-    spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source, other_config=other)
+    try:
+        now = rotation.planned_moment(os.environ.get(rotation.NOW_ENV))
+    except ValueError as exc:
+        raise SpecError(source, [f"{rotation.NOW_ENV} (environment): {exc}"]) from None
+    spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source, other_config=other, now=now)
     for warning in spec.warnings:
         pulumi.log.warn(warning)
     secrets = {k: cfg.require_secret(k) for k in sorted(spec.secret_keys)}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from components import rotation
+from components.model import PROJECT
 from components.plan import engine, gate, impact, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFile, StackFileError, read_stack_file
@@ -101,7 +102,7 @@ def _run(args: argparse.Namespace) -> tuple[StackFile, PlanResult] | int:
     try:
         stack_file = read_stack_file(args.stack_file, args.stack)
         with rotation.at(args.now or rotation.planned_moment()):
-            return stack_file, engine.run(stack_file)
+            return stack_file, _run_with_environments(stack_file)
     except StackFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         for problem in exc.problems:
@@ -119,6 +120,25 @@ def _run(args: argparse.Namespace) -> tuple[StackFile, PlanResult] | int:
             one_line(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}"), file=sys.stderr
         )
         return 1
+
+
+def _run_with_environments(stack_file: StackFile) -> PlanResult:
+    """The plan; for a stack that imports Pulumi ESC environments, secret keys it references but does not set are
+    assumed to come from them (placeholders, and a warning: the offline plan cannot check them)."""
+    try:
+        return engine.run(stack_file)
+    except SpecError as exc:
+        if not stack_file.environments or not exc.missing_secrets:
+            raise
+        supplied = exc.missing_secrets
+    result = engine.run(stack_file.with_supplied(supplied))
+    where = ", ".join(stack_file.environments)
+    result.warnings.extend(
+        f"{PROJECT}:{key}: not in the stack file; assumed to come from the ESC environment(s) {where} "
+        "(the offline plan cannot check it)"
+        for key in supplied
+    )
+    return result
 
 
 def _summary(result: PlanResult, out: Path) -> None:

@@ -13,10 +13,11 @@ file, the line and the key; none repeats a value.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,15 @@ class StackFile:
     """Fully qualified key -> string value, as the engine passes them; secrets as placeholders."""
     secret_keys: tuple[str, ...]
     """Fully qualified keys whose values are (or contain) secrets."""
+    environments: tuple[str, ...] = ()
+    """Pulumi ESC environments the stack imports (`environment:`): they may supply config the file does not set."""
+
+    def with_supplied(self, keys: Iterable[str]) -> StackFile:
+        """This stack with placeholders for secret config keys an ESC environment is assumed to supply."""
+        added = {f"{PROJECT}:{k}": SECRET_PLACEHOLDER.format(key=f"{PROJECT}:{k}", version="esc") for k in keys}
+        return dataclasses.replace(
+            self, config={**self.config, **added}, secret_keys=tuple(sorted({*self.secret_keys, *added}))
+        )
 
 
 def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
@@ -211,11 +221,7 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
         document = {}
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise StackFileError(f"{path}: expected a map with a 'config' map")
-    if "environment" in document:
-        raise StackFileError(
-            f"{path}: 'environment' imports Pulumi ESC environments, whose values the offline plan cannot see; "
-            "keep runner-fleet's keys in the stack file (secrets as secure values)"
-        )
+    environments = _environments(path, document.get("environment"))
     shape = _shape_problem(document.get("config") or {})
     if shape is not None:
         raise StackFileError(f"{path}: {shape}")
@@ -239,7 +245,26 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
     if problems:
         raise StackFileError(f"{path}: the Pulumi CLI would refuse this stack (Pulumi.yaml's config)", tuple(problems))
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in plain_values.items()}
-    return StackFile(path=path, stack=name, config={**config, **injected}, secret_keys=tuple(secret_keys))
+    return StackFile(
+        path=path,
+        stack=name,
+        config={**config, **injected},
+        secret_keys=tuple(secret_keys),
+        environments=environments,
+    )
+
+
+ESC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}(@[A-Za-z0-9._-]{1,100})?")
+"""An ESC environment reference: [project/]name[@version]."""
+
+
+def _environments(path: Path, raw: object) -> tuple[str, ...]:
+    """`environment:` of a stack file: a list of Pulumi ESC environment names (or none)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(e, str) and ESC_NAME.fullmatch(e) for e in raw):
+        raise StackFileError(f"{path}: 'environment' must be a list of Pulumi ESC environment names ([project/]name)")
+    return tuple(raw)
 
 
 _LEGACY_KEY = re.compile(r"([^:]+):config:([^:]+)")

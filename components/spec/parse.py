@@ -209,5 +209,5 @@ def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-
     # part, so their problems are reported together with the structural ones.
     extra_config.check(p, spec)
     if p.problems:
-        raise SpecError(source, p.problems)
+        raise SpecError(source, p.problems, p.missing_secrets)
     return spec

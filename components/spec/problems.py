@@ -84,9 +84,11 @@ class SpecError(pulumi.RunError):
     A `pulumi.RunError`, so `pulumi up` prints the lines without a Python traceback.
     """
 
-    def __init__(self, source: str, problems: Iterable[str]) -> None:
+    def __init__(self, source: str, problems: Iterable[str], missing_secrets: Iterable[str] = ()) -> None:
         self.source = source
         self.problems = tuple(problems)
+        self.missing_secrets = tuple(sorted(set(missing_secrets)))
+        """Secret config keys the stack references but does not set (a Pulumi ESC environment may supply them)."""
         lines = "\n".join(f"  {p}" for p in self.problems)
         count = len(self.problems)
         super().__init__(
@@ -101,6 +103,7 @@ class Problems:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self.missing_secrets: set[str] = set()
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(one_line(f"{path}: {message}"))

@@ -29,6 +29,7 @@ TOKEN_ENV = "RUNNER_FLEET_NOTE_TOKEN"
 MAX_BODY = 1_000_000
 """GitLab's limit for a note's text, in characters."""
 EXIT_REFUSED, EXIT_USAGE = 1, 2
+PER_PAGE, MAX_PAGES = 100, 1000
 
 
 class UsageError(Exception):
@@ -69,11 +70,16 @@ def post(env: Mapping[str, str], text: str) -> tuple[str, int]:
     project = client.projects.get(_required(env, "CI_PROJECT_ID"), lazy=True)
     request = project.mergerequests.get(_required(env, "CI_MERGE_REQUEST_IID"), lazy=True)
     body = note_body(text)
-    for note in request.notes.list(iterator=True):
-        if MARKER in (note.body or "") and not getattr(note, "system", False):
-            note.body = body
-            note.save()
-            return "updated", int(note.id)
+    # Page by page until a short page, whatever pagination headers the server sends (Link, X-Next-Page, none).
+    for page in range(1, MAX_PAGES + 1):
+        notes = request.notes.list(page=page, per_page=PER_PAGE, get_all=False)
+        for note in notes:
+            if MARKER in (note.body or "") and not getattr(note, "system", False):
+                note.body = body
+                note.save()
+                return "updated", int(note.id)
+        if len(notes) < PER_PAGE:
+            break
     created = request.notes.create({"body": body})
     return "created", int(created.id)
 

@@ -25,6 +25,8 @@ class FakeGitLab:
     managers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     fail_with: int | None = None
+    link_headers: bool = True
+    """Send Link / X-Next-Page pagination headers (some proxies and older instances do not)."""
     url: str = ""
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
@@ -40,7 +42,7 @@ class FakeGitLab:
             page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["20"])[0])
             chunk = self.notes[(page - 1) * per_page : page * per_page]
             headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(self.notes))}
-            if page * per_page < len(self.notes):
+            if page * per_page < len(self.notes) and self.link_headers:
                 link = f"{self.url}{path}?page={page + 1}&per_page={per_page}"
                 headers |= {"Link": f'<{link}>; rel="next"', "X-Next-Page": str(page + 1)}
             return 200, chunk, headers

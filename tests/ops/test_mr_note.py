@@ -35,10 +35,11 @@ def _run(fake: FakeGitLab, body: Path, **env: str) -> subprocess.CompletedProces
     )
 
 
-def test_the_note_is_created_once_then_updated_in_place_across_pages(tmp_path: Path) -> None:
+@pytest.mark.parametrize("link_headers", [True, False], ids=["pagination headers", "no pagination headers"])
+def test_the_note_is_created_once_then_updated_in_place_across_pages(tmp_path: Path, link_headers: bool) -> None:
     others = [{"id": i, "body": f"review comment {i}", "system": i % 3 == 0} for i in range(1, 251)]
     body = tmp_path / "note.md"
-    with serve(FakeGitLab(notes=list(others))) as fake:
+    with serve(FakeGitLab(notes=list(others), link_headers=link_headers)) as fake:
         body.write_text("### impact\nhost edge-1: reload\n")
         first = _run(fake, body)
         assert first.returncode == 0, first.stderr

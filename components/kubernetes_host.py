@@ -65,7 +65,10 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         checksum = pulumi.Output.unsecret(files.apply(lambda f: config_toml.checksum(f[0], f[1])))
         # Typed as Any: the SDK wants its own Args types; these plain dicts are what it serialises them to.
         secret_metadata: Any = manifests.config_secret_metadata(manager, target)
-        secret_data: pulumi.Output[Any] = secret(files.apply(lambda f: manifests.config_secret_data(f[0], f[1])))
+        identity = manifests.system_id(manager)
+        secret_data: pulumi.Output[Any] = secret(
+            files.apply(lambda f: manifests.config_secret_data(f[0], f[1], identity))
+        )
         deployment_metadata: Any = manifests.deployment_metadata(manager, target)
         deployment_spec: pulumi.Output[Any] = checksum.apply(lambda c: manifests.deployment_spec(manager, c))
 

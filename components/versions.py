@@ -15,3 +15,13 @@ BUILDKIT_VERSION = "v0.32.2"
 BUILDKIT_IMAGE = f"moby/buildkit:{BUILDKIT_VERSION}-rootless"
 
 DEFAULT_JOB_IMAGE = "alpine:3.22"
+
+RUNNER_FLOORS: dict[str, tuple[tuple[int, int], str]] = {
+    "docker": ((18, 11), "the config keys runner-fleet renders (allowed_pull_policies, security_opt per runner)"),
+    "kubernetes": (
+        (19, 2),
+        "the manager's readiness probe (/health/ready, 19.2) and the build container's security-context keys "
+        "(app_armor_profile and the *_container_security_context tables, 18.11)",
+    ),
+}
+"""The oldest gitlab-runner release a manager may run, per executor, and what needs it."""

@@ -123,7 +123,11 @@ def test_the_ca_is_delivered_with_the_config_and_never_from_a_host_path(company:
     job_ca = secrets["gitlab-runner-cluster-gitlab-ca"]
     assert job_ca.inputs["metadata"]["namespace"] == "ci-jobs"
     assert engine.reveal(job_ca.inputs["stringData"]) == {"ca.crt": GITLAB_CA.strip() + "\n"}
-    assert set(engine.reveal(secrets["gitlab-runner-cluster-config"].inputs["stringData"])) == {"config.toml", "ca.crt"}
+    assert set(engine.reveal(secrets["gitlab-runner-cluster-config"].inputs["stringData"])) == {
+        "config.toml",
+        "ca.crt",
+        ".runner_system_id",
+    }
     k8s = _entries(company)["k8s-images"]["kubernetes"]
     assert k8s["volumes"]["secret"] == [
         {"name": "gitlab-runner-cluster-gitlab-ca", "mount_path": site.CA_DIR, "read_only": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from components.plan import report
 from components.plan.engine import PlanResult, reveal
 from components.render import config_toml, manifests
 from tests.conftest import Plan
-from tests.fleets import K8S_MIXED
+from tests.fleets import K8S_FLEET, K8S_MIXED
 from tests.harness import named, objects, of_kind, of_type, spec_of, validate_text
 
 VERSIONS = ["1.30.0", "1.34.0", "1.37.0"]
@@ -40,7 +41,7 @@ def test_manifests_yaml_is_written_with_secrets_masked(mixed_plan: PlanResult, t
     text = (tmp_path / "hosts" / "eu" / "manifests.yaml").read_text()
     objects = list(yaml.safe_load_all(text))
     (secret,) = of_kind(objects, "Secret")
-    assert secret["stringData"] == {"config.toml": "[secret]"}
+    assert secret["stringData"] == {"config.toml": "[secret]", ".runner_system_id": "[secret]"}
     assert "glrt-" not in text and "token =" not in text
     assert not of_kind(objects, "ConfigMap")
     assert [o["kind"] for o in objects].count("Namespace") == 2
@@ -131,6 +132,29 @@ def test_declared_objects_are_the_rendered_ones(mixed_plan: PlanResult) -> None:
         expected = objects(spec, host, checksum=config_toml.checksum(config))
         for obj in expected:
             if obj["kind"] == "Secret":
-                obj["stringData"] = {manifests.CONFIG_KEY: "[secret]"}
+                obj["stringData"] = {manifests.CONFIG_KEY: "[secret]", manifests.SYSTEM_ID_KEY: "[secret]"}
         by_name = sorted(expected, key=lambda o: (manifests.APPLY_ORDER.index(o["kind"]), o["metadata"]["name"]))
         assert declared == by_name, host
+
+
+def test_a_rollout_keeps_the_manager_s_identity_in_gitlab(plan: Plan) -> None:
+    """Every pod of the Deployment reads the same `.runner_system_id` (s_ + 12 letters or digits, which gitlab-runner
+    takes as it is), derived from stack and host: a rollout is not a new manager."""
+    result = plan(K8S_FLEET)
+    ids = {}
+    for res in of_type(result, "kubernetes:core/v1:Secret"):
+        data = reveal(res.inputs["stringData"])
+        if "config.toml" in data:
+            ids[res.inputs["metadata"]["name"]] = data[".runner_system_id"]
+    assert len(ids) == 2 and len(set(ids.values())) == 2
+    assert all(re.fullmatch(r"s_[0-9a-zA-Z]{12}", v) for v in ids.values())
+    spec = spec_of(K8S_FLEET)
+    assert sorted(ids.values()) == sorted(manifests.system_id(m) for m in spec.managers), "derived, not random"
+    (deployment, *_) = of_type(result, "kubernetes:apps/v1:Deployment")
+    mounts = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {
+        "name": "config",
+        "mountPath": "/home/gitlab-runner/.gitlab-runner/.runner_system_id",
+        "subPath": ".runner_system_id",
+        "readOnly": True,
+    } in mounts

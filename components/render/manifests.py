@@ -27,6 +27,8 @@ HOME = "/home/gitlab-runner"
 CONFIG_DIR = f"{HOME}/.gitlab-runner"
 CONFIG_KEY = "config.toml"  # the Secret's key, and the file name under CONFIG_DIR
 CA_KEY = site.CA_FILE  # the GitLab CA's key in the config Secret and in the job namespace's CA Secret
+SYSTEM_ID_KEY = ".runner_system_id"  # the Secret's key, and the file gitlab-runner reads next to config.toml
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 MANAGER_ALWAYS_DIRECT = ("$(KUBERNETES_SERVICE_HOST)", ".svc", ".cluster.local", "localhost", "127.0.0.1")
 """Never through the proxy for the manager: the API server (its service IP, which the kubelet expands from the
 service environment), cluster-internal names and the pod itself."""
@@ -154,10 +156,20 @@ def config_secret_metadata(manager: ManagerSpec, target: KubernetesTarget) -> di
     return _metadata(manager, f"{object_name(manager.host.key)}-config", target.namespace)
 
 
-def config_secret_data(config_toml: str, ca_bundle: str | None = None) -> dict[str, str]:
-    """The config Secret's stringData: config.toml under CONFIG_KEY (and the GitLab CA under CA_KEY), each
-    mounted as a single file."""
-    return {CONFIG_KEY: config_toml} | ({CA_KEY: ca_bundle} if ca_bundle is not None else {})
+def system_id(manager: ManagerSpec) -> str:
+    """The manager's identity in GitLab (`.runner_system_id`), derived from stack and host: gitlab-runner uses a file
+    holding `s_` + 12 letters and digits as it is (configfile/system_id_state.go), so every pod of a rollout is the
+    same manager instead of a new one per pod."""
+    number = int.from_bytes(hashlib.sha256(f"{manager.stack}/{manager.host.key}".encode()).digest(), "big")
+    letters = "".join(_BASE62[(number // 62**i) % 62] for i in range(12))
+    return f"s_{letters}"
+
+
+def config_secret_data(config_toml: str, ca_bundle: str | None = None, identity: str | None = None) -> dict[str, str]:
+    """The config Secret's stringData: config.toml under CONFIG_KEY (the GitLab CA under CA_KEY, the manager's
+    system id under SYSTEM_ID_KEY), each mounted as a single file."""
+    data = {CONFIG_KEY: config_toml} | ({CA_KEY: ca_bundle} if ca_bundle is not None else {})
+    return data | ({SYSTEM_ID_KEY: identity} if identity is not None else {})
 
 
 def ca_secret_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
@@ -221,6 +233,13 @@ def _manager_container(manager: ManagerSpec) -> dict[str, Any]:
             {"name": "config-dir", "mountPath": CONFIG_DIR},
             # ... holding the Secret's config.toml as a single read-only file.
             {"name": "config", "mountPath": f"{CONFIG_DIR}/{CONFIG_KEY}", "subPath": CONFIG_KEY, "readOnly": True},
+            # ... and the manager's fixed identity next to it (see system_id).
+            {
+                "name": "config",
+                "mountPath": f"{CONFIG_DIR}/{SYSTEM_ID_KEY}",
+                "subPath": SYSTEM_ID_KEY,
+                "readOnly": True,
+            },
             {"name": "tmp", "mountPath": "/tmp"},
             *_ca_mounts(manager),
         ],

@@ -11,6 +11,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from components import versions
 from components.images import image_problem, runner_version
 from components.model import HostSpec, default_runner_image
 from components.spec import keys
@@ -203,12 +204,22 @@ def _check_runner_image(p: Problems, path: str, values: dict[str, Any], mirror: 
         values["runner_image"] = default_runner_image(mirror)
     elif (problem := image_problem(values["runner_image"])) is not None:
         p.add(f"{path}.runnerImage", problem)
-    elif mirror is not None and runner_version(values["runner_image"]) is None:
+    elif (version := runner_version(values["runner_image"])) is None:
         p.add(
             f"{path}.runnerImage",
-            "with registryMirror, the image's tag names its exact release (alpine-v19.3.0): jobs pull the helper "
-            "image of that release from the mirror",
+            "the tag must name the exact gitlab-runner release (name:alpine-v19.3.0, optionally @sha256:digest): "
+            "runner-fleet checks it against what the rendered config needs"
+            + (", and jobs pull the helper image of that release from registryMirror" if mirror else ""),
         )
+    elif (target := values.get("target")) is not None:
+        floor, why = versions.RUNNER_FLOORS[target.executor.value]
+        found = tuple(int(n) for n in version.removeprefix("v").split(".")[:2])
+        if found < floor:
+            p.add(
+                f"{path}.runnerImage",
+                f"{version} is older than gitlab-runner {floor[0]}.{floor[1]}, which a {target.executor.value} host "
+                f"needs for {why}",
+            )
 
 
 def parse_host(p: Problems, key: str, raw: object, mirror: str | None = None) -> HostSpec | None:
@@ -219,7 +230,7 @@ def parse_host(p: Problems, key: str, raw: object, mirror: str | None = None) ->
     values = read_section(p, raw, path, keys.HOST, nested)
     if values is None:
         return None
-    _check_runner_image(p, path, values, mirror)
+    _check_runner_image(p, path, values, mirror)  # after the target: the floor depends on the executor
     if values.pop("executor", None) is None or "target" not in values or not named:
         return None
     return HostSpec(key=key, **values)

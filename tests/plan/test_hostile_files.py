@@ -500,8 +500,14 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     (
         "a manager image that floats",
         _replace("    edge-1:\n", "    edge-1:\n      runnerImage: gitlab/gitlab-runner:alpine3.21\n"),
-        3,
-        "images-pinned",
+        2,
+        "hosts.edge-1.runnerImage: the tag must name the exact gitlab-runner release",
+    ),
+    (
+        "a manager image below the floor",
+        _replace("    edge-1:\n", "    edge-1:\n      runnerImage: gitlab/gitlab-runner:alpine-v17.11.0\n"),
+        2,
+        "hosts.edge-1.runnerImage: v17.11.0 is older than gitlab-runner 18.11",
     ),
     (
         "a host directory for cron",

@@ -229,7 +229,7 @@ CASES: list[tuple[str, Edit, str, str]] = [
         "mirror: runnerImage without a release",
         _set("hosts.build.runnerImage", f"{MIRROR}/gitlab/gitlab-runner:latest"),
         "hosts.build.runnerImage",
-        "names its exact release",
+        "the helper image of that release from registryMirror",
     ),
     (
         "mirror: BuildKit allow-list still on Docker Hub",
@@ -389,3 +389,33 @@ def test_a_mirror_with_a_port_and_no_path_serves_every_image() -> None:
     assert runners["images"].image == "localhost:5000/moby/buildkit:v0.32.2-rootless"
     assert runners["images"].allowed_images == ("localhost:5000/moby/buildkit:*rootless",)
     assert runners["tests"].image == "localhost:5000/library/alpine:3.22"
+
+
+@pytest.mark.parametrize(
+    ("host", "image", "message"),
+    [
+        (
+            "cluster",
+            "gitlab/gitlab-runner:alpine-v19.1.0",
+            "v19.1.0 is older than gitlab-runner 19.2, which a kubernetes",
+        ),
+        ("build", "gitlab/gitlab-runner:alpine-v18.10.2", "v18.10.2 is older than gitlab-runner 18.11, which a docker"),
+        ("build", "gitlab/gitlab-runner@sha256:" + "a" * 64, "the tag must name the exact gitlab-runner release"),
+        ("cluster", "gitlab/gitlab-runner:latest", "the tag must name the exact gitlab-runner release"),
+    ],
+)
+def test_a_runner_image_below_its_executors_floor_is_refused(host: str, image: str, message: str) -> None:
+    values = _values(_set(f"hosts.{host}.runnerImage", image))
+    values.pop("gitlabCa")
+    with pytest.raises(SpecError) as caught:
+        parse_spec(values, stack="test", secret_keys=SECRETS)
+    assert any(p.startswith(f"hosts.{host}.runnerImage: ") and message in p for p in caught.value.problems)
+
+
+def test_a_runner_image_at_or_above_the_floor_with_a_digest_passes() -> None:
+    values = _values(
+        _set("hosts.cluster.runnerImage", f"{MIRROR}/gitlab/gitlab-runner:alpine-v19.2.0@sha256:" + "b" * 64)
+    )
+    values.pop("gitlabCa")
+    spec = parse_spec(values, stack="test", secret_keys=SECRETS)
+    assert next(h for h in spec.hosts if h.key == "cluster").runner_image.endswith("b" * 64)

@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 
 from components.lifecycle import manager_timeouts
 from components.model import ManagerSpec
-from components.render import admission, config_toml, manifests
+from components.render import admission, config_toml, manifests, monitoring
 from components.secrets import ca_bundle, rendered_config, secret
 from components.targets import KubernetesTarget
 
@@ -119,6 +119,20 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=ready, custom_timeouts=_drain_timeouts(manager)),
         )
         k8s.core.v1.Service(f"{name}-metrics", metadata=service["metadata"], spec=service["spec"], opts=in_namespaces)
+        if target.monitoring is not None:
+            # The Prometheus Operator's kinds: the cluster must have its CRDs (kube-prometheus-stack installs them).
+            for suffix, obj in (
+                ("service-monitor", monitoring.service_monitor(manager, target)),
+                ("alert-rules", monitoring.prometheus_rule(manager, target)),
+            ):
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{suffix}",
+                    api_version=obj["apiVersion"],
+                    kind=obj["kind"],
+                    metadata=obj["metadata"],
+                    spec=obj["spec"],
+                    opts=in_namespaces,
+                )
         self.manager_name = pulumi.Output.from_input(manifests.object_name(manager.host.key))
         self.register_outputs({"managerName": self.manager_name})
 

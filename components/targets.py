@@ -59,6 +59,16 @@ def default_job_namespace(namespace: str) -> str:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """Prometheus Operator scraping of a Kubernetes manager (`hosts.<h>.kubernetes.monitoring`)."""
+
+    namespace: str
+    """Where Prometheus runs: its pods may reach the manager's metrics port."""
+    service_monitor_labels: tuple[tuple[str, str], ...] = ()
+    """Labels of the ServiceMonitor and PrometheusRule, as the Prometheus resource selects them; none by default."""
+
+
+@dataclass(frozen=True)
 class KubernetesTarget:
     """A namespace of a cluster that runs the manager Deployment; its jobs run in `job_namespace`."""
 
@@ -81,6 +91,14 @@ class KubernetesTarget:
     metrics_from: tuple[str, ...] = ()
     """Namespaces whose pods may reach the manager's metrics listener (a NetworkPolicy); none by default
     (`kubectl port-forward` still works: it does not pass through the pod network)."""
+    monitoring: Monitoring | None = None
+    """A ServiceMonitor and alert rules for the Prometheus Operator; none by default."""
+
+    @property
+    def scrapers(self) -> tuple[str, ...]:
+        """Every namespace whose pods may reach the metrics port: metricsFrom and the monitoring namespace."""
+        extra = (self.monitoring.namespace,) if self.monitoring else ()
+        return tuple(dict.fromkeys(self.metrics_from + extra))
 
 
 Target = DockerTarget | KubernetesTarget

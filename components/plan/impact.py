@@ -23,6 +23,7 @@ from components.plan import risks
 ROOT = Path(__file__).resolve().parents[2]
 SEMANTICS = ROOT / "reference" / "provider-semantics.json"
 MISSING = object()
+NATIVE_REPLACE = ["metadata.name", "metadata.namespace"]
 
 DOCKER_CONTAINER = "docker:index/container:Container"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -41,8 +42,13 @@ def semantics() -> dict[str, Any]:
 
 
 def rules_for(resource_type: str) -> dict[str, Any]:
-    """The provider's rules for a resource type; every type runner-fleet declares has them (tested)."""
-    rules: dict[str, Any] = semantics()["resources"][resource_type]
+    """The provider's rules for a resource type. Every type runner-fleet declares has them (tested), but for the
+    Prometheus Operator's kinds beyond ServiceMonitor, which follow the native provider's rule for every object:
+    a new name or namespace replaces it, anything else updates it in place."""
+    resources = semantics()["resources"]
+    if resource_type not in resources and resource_type.startswith("kubernetes:monitoring.coreos.com/"):
+        return dict(resources["kubernetes:monitoring.coreos.com/v1:ServiceMonitor"], replaceOnChange=NATIVE_REPLACE)
+    rules: dict[str, Any] = resources[resource_type]
     return rules
 
 

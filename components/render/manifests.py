@@ -45,6 +45,8 @@ APPLY_ORDER = (
     "NetworkPolicy",
     "Deployment",
     "Service",
+    "ServiceMonitor",
+    "PrometheusRule",
 )
 """The kinds of a host, in the order they are applied (and listed in manifests.yaml)."""
 
@@ -317,7 +319,7 @@ def metrics_network_policy(manager: ManagerSpec, target: KubernetesTarget) -> di
     network, so they keep working. Needs a CNI that enforces NetworkPolicy (Calico, Cilium, ...)."""
     peers = [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
-        for namespace in target.metrics_from
+        for namespace in target.scrapers
     ]
     ingress = [{"from": peers, "ports": [{"port": METRICS_PORT, "protocol": "TCP"}]}] if peers else []
     return {

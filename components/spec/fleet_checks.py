@@ -29,11 +29,13 @@ def check_namespaces(p: Problems, hosts: Iterable[HostSpec | None]) -> None:
     clusters = _kubernetes(hosts)
     job_namespaces = {(target.context, target.job_namespace): key for key, target in clusters}
     for key, target in clusters:
-        for i, ns in enumerate(target.metrics_from):
+        scrapers = [(f"metricsFrom[{i}]", ns) for i, ns in enumerate(target.metrics_from)]
+        scrapers += [("monitoring.namespace", target.monitoring.namespace)] if target.monitoring else []
+        for where, ns in scrapers:
             jobs_of = job_namespaces.get((target.context, ns))
             if jobs_of is not None and jobs_of != key:
                 p.add(
-                    f"hosts.{key}.kubernetes.metricsFrom[{i}]",
+                    f"hosts.{key}.kubernetes.{where}",
                     f"{ns!r} is host {jobs_of!r}'s job namespace: jobs never reach a manager's listener",
                 )
 

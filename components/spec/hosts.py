@@ -18,7 +18,7 @@ from components.spec import keys
 from components.spec.problems import Problems
 from components.spec.reader import check_name, read_section
 from components.spec.site_keys import parse_proxy
-from components.targets import DockerTarget, DockerTls, KubernetesTarget, default_job_namespace
+from components.targets import DockerTarget, DockerTls, KubernetesTarget, Monitoring, default_job_namespace
 
 K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -175,8 +175,16 @@ def _metrics_from_valid(p: Problems, path: str, values: dict[str, Any]) -> bool:
     return valid
 
 
+def _monitoring(p: Problems, raw: object, path: str) -> Monitoring | None:
+    values = read_section(p, raw, path, keys.MONITORING)
+    if values is None or "namespace" not in values or not _is_namespace(p, f"{path}.namespace", values["namespace"]):
+        return None
+    _check_node_selector(p, f"{path}.serviceMonitorLabels", values.get("service_monitor_labels", ()))
+    return Monitoring(**values)
+
+
 def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | None:
-    values = read_section(p, raw, path, keys.KUBERNETES)
+    values = read_section(p, raw, path, keys.KUBERNETES, {"monitoring": _monitoring})
     if values is None:
         return None
     valid = "namespace" in values and _is_namespace(p, f"{path}.namespace", values["namespace"])
@@ -190,6 +198,12 @@ def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | 
         p.add(f"{path}.jobNamespace", "must differ from namespace: jobs never share the manager's namespace")
         valid = False
     valid = _metrics_from_valid(p, path, values) and valid
+    monitoring = values.get("monitoring")
+    if monitoring is not None and monitoring.namespace == values.get("job_namespace"):
+        p.add(
+            f"{path}.monitoring.namespace", "the job namespace never reaches the manager's metrics and debug listener"
+        )
+        valid = False
     _check_node_selector(p, f"{path}.nodeSelector", values.get("node_selector", ()))
     for key, effect in values.get("tolerations", ()):
         if effect not in TOLERATION_EFFECTS:

@@ -102,6 +102,19 @@ DOCKER = Section(
     expected="a map with 'host' (ssh://, tcp:// or unix:// URL)",
 )
 
+MONITORING = Section(
+    keys=(
+        Key("namespace", Text(), "where Prometheus runs (may reach the metrics port)", "namespace", "is required"),
+        Key(
+            "serviceMonitorLabels",
+            TextMap(),
+            "labels the Prometheus resource selects ServiceMonitors and rules by",
+            "service_monitor_labels",
+        ),
+    ),
+    expected="a map with 'namespace' (and serviceMonitorLabels)",
+)
+
 KUBERNETES = Section(
     keys=(
         Key("context", Text(), "kubeconfig context of the cluster", "context"),
@@ -118,6 +131,7 @@ KUBERNETES = Section(
         Key("tolerations", TextMap(), "job pods' tolerations: 'key=value' -> effect", "tolerations"),
         Key("appArmorAnnotationFallback", Flag(), "clusters < 1.30: AppArmor by annotation", "apparmor_fallback"),
         Key("metricsFrom", Texts(), "namespaces whose pods may scrape the manager's metrics", "metrics_from"),
+        Key("monitoring", Nested(MONITORING), "a ServiceMonitor and alert rules for Prometheus", "monitoring"),
     ),
     expected="a map with 'namespace' (and optional context, jobNamespace)",
 )

@@ -1,0 +1,133 @@
+"""Prometheus for the managers: the ServiceMonitor of a Kubernetes manager, and the alert rules (a PrometheusRule
+on Kubernetes, a plain rules file for Docker users: `monitoring/gitlab-runner.rules.yml`). Pure, no Pulumi.
+
+The metrics are gitlab-runner's own (`listen_address` :9252): `gitlab_runner_jobs` (running jobs),
+`gitlab_runner_concurrent` (the manager's limit), `gitlab_runner_failed_jobs_total` (by failure reason),
+`gitlab_runner_errors_total`, and Prometheus' `up` for the scrape itself. Every expression is checked with a real
+PromQL parser in the tests, and the rules against the rules file format.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from components.model import ManagerSpec
+from components.render import manifests
+from components.targets import KubernetesTarget
+
+JOB = "gitlab-runner"
+"""The `job` label of a manager's metrics: the ServiceMonitor sets it (a relabeling), and a Docker user's scrape
+config names its job the same."""
+
+ALERTS: tuple[dict[str, Any], ...] = (
+    {
+        "alert": "GitLabRunnerManagerDown",
+        "expr": f'up{{job="{JOB}"}} == 0',
+        "for": "5m",
+        "labels": {"severity": "critical"},
+        "annotations": {
+            "summary": "gitlab-runner manager {{ $labels.instance }} is down",
+            "description": "Prometheus cannot scrape the manager: no job of its runners starts. Check the container "
+            "or pod (docker ps / kubectl get pods), then `python -m components.ops.verify`.",
+        },
+    },
+    {
+        "alert": "GitLabRunnerJobsFailing",
+        "expr": f'sum by (instance, failure_reason) (rate(gitlab_runner_failed_jobs_total{{job="{JOB}",'
+        'failure_reason=~"runner_system_failure|stuck_or_timeout_failure|unknown_failure"}[15m])) > 0.05',
+        "for": "15m",
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "jobs on {{ $labels.instance }} fail for the runner's reasons ({{ $labels.failure_reason }})",
+            "description": "System failures are the runner's, not the scripts': check the manager's log, the host's "
+            "disk, and that the host can run rootless BuildKit (README: Operating the fleet).",
+        },
+    },
+    {
+        "alert": "GitLabRunnerConcurrentSaturated",
+        "expr": f'sum by (instance) (gitlab_runner_jobs{{job="{JOB}"}}) '
+        f'/ max by (instance) (gitlab_runner_concurrent{{job="{JOB}"}}) >= 0.9',
+        "for": "30m",
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "{{ $labels.instance }} runs at 90% or more of its concurrent limit",
+            "description": "Jobs queue for this manager: raise hosts.<h>.concurrent, or add a host.",
+        },
+    },
+    {
+        "alert": "GitLabRunnerRequestErrors",
+        "expr": f'sum by (instance) (rate(gitlab_runner_errors_total{{job="{JOB}",level="error"}}[10m])) > 0.1',
+        "for": "15m",
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "{{ $labels.instance }} logs errors (GitLab unreachable, token refused or expired?)",
+            "description": "An expired or revoked runner token shows here first: check the manager's log and "
+            "`python -m components.ops.verify`; rotate with tokenRotationDays.",
+        },
+    },
+)
+
+
+def rule_groups() -> list[dict[str, Any]]:
+    """The alert rules as Prometheus rule groups (the same for Kubernetes and Docker)."""
+    return [{"name": "gitlab-runner", "rules": [dict(alert) for alert in ALERTS]}]
+
+
+def _labels(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, str]:
+    """The manager's labels, and the ones the Prometheus resource selects on."""
+    selected = dict(target.monitoring.service_monitor_labels) if target.monitoring else {}
+    return manifests.labels(manager) | selected
+
+
+def service_monitor(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    """Scrape the manager's metrics Service on its `metrics` port, as job `gitlab-runner`."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {
+            "name": f"{manifests.object_name(manager.host.key)}-metrics",
+            "namespace": target.namespace,
+            "labels": _labels(manager, target),
+        },
+        "spec": {
+            "selector": {"matchLabels": manifests.selector(manager)},
+            "namespaceSelector": {"matchNames": [target.namespace]},
+            "endpoints": [
+                {
+                    "port": "metrics",
+                    "path": "/metrics",
+                    "interval": "30s",
+                    "relabelings": [{"targetLabel": "job", "replacement": JOB, "action": "replace"}],
+                }
+            ],
+        },
+    }
+
+
+def prometheus_rule(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
+    """The alert rules, where the Prometheus Operator picks them up (same labels as the ServiceMonitor)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": f"{manifests.object_name(manager.host.key)}-alerts",
+            "namespace": target.namespace,
+            "labels": _labels(manager, target),
+        },
+        "spec": {"groups": rule_groups()},
+    }
+
+
+def rules_file() -> str:
+    """The rules as a Prometheus rules file (`rule_files:`), for Docker managers scraped as job `gitlab-runner`."""
+    header = (
+        "# gitlab-runner alert rules for Prometheus (Docker managers; Kubernetes gets them as a PrometheusRule).\n"
+        '# Generated by `python -m components.render.monitoring`; scrape each manager as job "gitlab-runner".\n'
+    )
+    return header + yaml.safe_dump({"groups": rule_groups()}, sort_keys=False, width=120)
+
+
+if __name__ == "__main__":
+    print(rules_file(), end="")

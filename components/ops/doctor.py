@@ -1,0 +1,253 @@
+"""Preflight before adding a host: can it run rootless BuildKit, and what exactly to change if not. Read-only.
+
+    python -m components.ops.doctor --stack-file stacks/Pulumi.dev.yaml [--host build-1] [--facts recorded.json]
+
+Runs where an operator sits, with that operator's credentials (no Pulumi CLI, no stack secrets). Gathering and
+judging are apart: `gather_*` run read-only commands (ssh to a Docker host as the stack declares it, or the Docker
+API for tcp:// and unix://; `kubectl` with the host's context), in one place, and return facts; `judge_*` are pure
+functions from facts to findings, unit tested with recorded facts of good and bad hosts. Node kernels of a cluster
+are not reachable without a privileged pod, which this command never starts: it prints the command to run on a
+build node instead. `--facts FILE` judges recorded facts (host key -> facts, as `gather_*` return them)
+without touching any host.
+Exit 0 when nothing blocks BuildKit, 1 when something does, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.model import HostSpec
+from components.plan.stack_file import StackFileError, read_stack_file
+from components.spec import SpecError, parse_spec
+from components.targets import DockerTarget, KubernetesTarget
+
+MIN_DOCKER = (20, 10)
+MIN_KUBERNETES = (1, 30)
+MIN_FREE_GIB = 20
+NODE_COMMAND = (
+    "sysctl user.max_user_namespaces kernel.unprivileged_userns_clone kernel.apparmor_restrict_unprivileged_userns "
+    "2>/dev/null; stat -fc %T /sys/fs/cgroup; cat /sys/kernel/security/apparmor/profiles >/dev/null 2>&1 && "
+    "echo apparmor: yes; grep -c seccomp /proc/self/status; df -BG /var/lib"
+)
+"""Read-only checks to run on a Kubernetes build node (the doctor never starts a pod there)."""
+KERNEL_COMMAND = (
+    "for k in user.max_user_namespaces kernel.unprivileged_userns_clone kernel.apparmor_restrict_unprivileged_userns; "
+    'do printf "%s=%s\\n" "$k" "$(sysctl -n "$k" 2>/dev/null)"; done; '
+    'printf "cgroup=%s\\n" "$(stat -fc %T /sys/fs/cgroup)"; '
+    'printf "free_gib=%s\\n" "$(df -BG --output=avail /var/lib/docker 2>/dev/null | tail -1 | tr -dc 0-9)"'
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the doctor found: `block` stops rootless BuildKit, `warn` may, `ok` is fine; `fix` says how."""
+
+    host: str
+    level: str
+    what: str
+    fix: str = ""
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = [p for p in text.lstrip("v").split(".")[:2] if p.isdigit()]
+    return tuple(int(p) for p in parts) or (0,)
+
+
+def judge_docker(host: str, facts: Mapping[str, Any]) -> list[Finding]:
+    """A Docker host's facts (`gather_docker`) against what rootless BuildKit jobs need."""
+    found: list[Finding] = []
+    engine = str(facts.get("server_version", ""))
+    if _version(engine) < MIN_DOCKER:
+        found.append(
+            Finding(host, "block", f"Docker Engine {engine or 'unknown'}", "upgrade Docker Engine to 20.10 or newer")
+        )
+    options = [str(o) for o in facts.get("security_options", [])]
+    if not any(o.startswith("name=seccomp") for o in options):
+        found.append(
+            Finding(host, "warn", "seccomp is not enabled in the engine", "use a kernel and engine with seccomp")
+        )
+    if facts.get("cgroup_version") != "2" and facts.get("cgroup") != "cgroup2fs":
+        found.append(Finding(host, "warn", "cgroup v1", "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2)"))
+    found += judge_kernel(host, facts)
+    return found or [Finding(host, "ok", "ready for rootless BuildKit")]
+
+
+def judge_kernel(host: str, facts: Mapping[str, Any]) -> list[Finding]:
+    """User namespaces, the AppArmor restriction of Ubuntu 23.10+, and disk space for BuildKit's state."""
+    found: list[Finding] = []
+    if str(facts.get("user.max_user_namespaces", "1")) in ("0", ""):
+        found.append(
+            Finding(
+                host,
+                "block",
+                "user namespaces are disabled",
+                "sysctl -w user.max_user_namespaces=28633 (and in /etc/sysctl.d)",
+            )
+        )
+    if str(facts.get("kernel.unprivileged_userns_clone", "1")) == "0":
+        found.append(
+            Finding(
+                host, "block", "unprivileged user namespaces are off", "sysctl -w kernel.unprivileged_userns_clone=1"
+            )
+        )
+    if str(facts.get("kernel.apparmor_restrict_unprivileged_userns", "0")) == "1":
+        found.append(
+            Finding(
+                host,
+                "block",
+                "kernel.apparmor_restrict_unprivileged_userns=1 (Ubuntu 23.10+): rootlesskit fails with "
+                "'permission denied' on newuidmap",
+                "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (persist in /etc/sysctl.d/), or an "
+                "AppArmor profile that allows userns for the BuildKit containers",
+            )
+        )
+    free = facts.get("free_gib")
+    if free not in (None, "") and int(free) < MIN_FREE_GIB:
+        found.append(
+            Finding(
+                host, "warn", f"{free} GiB free for images and BuildKit state", f"keep at least {MIN_FREE_GIB} GiB free"
+            )
+        )
+    return found
+
+
+def judge_kubernetes(host: str, target: KubernetesTarget, facts: Mapping[str, Any]) -> list[Finding]:
+    """A cluster's facts (`gather_kubernetes`) against what the host's manager and BuildKit jobs need."""
+    found: list[Finding] = []
+    version = str(facts.get("server_version", ""))
+    if _version(version) < MIN_KUBERNETES and not target.apparmor_fallback:
+        found.append(
+            Finding(
+                host,
+                "block",
+                f"Kubernetes {version or 'unknown'}: the appArmorProfile field needs 1.30",
+                "upgrade the cluster, or set appArmorAnnotationFallback: true for this host",
+            )
+        )
+    labels = facts.get("job_namespace_labels")
+    if isinstance(labels, dict) and labels:
+        level = labels.get("pod-security.kubernetes.io/enforce")
+        if level not in (None, "privileged", "baseline"):
+            found.append(
+                Finding(
+                    host,
+                    "block",
+                    f"job namespace {target.job_namespace} enforces Pod Security {level}",
+                    "let runner-fleet own the namespace (it sets the level), or label it privileged (BuildKit)",
+                )
+            )
+    for node in facts.get("nodes", []):
+        if "linux" not in str(node.get("os", "linux")).lower():
+            continue
+        kernel = str(node.get("kernel", ""))
+        if _version(kernel) < (5, 11):
+            found.append(
+                Finding(
+                    host,
+                    "warn",
+                    f"node {node.get('name')} runs kernel {kernel}",
+                    "use kernel 5.11+ (rootless overlayfs)",
+                )
+            )
+    found.append(
+        Finding(host, "info", "node kernels cannot be read from the API", f"on a build node run: {NODE_COMMAND}")
+    )
+    return found
+
+
+# --- gathering: read-only commands, in one place ----------------------------------------------------------------
+
+
+def _run(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command[:3])} ...: {done.stderr.strip()[:200] or 'failed'}")
+    return done.stdout
+
+
+def gather_docker(target: DockerTarget) -> dict[str, Any]:
+    """`docker info` (ssh://, tcp:// or unix://, as the stack declares the engine) and, over ssh, the kernel."""
+    info = json.loads(_run(["docker", "-H", target.url, "info", "--format", "{{json .}}"]))
+    facts: dict[str, Any] = {
+        "server_version": info.get("ServerVersion", ""),
+        "security_options": info.get("SecurityOptions") or [],
+        "cgroup_version": str(info.get("CgroupVersion", "")),
+    }
+    if target.scheme == "ssh":
+        destination = target.url.removeprefix("ssh://")
+        out = _run(["ssh", *target.ssh_opts, "-o", "BatchMode=yes", destination, KERNEL_COMMAND])
+        facts |= dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return facts
+
+
+def gather_kubernetes(target: KubernetesTarget) -> dict[str, Any]:
+    """The API server's version, the job namespace's labels and the nodes' OS and kernel, through kubectl."""
+    context = ["--context", target.context] if target.context else []
+    version = json.loads(_run(["kubectl", *context, "version", "-o", "json"]))["serverVersion"]
+    facts: dict[str, Any] = {"server_version": f"{version['major']}.{version['minor'].rstrip('+')}"}
+    try:
+        namespace = json.loads(_run(["kubectl", *context, "get", "namespace", target.job_namespace, "-o", "json"]))
+        facts["job_namespace_labels"] = namespace["metadata"].get("labels", {})
+    except RuntimeError:
+        facts["job_namespace_labels"] = {}
+    nodes = json.loads(_run(["kubectl", *context, "get", "nodes", "-o", "json"]))["items"]
+    facts["nodes"] = [
+        {
+            "name": n["metadata"]["name"],
+            "os": n["status"]["nodeInfo"]["osImage"],
+            "kernel": n["status"]["nodeInfo"]["kernelVersion"],
+        }
+        for n in nodes
+    ]
+    return facts
+
+
+def examine(host: HostSpec, facts: Mapping[str, Any] | None) -> list[Finding]:
+    target = host.target
+    try:
+        gathered = (
+            dict(facts)
+            if facts is not None
+            else (gather_docker(target) if isinstance(target, DockerTarget) else gather_kubernetes(target))
+        )
+    except (RuntimeError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
+        return [Finding(host.key, "block", f"cannot read the host: {exc}", "check the URL, context and credentials")]
+    if isinstance(target, DockerTarget):
+        return judge_docker(host.key, gathered)
+    return judge_kubernetes(host.key, target, gathered)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.ops.doctor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack-file", required=True, type=Path)
+    parser.add_argument("--host", help="only this host key")
+    parser.add_argument("--facts", type=Path, help="judge recorded facts (host key -> facts) instead of gathering")
+    args = parser.parse_args(argv)
+    try:
+        stack = read_stack_file(args.stack_file)
+        values = {k.split(":", 1)[1]: v for k, v in stack.config.items() if k.startswith("runner-fleet:")}
+        spec = parse_spec(values, stack=stack.stack, secret_keys=[k.split(":", 1)[1] for k in stack.secret_keys])
+        recorded = json.loads(args.facts.read_text()) if args.facts else None
+    except (StackFileError, SpecError, OSError, ValueError) as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    hosts = [h for h in spec.hosts if args.host in (None, h.key)]
+    if not hosts:
+        print(f"error: no host {args.host!r} in {args.stack_file}", file=sys.stderr)
+        return 2
+    findings = [f for h in hosts for f in examine(h, recorded.get(h.key) if recorded is not None else None)]
+    for f in findings:
+        print(f"{f.host}: {f.level}: {f.what}" + (f"\n  fix: {f.fix}" if f.fix else ""))
+    return 1 if any(f.level == "block" for f in findings) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""components.ops.doctor: the judging functions over recorded facts of good and bad hosts, and the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.ops import doctor
+from components.targets import KubernetesTarget
+from tests.fleets import K8S_MIXED, write_stack
+
+GOOD_DOCKER: dict[str, Any] = {
+    "server_version": "27.3.1",
+    "security_options": ["name=apparmor", "name=seccomp,profile=builtin", "name=cgroupns"],
+    "cgroup_version": "2",
+    "user.max_user_namespaces": "63370",
+    "kernel.unprivileged_userns_clone": "1",
+    "kernel.apparmor_restrict_unprivileged_userns": "0",
+    "free_gib": "180",
+}
+# Ubuntu 24.04 as installed: AppArmor restricts unprivileged user namespaces, rootless BuildKit fails.
+UBUNTU_2404 = GOOD_DOCKER | {"kernel.apparmor_restrict_unprivileged_userns": "1"}
+OLD_HOST = GOOD_DOCKER | {
+    "server_version": "19.03.15",
+    "security_options": ["name=apparmor"],
+    "cgroup_version": "1",
+    "user.max_user_namespaces": "0",
+    "free_gib": "4",
+}
+CLUSTER = KubernetesTarget(namespace="ci", job_namespace="ci-jobs")
+
+
+def test_a_good_docker_host_is_ready() -> None:
+    assert doctor.judge_docker("edge", GOOD_DOCKER) == [doctor.Finding("edge", "ok", "ready for rootless BuildKit")]
+
+
+def test_ubuntu_2404_s_userns_restriction_blocks_with_the_exact_fix() -> None:
+    (finding,) = doctor.judge_docker("edge", UBUNTU_2404)
+    assert finding.level == "block" and "apparmor_restrict_unprivileged_userns=1" in finding.what
+    assert "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in finding.fix
+
+
+def test_an_old_host_gets_one_finding_per_problem() -> None:
+    found = {f.what.split()[0]: f for f in doctor.judge_docker("old", OLD_HOST)}
+    assert {f.level for f in found.values()} == {"block", "warn"}
+    assert found["Docker"].fix == "upgrade Docker Engine to 20.10 or newer"
+    assert any("user namespaces are disabled" in f.what and "max_user_namespaces" in f.fix for f in found.values())
+    assert any("cgroup v1" in f.what for f in found.values()) and any("GiB free" in f.what for f in found.values())
+
+
+@pytest.mark.parametrize(
+    ("facts", "blocked"),
+    [
+        ({"server_version": "1.31", "job_namespace_labels": {}, "nodes": []}, False),
+        ({"server_version": "1.29", "job_namespace_labels": {}, "nodes": []}, True),
+        (
+            {"server_version": "1.31", "job_namespace_labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+            True,
+        ),
+    ],
+)
+def test_clusters_are_judged_by_version_and_job_namespace(facts: dict[str, Any], blocked: bool) -> None:
+    found = doctor.judge_kubernetes("k8s", CLUSTER, facts)
+    assert any(f.level == "block" for f in found) == blocked
+    assert any(f.level == "info" and "sysctl" in f.fix for f in found), "the node command is always printed"
+
+
+def test_the_fallback_host_accepts_an_older_cluster() -> None:
+    fallback = KubernetesTarget(namespace="ci", job_namespace="ci-jobs", apparmor_fallback=True)
+    assert not [f for f in doctor.judge_kubernetes("k8s", fallback, {"server_version": "1.28"}) if f.level == "block"]
+
+
+def test_the_command_judges_recorded_facts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path, K8S_MIXED, "test")
+    facts = tmp_path / "facts.json"
+    facts.write_text(
+        json.dumps({"edge-1": UBUNTU_2404, "eu": {"server_version": "1.31"}, "us": {"server_version": "1.31"}})
+    )
+    assert doctor.main(["--stack-file", str(stack), "--facts", str(facts)]) == 1
+    out = capsys.readouterr().out
+    assert "edge-1: block:" in out and "fix: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in out
+    assert doctor.main(["--stack-file", str(stack), "--facts", str(facts), "--host", "eu"]) == 0
+    assert doctor.main(["--stack-file", str(stack), "--host", "nope"]) == 2

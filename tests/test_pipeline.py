@@ -131,7 +131,13 @@ EVENTS: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ),
     (
         "merge request from a protected branch",
-        {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_SOURCE_BRANCH_PROTECTED": "true"},
+        {
+            "CI_PIPELINE_SOURCE": "merge_request_event",
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_PROTECTED": "true",
+            "CI_MERGE_REQUEST_TARGET_BRANCH_PROTECTED": "true",
+            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "42",
+            "CI_PROJECT_ID": "42",
+        },
         {"test": "on_success", "impact": "on_success", "preview": "on_success", "note": "always"},
     ),
     (
@@ -140,6 +146,27 @@ EVENTS: list[tuple[str, dict[str, str], dict[str, str]]] = [
         {"test": "on_success", "deploy-dev": "on_success", "deploy-prod": "manual"},
     ),
     ("push to another branch", {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "feature"}, {"test": "on_success"}),
+    (
+        "push to the default branch while a merge request from it is open",
+        {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main", "CI_OPEN_MERGE_REQUESTS": "group/p!12"},
+        {"test": "on_success", "deploy-dev": "on_success", "deploy-prod": "manual"},
+    ),
+    (
+        "a rotation schedule on another branch",
+        {"CI_PIPELINE_SOURCE": "schedule", "CI_COMMIT_BRANCH": "release/1", "RUNNER_FLEET_SCHEDULE": "rotate"},
+        {},
+    ),
+    (
+        "a merge request from a fork",
+        {
+            "CI_PIPELINE_SOURCE": "merge_request_event",
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_PROTECTED": "true",
+            "CI_MERGE_REQUEST_TARGET_BRANCH_PROTECTED": "true",
+            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "99",
+            "CI_PROJECT_ID": "42",
+        },
+        {"test": "on_success", "impact": "on_success", "note": "always"},
+    ),
     (
         "push to a branch with an open merge request",
         {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "feature", "CI_OPEN_MERGE_REQUESTS": "group/p!1"},
@@ -203,7 +230,15 @@ def test_schedules_never_deploy_and_the_note_job_posts_the_note() -> None:
     assert pipeline["variables"]["RUNNER_FLEET_NOW"] == "$CI_PIPELINE_CREATED_AT"
     impact = " ".join(pipeline["impact"]["script"])
     assert impact.count('--now "$RUNNER_FLEET_NOW"') == 2 and "--compare" in impact
-    assert pipeline["default"]["tags"] == ["runner-fleet-deploy"]
+    # Branch code runs on an ordinary runner; only jobs that touch the stacks use the protected deploy runner.
+    assert pipeline["default"]["tags"] == ["runner-fleet-ci"]
+    for name, job in pipeline.items():
+        if name.startswith(".") or "script" not in job:
+            continue
+        touches = "pulumi " in " ".join(job["script"])
+        assert (job.get("tags") == ["runner-fleet-deploy"]) == touches, name
+        if PULUMI_UP.search(" ".join(job["script"])):
+            assert job["variables"]["RUNNER_FLEET_NOW"] == "", f"{name} plans for the wall clock"
 
 
 # --- the BuildKit component ----------------------------------------------------------------------------------

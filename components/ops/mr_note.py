@@ -15,13 +15,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import gitlab
 import gitlab.exceptions
+import requests
 
 from components.model import REDACTED
+from components.spec.problems import one_line
 
 MARKER = "<!-- runner-fleet:merge-request-note -->"
 """Hidden in the note's body: how the command finds its own note among all the others."""
@@ -30,6 +33,7 @@ MAX_BODY = 1_000_000
 """GitLab's limit for a note's text, in characters."""
 EXIT_REFUSED, EXIT_USAGE = 1, 2
 PER_PAGE, MAX_PAGES = 100, 1000
+TIMEOUT_SECONDS = 30
 
 
 class UsageError(Exception):
@@ -61,27 +65,53 @@ def note_body(text: str) -> str:
     return body
 
 
+def _client(env: Mapping[str, str], token: str) -> gitlab.Gitlab:
+    """A client that never follows a redirect (requests would send PRIVATE-TOKEN to another host), gives up
+    on a silent server, and retries only what is safe to retry."""
+    session = requests.Session()
+    session.max_redirects = 0
+    return gitlab.Gitlab(server_url(env), private_token=token, session=session, timeout=TIMEOUT_SECONDS)
+
+
+def _pages(client: gitlab.Gitlab, path: str) -> Iterator[list[dict[str, Any]]]:
+    """Every page of a list, following X-Next-Page when the server sends it, else while pages are full (some
+    servers send no pagination headers; some cap the page size below what was asked)."""
+    page = 1
+    for _ in range(MAX_PAGES):
+        response = client.http_request("get", path, query_data={"page": page, "per_page": PER_PAGE}, max_retries=3)
+        items = response.json()
+        if not isinstance(items, list):
+            raise gitlab.exceptions.GitlabParsingError(error_message="the notes are not a list")
+        yield items
+        following = response.headers.get("X-Next-Page", "")
+        if following.isdigit():
+            page = int(following)
+        elif len(items) >= PER_PAGE:
+            page += 1
+        else:
+            return
+
+
 def post(env: Mapping[str, str], text: str) -> tuple[str, int]:
     """Create or update the note; returns ("created" or "updated", the note's id)."""
     token = env.get(TOKEN_ENV, "").strip()
     if not token:
         raise UsageError(f"{TOKEN_ENV} is not set (a project access token with the api scope; masked)")
-    client = gitlab.Gitlab(server_url(env), private_token=token, retry_transient_errors=True, per_page=100)
-    project = client.projects.get(_required(env, "CI_PROJECT_ID"), lazy=True)
-    request = project.mergerequests.get(_required(env, "CI_MERGE_REQUEST_IID"), lazy=True)
+    client = _client(env, token)
+    project = env.get("CI_MERGE_REQUEST_PROJECT_ID", "").strip() or _required(env, "CI_PROJECT_ID")
+    path = f"/projects/{project}/merge_requests/{_required(env, 'CI_MERGE_REQUEST_IID')}/notes"
+    client.auth()  # who the token is: only its own note is ever edited, never one a person wrote the marker into
+    me = client.user.id if client.user is not None else None
     body = note_body(text)
-    # Page by page until a short page, whatever pagination headers the server sends (Link, X-Next-Page, none).
-    for page in range(1, MAX_PAGES + 1):
-        notes = request.notes.list(page=page, per_page=PER_PAGE, get_all=False)
+    for notes in _pages(client, path):
         for note in notes:
-            if MARKER in (note.body or "") and not getattr(note, "system", False):
-                note.body = body
-                note.save()
-                return "updated", int(note.id)
-        if len(notes) < PER_PAGE:
-            break
-    created = request.notes.create({"body": body})
-    return "created", int(created.id)
+            mine = (note.get("author") or {}).get("id") == me
+            if MARKER in str(note.get("body") or "") and not note.get("system") and mine:
+                client.http_put(f"{path}/{note['id']}", post_data={"body": body}, max_retries=3)
+                return "updated", int(note["id"])
+    # Never retried: a POST that reached GitLab before a proxy failed would leave two notes.
+    created = client.http_post(path, post_data={"body": body}, retry_transient_errors=False)
+    return "created", int(created["id"]) if isinstance(created, dict) else 0
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -90,27 +120,38 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser.parse_args(argv)
     environment = os.environ if env is None else env
     try:
-        text = args.body_file.read_text()
-        done, note_id = post(environment, text)
-    except OSError as exc:
-        print(f"error: cannot read --body-file {args.body_file}: {exc.strerror}", file=sys.stderr)
+        text = args.body_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read --body-file {args.body_file} as UTF-8 text ({type(exc).__name__})", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        done, note_id = post(environment, text)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except gitlab.exceptions.GitlabError as exc:
         code = exc.response_code or "no response"
-        print(f"error: GitLab refused the note (HTTP {code}): {_message(exc, environment)}", file=sys.stderr)
+        print(
+            f"error: GitLab refused the note (HTTP {code}): {_message(str(exc.error_message or exc), environment)}",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    except (requests.RequestException, ValueError) as exc:
+        # No answer, a redirect (never followed), an unreadable answer or rate-limit header.
+        print(
+            f"error: no usable answer from GitLab: {_message(type(exc).__name__ + ': ' + str(exc), environment)}",
+            file=sys.stderr,
+        )
         return EXIT_REFUSED
     print(f"runner-fleet note {done} (note {note_id})")
     return 0
 
 
-def _message(exc: gitlab.exceptions.GitlabError, env: Mapping[str, str]) -> str:
-    """GitLab's message, one line, without the token even if a proxy echoed it."""
-    message = str(exc.error_message or exc).replace("\n", " ")[:300]
+def _message(message: str, env: Mapping[str, str]) -> str:
+    """A message on one line, the token redacted (even if a proxy echoed it) before it is cut."""
     token = env.get(TOKEN_ENV, "").strip()
-    return message.replace(token, REDACTED) if token else message
+    clean = message.replace(token, REDACTED) if token else message
+    return one_line(clean)[:300]
 
 
 if __name__ == "__main__":

@@ -25,11 +25,19 @@ class FakeGitLab:
     managers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     fail_with: int | None = None
+    user_id: int = 1
+    """The id of the user the token belongs to (GET /user)."""
+    redirect_to: str | None = None
+    """Answer every request with a 307 to this URL (a moved instance, or a hostile proxy)."""
     link_headers: bool = True
     """Send Link / X-Next-Page pagination headers (some proxies and older instances do not)."""
     url: str = ""
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
+        if self.redirect_to is not None:
+            return 307, {}, {"Location": self.redirect_to + path}
+        if path == "/api/v4/user":
+            return 200, {"id": self.user_id, "username": "runner-fleet-bot"}, {}
         if self.fail_with is not None:
             return self.fail_with, {"message": "403 Forbidden - the token may not write notes"}, {}
         if path.startswith("/api/v4/runners/"):
@@ -47,7 +55,7 @@ class FakeGitLab:
                 headers |= {"Link": f'<{link}>; rel="next"', "X-Next-Page": str(page + 1)}
             return 200, chunk, headers
         if notes and method == "POST":
-            note = {"id": 1000 + len(self.notes), "body": body["body"], "system": False}
+            note = {"id": 1000 + len(self.notes), "body": body["body"], "system": False, "author": {"id": self.user_id}}
             self.notes.append(note)
             return 201, note, {}
         if notes and method == "PUT" and notes[3] is not None:

@@ -37,7 +37,9 @@ def _run(fake: FakeGitLab, body: Path, **env: str) -> subprocess.CompletedProces
 
 @pytest.mark.parametrize("link_headers", [True, False], ids=["pagination headers", "no pagination headers"])
 def test_the_note_is_created_once_then_updated_in_place_across_pages(tmp_path: Path, link_headers: bool) -> None:
-    others = [{"id": i, "body": f"review comment {i}", "system": i % 3 == 0} for i in range(1, 251)]
+    others = [
+        {"id": i, "body": f"review comment {i}", "system": i % 3 == 0, "author": {"id": 2}} for i in range(1, 251)
+    ]
     body = tmp_path / "note.md"
     with serve(FakeGitLab(notes=list(others), link_headers=link_headers)) as fake:
         body.write_text("### impact\nhost edge-1: reload\n")
@@ -51,7 +53,7 @@ def test_the_note_is_created_once_then_updated_in_place_across_pages(tmp_path: P
         mine = [n for n in fake.notes if mr_note.MARKER in n["body"]]
         assert len(mine) == 1 and "drain" in mine[0]["body"] and "reload" not in mine[0]["body"]
         assert len(fake.notes) == 251
-        methods = [m for m, _, _ in fake.requests]
+        methods = [m for m, path, _ in fake.requests if "/notes" in path]
         assert methods.count("POST") == 1 and methods.count("PUT") == 1
         # The second run read every page before deciding (the note was on the last one).
         assert methods.count("GET") >= 2 * 3
@@ -88,3 +90,35 @@ def test_ci_api_v4_url_works_too_and_a_huge_body_is_cut(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         (note,) = fake.notes
     assert len(note["body"]) <= mr_note.MAX_BODY and note["body"].startswith(mr_note.MARKER)
+
+
+def test_a_marker_someone_else_wrote_is_left_alone(tmp_path: Path) -> None:
+    forged = {"id": 5, "body": f"{mr_note.MARKER}\nlooks like the bot's", "system": False, "author": {"id": 77}}
+    body = tmp_path / "note.md"
+    body.write_text("the real report")
+    with serve(FakeGitLab(notes=[forged])) as fake:
+        done = _run(fake, body)
+    assert done.returncode == 0 and "created" in done.stdout
+    assert fake.notes[0]["body"].endswith("looks like the bot's") and "the real report" in fake.notes[1]["body"]
+
+
+def test_a_redirect_is_never_followed_with_the_token(tmp_path: Path) -> None:
+    body = tmp_path / "note.md"
+    body.write_text("x")
+    with serve(FakeGitLab()) as elsewhere, serve(FakeGitLab(redirect_to=elsewhere.url)) as fake:
+        done = _run(fake, body)
+    assert done.returncode == 1 and "no usable answer from GitLab" in done.stderr
+    assert not elsewhere.requests, "the token never reached another host"
+    assert TOKEN not in done.stdout + done.stderr
+
+
+def test_a_long_error_message_is_redacted_before_it_is_cut(tmp_path: Path) -> None:
+    assert mr_note._message("x" * 285 + TOKEN, {mr_note.TOKEN_ENV: TOKEN}).endswith("[secret]")
+
+
+def test_a_body_that_is_not_utf8_is_exit_2(tmp_path: Path) -> None:
+    body = tmp_path / "note.md"
+    body.write_bytes(b"\xff\xfe\x00bad")
+    with serve(FakeGitLab()) as fake:
+        done = _run(fake, body)
+    assert done.returncode == 2 and "UTF-8" in done.stderr and "Traceback" not in done.stderr

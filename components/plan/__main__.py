@@ -134,8 +134,10 @@ def _run_with_environments(stack_file: StackFile) -> PlanResult:
     result = engine.run(stack_file.with_supplied(supplied))
     where = ", ".join(stack_file.environments)
     result.warnings.extend(
-        f"{PROJECT}:{key}: not in the stack file; assumed to come from the ESC environment(s) {where} "
-        "(the offline plan cannot check it)"
+        one_line(
+            f"{PROJECT}:{key}: not in the stack file; assumed to come from the ESC environment(s) {where} "
+            "(the offline plan cannot check it)"
+        )
         for key in supplied
     )
     return result

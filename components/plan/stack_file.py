@@ -293,6 +293,10 @@ def _stack_name(path: Path) -> str:
 def _unsecure(value: Any, key: str) -> tuple[Any, bool]:
     """Replace `{secure: ...}` (at any depth) by a placeholder; report whether the key holds a secret."""
     if isinstance(value, dict) and set(value) == {"secure"}:
+        if not isinstance(value["secure"], str) or not value["secure"]:
+            # Pulumi treats only {secure: <ciphertext string>} as a secret; anything else would reach the program
+            # as a plain map.
+            raise StackFileError(f"{key}: a secure value is Pulumi's ciphertext string (pulumi config set --secret)")
         # The ciphertext's digest tells one committed secret from the next (the impact report sees a rotation);
         # a digest of ciphertext reveals nothing of the value.
         version = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from components.plan.stack_file import SECRET_PLACEHOLDER, read_stack_file
+from components.plan.stack_file import SECRET_PLACEHOLDER, StackFileError, read_stack_file
 from tests.fleets import fleet, write_stack
 
 
@@ -44,3 +45,9 @@ def test_a_secret_nested_in_a_structure_marks_the_whole_key(tmp_path: Path) -> N
     assert stack.stack == "other"
     assert "runner-fleet:hosts" in stack.secret_keys
     assert SECRET_PLACEHOLDER.format(key="runner-fleet:hosts", version="")[:-1] in stack.config["runner-fleet:hosts"]
+
+
+def test_a_secure_value_that_is_not_a_ciphertext_string_is_refused(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, fleet(), extra={"gitlab:token": {"secure": 123}})
+    with pytest.raises(StackFileError, match="a secure value is Pulumi's ciphertext string"):
+        read_stack_file(path)

@@ -27,6 +27,7 @@ from typing import Any
 
 import gitlab
 import gitlab.exceptions
+import requests
 
 from components.images import runner_version
 from components.model import REDACTED
@@ -34,6 +35,7 @@ from components.plan import engine
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFileError, read_stack_file
 from components.spec import SpecError
+from components.spec.problems import one_line
 
 TOKEN_ENV = "GITLAB_TOKEN"
 RECENT = timedelta(hours=1)
@@ -165,8 +167,9 @@ def _table(findings: Sequence[Finding]) -> str:
     return "\n".join("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows)
 
 
-def _inputs(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[dict[str, Expected], dict[str, str], str]:
-    """What is declared, the runner ids from the outputs, the GitLab URL; ValueError says what is missing."""
+def _inputs(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[dict[str, Expected], dict[str, str], list[str]]:
+    """What is declared, the runner ids from the outputs, the GitLab URLs to try (the stack's, then CI_SERVER_URL);
+    ValueError says what is missing."""
     try:
         result = engine.run(read_stack_file(args.stack_file))
     except (StackFileError, SpecError) as exc:
@@ -180,8 +183,8 @@ def _inputs(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[dict[str,
     missing = sorted(set(declared) - set(ids))
     if missing:
         raise ValueError(f"runnerIds has no id for {', '.join(missing)}: run pulumi up first")
-    url = _gitlab_url(result) or env.get("CI_SERVER_URL", "")
-    return declared, ids, url
+    urls = [u for u in (_gitlab_url(result), env.get("CI_SERVER_URL", "").strip()) if u]
+    return declared, ids, urls
 
 
 def _gitlab_url(result: PlanResult) -> str:
@@ -193,6 +196,22 @@ def _gitlab_url(result: PlanResult) -> str:
     return ""
 
 
+def _check_all(
+    urls: Sequence[str], token: str, ids: Mapping[str, str], declared: Mapping[str, Expected]
+) -> list[Finding]:
+    """Every runner, through the first URL that answers (the stack's, then CI_SERVER_URL)."""
+    for i, url in enumerate(urls):
+        session = requests.Session()
+        session.max_redirects = 0  # never send the token to wherever a redirect points
+        client = gitlab.Gitlab(url, private_token=token, session=session, timeout=30)
+        try:
+            return [check(client, ids[key], exp, datetime.now(UTC)) for key, exp in declared.items()]
+        except requests.ConnectionError:
+            if i == len(urls) - 1:
+                raise
+    return []
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.ops.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack-file", required=True, type=Path)
@@ -202,20 +221,24 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     environment = os.environ if env is None else env
     token = environment.get(TOKEN_ENV, "").strip()
     try:
-        declared, ids, url = _inputs(args, environment)
+        declared, ids, urls = _inputs(args, environment)
         if not token:
             raise ValueError(f"{TOKEN_ENV} is not set (a token that can read the runners)")
+        if not urls:
+            raise ValueError("no GitLab URL: the stack's gitlabUrl, or CI_SERVER_URL")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    client = gitlab.Gitlab(url, private_token=token, retry_transient_errors=True)
     deadline = time.monotonic() + max(args.timeout, 0)
     while True:
         try:
-            findings = [check(client, ids[key], exp, datetime.now(UTC)) for key, exp in declared.items()]
+            findings = _check_all(urls, token, ids, declared)
         except gitlab.exceptions.GitlabError as exc:
-            message = str(exc.error_message or exc).replace(token, REDACTED)[:300]
+            message = one_line(str(exc.error_message or exc).replace(token, REDACTED))[:300]
             print(f"error: GitLab answered HTTP {exc.response_code}: {message}", file=sys.stderr)
+            return 1
+        except requests.RequestException as exc:
+            print(f"error: GitLab did not answer ({type(exc).__name__}) at {', '.join(urls)}", file=sys.stderr)
             return 1
         waiting = [f for f in findings if f.status == "waiting"]
         left = deadline - time.monotonic()

@@ -105,3 +105,20 @@ def test_missing_outputs_or_token_is_exit_2(tmp_path: Path) -> None:
     with serve(_fake(healthy=True)) as fake:
         done = _verify(fake, tmp_path, env={"GITLAB_TOKEN": ""})
     assert done.returncode == 2 and "GITLAB_TOKEN" in done.stderr
+
+
+def test_ci_server_url_answers_when_the_stack_s_url_does_not(tmp_path: Path) -> None:
+    values = dict(FLEET, gitlabUrl="http://127.0.0.1:9")  # nothing listens on the discard port
+    stack = write_stack(tmp_path, values, "test")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"runnerIds": IDS}))
+    with serve(_fake(healthy=True)) as fake:
+        done = subprocess.run(
+            [sys.executable, "-m", "components.ops.verify", "--stack-file", str(stack), "--outputs", str(outputs)],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", "GITLAB_TOKEN": TOKEN, "CI_SERVER_URL": fake.url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -16,7 +16,7 @@ plan: $(BIN)/.installed
 	$(BIN)/python -m components.plan --stack-file stacks/Pulumi.$(STACK).yaml --out $(OUT)
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # The CrossGuard pack's own virtualenv (pulumi-policy pins another protobuf), then its smoke test.
 policy/venv/.installed: policy/requirements.txt

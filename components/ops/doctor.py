@@ -56,9 +56,22 @@ class Finding:
     fix: str = ""
 
 
-def _version(text: str) -> tuple[int, ...]:
-    parts = [p for p in text.lstrip("v").split(".")[:2] if p.isdigit()]
+def _version(text: object) -> tuple[int, ...]:
+    parts = [p for p in str(text or "").lstrip("v").split(".")[:2] if p.isdigit()]
     return tuple(int(p) for p in parts) or (0,)
+
+
+def _text(facts: Mapping[str, Any], key: str) -> str | None:
+    """A fact as text (booleans as 1/0), or None when it was not gathered."""
+    value = facts.get(key)
+    if value is None or value == "":
+        return None
+    return str(int(value)) if isinstance(value, bool) else str(value).strip()
+
+
+def _list(facts: Mapping[str, Any], key: str) -> list[Any]:
+    value = facts.get(key)
+    return value if isinstance(value, list) else []
 
 
 def judge_docker(host: str, facts: Mapping[str, Any]) -> list[Finding]:
@@ -69,21 +82,30 @@ def judge_docker(host: str, facts: Mapping[str, Any]) -> list[Finding]:
         found.append(
             Finding(host, "block", f"Docker Engine {engine or 'unknown'}", "upgrade Docker Engine to 20.10 or newer")
         )
-    options = [str(o) for o in facts.get("security_options", [])]
+    options = [str(o) for o in _list(facts, "security_options")]
     if not any(o.startswith("name=seccomp") for o in options):
         found.append(
             Finding(host, "warn", "seccomp is not enabled in the engine", "use a kernel and engine with seccomp")
         )
-    if facts.get("cgroup_version") != "2" and facts.get("cgroup") != "cgroup2fs":
+    if _text(facts, "cgroup_version") != "2" and _text(facts, "cgroup") != "cgroup2fs":
         found.append(Finding(host, "warn", "cgroup v1", "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2)"))
     found += judge_kernel(host, facts)
     return found or [Finding(host, "ok", "ready for rootless BuildKit")]
 
 
+KERNEL_KEYS = ("user.max_user_namespaces", "kernel.apparmor_restrict_unprivileged_userns")
+
+
 def judge_kernel(host: str, facts: Mapping[str, Any]) -> list[Finding]:
     """User namespaces, the AppArmor restriction of Ubuntu 23.10+, and disk space for BuildKit's state."""
     found: list[Finding] = []
-    if str(facts.get("user.max_user_namespaces", "1")) in ("0", ""):
+    if not any(_text(facts, key) is not None for key in KERNEL_KEYS):
+        return [
+            Finding(
+                host, "warn", "the kernel was not checked (no ssh to this host)", f"on the host run: {NODE_COMMAND}"
+            )
+        ]
+    if _text(facts, "user.max_user_namespaces") == "0":
         found.append(
             Finding(
                 host,
@@ -92,13 +114,13 @@ def judge_kernel(host: str, facts: Mapping[str, Any]) -> list[Finding]:
                 "sysctl -w user.max_user_namespaces=28633 (and in /etc/sysctl.d)",
             )
         )
-    if str(facts.get("kernel.unprivileged_userns_clone", "1")) == "0":
+    if _text(facts, "kernel.unprivileged_userns_clone") == "0":
         found.append(
             Finding(
                 host, "block", "unprivileged user namespaces are off", "sysctl -w kernel.unprivileged_userns_clone=1"
             )
         )
-    if str(facts.get("kernel.apparmor_restrict_unprivileged_userns", "0")) == "1":
+    if _text(facts, "kernel.apparmor_restrict_unprivileged_userns") == "1":
         found.append(
             Finding(
                 host,
@@ -109,8 +131,8 @@ def judge_kernel(host: str, facts: Mapping[str, Any]) -> list[Finding]:
                 "AppArmor profile that allows userns for the BuildKit containers",
             )
         )
-    free = facts.get("free_gib")
-    if free not in (None, "") and int(free) < MIN_FREE_GIB:
+    free = _version(_text(facts, "free_gib"))[0] if _text(facts, "free_gib") else None
+    if free is not None and free < MIN_FREE_GIB:
         found.append(
             Finding(
                 host, "warn", f"{free} GiB free for images and BuildKit state", f"keep at least {MIN_FREE_GIB} GiB free"
@@ -119,8 +141,11 @@ def judge_kernel(host: str, facts: Mapping[str, Any]) -> list[Finding]:
     return found
 
 
-def judge_kubernetes(host: str, target: KubernetesTarget, facts: Mapping[str, Any]) -> list[Finding]:
-    """A cluster's facts (`gather_kubernetes`) against what the host's manager and BuildKit jobs need."""
+def judge_kubernetes(
+    host: str, target: KubernetesTarget, facts: Mapping[str, Any], *, buildkit: bool = False
+) -> list[Finding]:
+    """A cluster's facts (`gather_kubernetes`) against what the host's manager and (with `buildkit`, when the host
+    has BuildKit runners) its unconfined build containers need."""
     found: list[Finding] = []
     version = str(facts.get("server_version", ""))
     if _version(version) < MIN_KUBERNETES and not target.apparmor_fallback:
@@ -135,7 +160,8 @@ def judge_kubernetes(host: str, target: KubernetesTarget, facts: Mapping[str, An
     labels = facts.get("job_namespace_labels")
     if isinstance(labels, dict) and labels:
         level = labels.get("pod-security.kubernetes.io/enforce")
-        if level not in (None, "privileged", "baseline"):
+        allowed = ("privileged",) if buildkit else ("privileged", "baseline")
+        if level is not None and level not in allowed:
             found.append(
                 Finding(
                     host,
@@ -144,8 +170,8 @@ def judge_kubernetes(host: str, target: KubernetesTarget, facts: Mapping[str, An
                     "let runner-fleet own the namespace (it sets the level), or label it privileged (BuildKit)",
                 )
             )
-    for node in facts.get("nodes", []):
-        if "linux" not in str(node.get("os", "linux")).lower():
+    for node in _list(facts, "nodes"):
+        if not isinstance(node, dict) or "linux" not in str(node.get("os", "linux")).lower():
             continue
         kernel = str(node.get("kernel", ""))
         if _version(kernel) < (5, 11):
@@ -181,9 +207,8 @@ def gather_docker(target: DockerTarget) -> dict[str, Any]:
         "security_options": info.get("SecurityOptions") or [],
         "cgroup_version": str(info.get("CgroupVersion", "")),
     }
-    if target.scheme == "ssh":
-        destination = target.url.removeprefix("ssh://")
-        out = _run(["ssh", *target.ssh_opts, "-o", "BatchMode=yes", destination, KERNEL_COMMAND])
+    if target.scheme == "ssh":  # the ssh:// URL as is: ssh reads its user, host and port
+        out = _run(["ssh", *target.ssh_opts, "-o", "BatchMode=yes", target.url, KERNEL_COMMAND])
         facts |= dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return facts
 
@@ -210,7 +235,7 @@ def gather_kubernetes(target: KubernetesTarget) -> dict[str, Any]:
     return facts
 
 
-def examine(host: HostSpec, facts: Mapping[str, Any] | None) -> list[Finding]:
+def examine(host: HostSpec, facts: Mapping[str, Any] | None, *, buildkit: bool = False) -> list[Finding]:
     target = host.target
     try:
         gathered = (
@@ -222,7 +247,7 @@ def examine(host: HostSpec, facts: Mapping[str, Any] | None) -> list[Finding]:
         return [Finding(host.key, "block", f"cannot read the host: {exc}", "check the URL, context and credentials")]
     if isinstance(target, DockerTarget):
         return judge_docker(host.key, gathered)
-    return judge_kubernetes(host.key, target, gathered)
+    return judge_kubernetes(host.key, target, gathered, buildkit=buildkit)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,7 +268,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hosts:
         print(f"error: no host {args.host!r} in {args.stack_file}", file=sys.stderr)
         return 2
-    findings = [f for h in hosts for f in examine(h, recorded.get(h.key) if recorded is not None else None)]
+    if recorded is not None and not isinstance(recorded, dict):
+        print(f"error: --facts {args.facts}: expected a map of host key -> facts", file=sys.stderr)
+        return 2
+    findings: list[Finding] = []
+    for h in hosts:
+        buildkit = any(r.buildkit for r in spec.runners_on(h.key))
+        if recorded is None:
+            findings += examine(h, None, buildkit=buildkit)
+        elif isinstance(recorded.get(h.key), dict):
+            findings += examine(h, recorded[h.key], buildkit=buildkit)
+        else:
+            findings.append(
+                Finding(h.key, "warn", "no recorded facts for this host", "gather them, or leave --facts out")
+            )
     for f in findings:
         print(f"{f.host}: {f.level}: {f.what}" + (f"\n  fix: {f.fix}" if f.fix else ""))
     return 1 if any(f.level == "block" for f in findings) else 0

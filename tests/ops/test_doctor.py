@@ -84,3 +84,46 @@ def test_the_command_judges_recorded_facts(tmp_path: Path, capsys: pytest.Captur
     assert "edge-1: block:" in out and "fix: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in out
     assert doctor.main(["--stack-file", str(stack), "--facts", str(facts), "--host", "eu"]) == 0
     assert doctor.main(["--stack-file", str(stack), "--host", "nope"]) == 2
+
+
+def test_a_buildkit_cluster_needs_a_privileged_job_namespace() -> None:
+    facts = {"server_version": "1.31", "job_namespace_labels": {"pod-security.kubernetes.io/enforce": "baseline"}}
+    assert not [f for f in doctor.judge_kubernetes("k8s", CLUSTER, facts) if f.level == "block"]
+    (blocked,) = [f for f in doctor.judge_kubernetes("k8s", CLUSTER, facts, buildkit=True) if f.level == "block"]
+    assert "baseline" in blocked.what and "privileged" in blocked.fix
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"free_gib": "12.5"},
+        {"free_gib": "180G"},
+        {"security_options": None},
+        {"cgroup_version": 2},
+        {"kernel.apparmor_restrict_unprivileged_userns": True},
+        {"nodes": None, "server_version": None},
+        {"nodes": ["not-a-node"]},
+    ],
+)
+def test_odd_facts_are_judged_without_crashing(odd: dict[str, Any]) -> None:
+    found = doctor.judge_docker("edge", GOOD_DOCKER | odd) + doctor.judge_kubernetes("k8s", CLUSTER, odd)
+    assert all(isinstance(f, doctor.Finding) for f in found)
+    if odd.get("kernel.apparmor_restrict_unprivileged_userns") is True:
+        assert any(f.level == "block" for f in found), "true is 1"
+
+
+def test_a_host_whose_kernel_was_not_read_is_not_called_ready() -> None:
+    facts = {k: v for k, v in GOOD_DOCKER.items() if "." not in k}  # tcp:// or unix://: no ssh, no sysctls
+    (finding,) = doctor.judge_docker("edge", facts)
+    assert finding.level == "warn" and "not checked" in finding.what and "sysctl" in finding.fix
+
+
+def test_recorded_facts_never_lead_to_gathering(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path, K8S_MIXED, "test")
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"edge-1": GOOD_DOCKER}))
+    assert doctor.main(["--stack-file", str(stack), "--facts", str(facts)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("no recorded facts for this host") == 2 and "cannot read the host" not in out
+    facts.write_text("[1, 2]")
+    assert doctor.main(["--stack-file", str(stack), "--facts", str(facts)]) == 2

@@ -23,6 +23,9 @@ def image_problem(image: str) -> str | None:
     name = image.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image.split("@", 1)[0]
     if len(name) > MAX_NAME:
         return f"an image name has at most {MAX_NAME} characters"
+    first = image.split("/", 1)[0]
+    if "/" in image and first != first.lower() and not _is_registry(first):
+        return f"{image!r}: repository names are lower-case (Docker refuses {first!r})"
     if not REFERENCE.fullmatch(image):
         return (
             f"{image!r} is not an image reference Docker accepts: [registry/]path[:tag][@sha256:digest], lower-case "

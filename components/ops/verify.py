@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +118,19 @@ def _host_images(result: PlanResult) -> dict[str, str]:
 def check(client: gitlab.Gitlab, runner_id: str, expected: Expected, now: datetime) -> Finding:
     """One runner against GitLab's view of it."""
     finding = Finding(expected)
-    runner = client.http_get(f"/runners/{runner_id}")
-    managers = client.http_list(f"/runners/{runner_id}/managers", get_all=True)
-    assert isinstance(runner, dict)
+    try:
+        runner = client.http_get(f"/runners/{runner_id}")
+        managers = client.http_list(f"/runners/{runner_id}/managers", get_all=True)
+    except gitlab.exceptions.GitlabError as exc:
+        if exc.response_code != HTTPStatus.NOT_FOUND:
+            raise
+        finding.problems.append(f"runner {runner_id} not found (deleted outside Pulumi, or stale runnerIds)")
+        finding.status = "wrong"
+        return finding
+    if not isinstance(runner, dict) or not isinstance(managers, list):
+        finding.problems.append("GitLab's answer is not a runner (a login page or a proxy in the way?)")
+        finding.status = "wrong"
+        return finding
     online = [m for m in managers if isinstance(m, dict) and _online(m, now)]
     if not online:
         finding.waiting = True
@@ -149,6 +161,17 @@ def check(client: gitlab.Gitlab, runner_id: str, expected: Expected, now: dateti
     return finding
 
 
+def _last_contact(managers: Sequence[Any]) -> str:
+    moments = sorted(str(m.get("contacted_at")) for m in managers if isinstance(m, dict) and m.get("contacted_at"))
+    return moments[-1] if moments else "never"
+
+
+def _release(version: object) -> str:
+    """A manager's version as its release: "v19.3.0", "19.3.0~pre.1" and "19.3.0+abc" are all 19.3.0."""
+    text = str(version or "").removeprefix("v")
+    return re.split(r"[~+-]", text, maxsplit=1)[0]
+
+
 def _online(manager: Mapping[str, Any], now: datetime) -> bool:
     if manager.get("status") != "online":
         return False
@@ -157,6 +180,8 @@ def _online(manager: Mapping[str, Any], now: datetime) -> bool:
         moment = datetime.fromisoformat(str(contacted).replace("Z", "+00:00"))
     except ValueError:
         return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # GitLab's timestamps are UTC
     return now - moment <= RECENT
 
 
@@ -197,13 +222,13 @@ def _gitlab_url(result: PlanResult) -> str:
 
 
 def _check_all(
-    urls: Sequence[str], token: str, ids: Mapping[str, str], declared: Mapping[str, Expected]
+    urls: Sequence[str], token: str, ids: Mapping[str, str], declared: Mapping[str, Expected], timeout: int
 ) -> list[Finding]:
     """Every runner, through the first URL that answers (the stack's, then CI_SERVER_URL)."""
     for i, url in enumerate(urls):
         session = requests.Session()
         session.max_redirects = 0  # never send the token to wherever a redirect points
-        client = gitlab.Gitlab(url, private_token=token, session=session, timeout=30)
+        client = gitlab.Gitlab(url, private_token=token, session=session, timeout=timeout)
         try:
             return [check(client, ids[key], exp, datetime.now(UTC)) for key, exp in declared.items()]
         except requests.ConnectionError:
@@ -232,7 +257,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     deadline = time.monotonic() + max(args.timeout, 0)
     while True:
         try:
-            findings = _check_all(urls, token, ids, declared)
+            findings = _check_all(urls, token, ids, declared, min(30, max(5, args.timeout)))
         except gitlab.exceptions.GitlabError as exc:
             message = one_line(str(exc.error_message or exc).replace(token, REDACTED))[:300]
             print(f"error: GitLab answered HTTP {exc.response_code}: {message}", file=sys.stderr)

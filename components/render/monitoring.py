@@ -24,7 +24,8 @@ config names its job the same."""
 ALERTS: tuple[dict[str, Any], ...] = (
     {
         "alert": "GitLabRunnerManagerDown",
-        "expr": f'up{{job="{JOB}"}} == 0',
+        # A manager that is gone (no target at all) is down too: `up` is then absent, not 0.
+        "expr": f'up{{job="{JOB}"}} == 0 or absent(up{{job="{JOB}"}})',
         "for": "5m",
         "labels": {"severity": "critical"},
         "annotations": {
@@ -35,9 +36,10 @@ ALERTS: tuple[dict[str, Any], ...] = (
     },
     {
         "alert": "GitLabRunnerJobsFailing",
-        "expr": f'sum by (instance, failure_reason) (rate(gitlab_runner_failed_jobs_total{{job="{JOB}",'
-        'failure_reason=~"runner_system_failure|stuck_or_timeout_failure|unknown_failure"}[15m])) > 0.05',
-        "for": "15m",
+        # The reasons the runner itself reports (common/network.go) that are not the job script's fault.
+        "expr": f'sum by (instance, failure_reason) (increase(gitlab_runner_failed_jobs_total{{job="{JOB}",'
+        'failure_reason=~"runner_system_failure|image_pull_failure|unknown_failure|configuration_error"}[30m])) >= 3',
+        "for": "5m",
         "labels": {"severity": "warning"},
         "annotations": {
             "summary": "jobs on {{ $labels.instance }} fail for the runner's reasons ({{ $labels.failure_reason }})",
@@ -78,7 +80,7 @@ def rule_groups() -> list[dict[str, Any]]:
 def _labels(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, str]:
     """The manager's labels, and the ones the Prometheus resource selects on."""
     selected = dict(target.monitoring.service_monitor_labels) if target.monitoring else {}
-    return manifests.labels(manager) | selected
+    return selected | manifests.labels(manager)  # runner-fleet's own labels always win
 
 
 def service_monitor(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:

@@ -180,6 +180,9 @@ def _monitoring(p: Problems, raw: object, path: str) -> Monitoring | None:
     if values is None or "namespace" not in values or not _is_namespace(p, f"{path}.namespace", values["namespace"]):
         return None
     _check_node_selector(p, f"{path}.serviceMonitorLabels", values.get("service_monitor_labels", ()))
+    for label, _ in values.get("service_monitor_labels", ()):
+        if label.startswith(("runner-fleet.io/", "app.kubernetes.io/")):
+            p.add(f"{path}.serviceMonitorLabels.{label}", "runner-fleet sets this label itself; choose another key")
     return Monitoring(**values)
 
 

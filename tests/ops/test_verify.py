@@ -122,3 +122,17 @@ def test_ci_server_url_answers_when_the_stack_s_url_does_not(tmp_path: Path) -> 
             timeout=120,
         )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_odd_answers_are_rows_not_tracebacks(tmp_path: Path) -> None:
+    fake = _fake(healthy=True)
+    fake.managers["11"] = [_manager() | {"contacted_at": "2099-01-01T00:00:00.123456", "version": "v19.3.0"}]
+    del fake.runners["12"]  # deleted outside Pulumi
+    fake.managers["13"] = [_manager(version="19.3.10")]  # not 19.3.0, although it starts the same
+    with serve(fake) as served:
+        done = _verify(served, tmp_path, "--timeout", "0")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert lines["fine"].split()[2] == "ok", "a timestamp without a zone is UTC"
+    assert "runner 12 not found" in lines["paused"]
+    assert "manager version 19.3.10, expected 19.3.0" in lines["silent"]

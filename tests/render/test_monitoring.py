@@ -123,3 +123,16 @@ def test_a_bad_monitoring_section_is_refused(monitoring: dict[str, object], mess
     with pytest.raises(SpecError) as caught:
         parse_spec(values, stack="test")
     assert any(message in p for p in caught.value.problems), caught.value.problems
+
+
+def test_monitoring_labels_cannot_take_runner_fleet_s_own() -> None:
+    values = copy.deepcopy(K8S_FLEET)
+    values["hosts"]["cluster"]["kubernetes"]["monitoring"] = {
+        "namespace": "monitoring",
+        "serviceMonitorLabels": {"runner-fleet.io/host": "other"},
+    }
+    with pytest.raises(SpecError) as caught:
+        parse_spec(values, stack="test")
+    assert any(
+        "serviceMonitorLabels.runner-fleet.io/host: runner-fleet sets this label" in p for p in caught.value.problems
+    )

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 OUT ?= plan/$(STACK)
 
-.PHONY: plan test lint format lock clean plan-diff policy
+.PHONY: plan test lint format lock clean plan-diff policy bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ policy/venv/.installed: policy/requirements.txt
 
 policy: policy/venv/.installed
 	PYTHONPATH=policy:. policy/venv/bin/python policy/smoke_test.py
+
+# The offline plan against its floor per fleet size (a benchmark, not a test): `make bench` or SIZES="100 1000".
+SIZES ?=
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench $(SIZES)
 
 # Does the work tree plan like BASE? Random valid and broken stacks, planned by both (see tools/plan_diff.py).
 BASE ?= HEAD

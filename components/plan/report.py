@@ -83,26 +83,33 @@ def manifests(result: PlanResult) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _manager(result: PlanResult, host: str) -> tuple[str, int]:
-    """(where the manager runs, its drain period in seconds) from the declared resources."""
+def _managers(result: PlanResult) -> dict[str, tuple[str, int]]:
+    """Host key -> (where its manager runs, its drain period in seconds), in one pass over the resources."""
+    found: dict[str, tuple[str, int]] = {}
     for res in result.resources:
+        if res.type not in (DOCKER_CONTAINER, K8S_DEPLOYMENT):
+            continue
         inputs = engine.reveal(res.inputs)
         if res.type == DOCKER_CONTAINER:
             labels = {x["label"]: x["value"] for x in inputs.get("labels") or []}
-            if labels.get(marks.HOST) == host and labels.get(marks.ROLE) == marks.ROLE_MANAGER:
-                return f"container {inputs['name']}", int(inputs["destroyGraceSeconds"])
-        elif res.type == K8S_DEPLOYMENT and inputs["metadata"]["labels"].get(marks.HOST) == host:
+            if labels.get(marks.ROLE) == marks.ROLE_MANAGER:
+                found[labels[marks.HOST]] = (f"container {inputs['name']}", int(inputs["destroyGraceSeconds"]))
+        else:
             grace = inputs["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-            return f"deployment {inputs['metadata']['namespace']}/{inputs['metadata']['name']}", int(grace)
-    raise KeyError(f"no manager declared for host {host!r}")
+            where = f"deployment {inputs['metadata']['namespace']}/{inputs['metadata']['name']}"
+            found[inputs["metadata"]["labels"][marks.HOST]] = (where, int(grace))
+    return found
 
 
 def hosts_summary(result: PlanResult) -> dict[str, Any]:
     """Per host: executor, manager, drain period and runners (with whether each is BuildKit-relaxed)."""
     summary: dict[str, Any] = {}
+    managers = _managers(result)
     for host, text in config_files(result).items():
         document = tomllib.loads(text)
-        manager, drain = _manager(result, host)
+        if host not in managers:
+            raise KeyError(f"no manager declared for host {host!r}")
+        manager, drain = managers[host]
         summary[host] = {
             "executor": document["runners"][0]["executor"] if document["runners"] else None,
             "manager": manager,

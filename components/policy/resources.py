@@ -8,6 +8,7 @@ not know yet (a preview before the tokens exist) is `UNKNOWN`, and rules skip wh
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -71,6 +72,12 @@ class ConfigFile:
     """The parsed file (tokens as the engine has them)."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _toml(text: str) -> Mapping[str, Any]:
+    """A config.toml parsed once however many rules read it (rules only read the documents)."""
+    return tomllib.loads(text)
+
+
 def config_files(resources: list[Declared]) -> Iterator[ConfigFile]:
     """Every config.toml the stack declares whose content the engine knows."""
     for res in resources:
@@ -81,12 +88,12 @@ def config_files(resources: list[Declared]) -> Iterator[ConfigFile]:
                 content = upload.get("content") if isinstance(upload, dict) else None
                 if str(upload.get("file", "")).endswith("/config.toml") and isinstance(plain(content), str):
                     secret = isinstance(uploads, Secret) or isinstance(content, Secret)
-                    yield ConfigFile(res, secret, tomllib.loads(plain(content)))
+                    yield ConfigFile(res, secret, _toml(plain(content)))
         elif res.type == "kubernetes:core/v1:Secret":
             data = res.inputs.get("stringData")
             text = plain(data).get("config.toml") if isinstance(plain(data), dict) else None
             if isinstance(text, str):
-                yield ConfigFile(res, isinstance(data, Secret), tomllib.loads(text))
+                yield ConfigFile(res, isinstance(data, Secret), _toml(text))
 
 
 def runner_entries(resources: list[Declared]) -> Iterator[tuple[ConfigFile, dict[str, Any]]]:

@@ -1,0 +1,23 @@
+"""The benchmark's harness works (a tiny fleet): figures are measured in `make bench`, never asserted here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import fleets
+from bench.__main__ import measure
+
+
+def test_the_benchmark_measures_a_small_fleet_and_its_floor(tmp_path: Path) -> None:
+    row = measure(10, tmp_path)
+    assert row["runners"] == 10 and row["resources"] > 10 and row["lookups"] > 0
+    assert set(row["seconds"]) == {"program", "floor", "plan", "plan_compare"}
+    assert all(seconds > 0 for seconds in row["seconds"].values()) and row["peak_mib"] > 0
+
+
+def test_the_synthetic_fleets_have_the_promised_shape() -> None:
+    values = fleets.fleet(100)
+    assert len(values["runners"]) == 100 and len(values["hosts"]) == 10 and len(values["variables"]) == 200
+    kinds = [next(iter(h)) for h in values["hosts"].values()]
+    assert kinds.count("kubernetes") == len(kinds) // 4
+    assert len(fleets.changed(values)["runners"]) == 101

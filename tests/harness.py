@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from components.model import FleetSpec, ManagerSpec
@@ -113,3 +116,11 @@ def setter(path: str, value: Any, sep: str = ".") -> Callable[[dict[str, Any]], 
         node[last] = value
 
     return edit
+
+
+def plan_command(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m components.plan ARGS` as a user runs it, in the project directory."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, "-m", "components.plan", *args], cwd=root, capture_output=True, text=True, timeout=120
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from components.plan.stack_file import SECRET_PLACEHOLDER
 from components.render.schema import errors
 from tests.conftest import ROOT, Plan
 from tests.fleets import COMPANY, COMPANY_SECRETS, GITLAB_CA, MIRROR, write_stack
-from tests.harness import of_type
+from tests.harness import of_type, plan_command
 
 HELPER = f"{MIRROR}/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-{versions.RUNNER_VERSION}"
 MANAGER_IMAGE = f"{MIRROR}/gitlab/gitlab-runner:alpine-{versions.RUNNER_VERSION}"
@@ -47,13 +45,7 @@ def _entries(result: PlanResult) -> dict[str, dict[str, Any]]:
 def test_the_plan_command_plans_it_and_no_secret_reaches_a_file(tmp_path: Path) -> None:
     stack = write_stack(tmp_path, COMPANY, "company", COMPANY_SECRETS)
     out = tmp_path / "plan"
-    done = subprocess.run(
-        [sys.executable, "-m", "components.plan", "--stack-file", str(stack), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = plan_command("--stack-file", str(stack), "--out", str(out))
     assert done.returncode == 0, done.stderr
     written = [done.stdout, done.stderr] + [p.read_text() for p in out.rglob("*") if p.is_file()]
     assert len(written) >= 6  # plan.json, imports.sh, two config.toml, manifests.yaml

@@ -6,7 +6,6 @@ import hashlib
 import json
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from components.plan import report
 from components.plan.stack_file import read_stack_file
 from components.spec.problems import looks_like_credential
 from tests.conftest import ROOT, STACKS, Plan
-from tests.harness import of_type, validate_text
+from tests.harness import of_type, plan_command, validate_text
 
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 VENDORED = [
@@ -68,13 +67,7 @@ def test_a_stack_file_with_committed_ciphertexts_and_an_esc_environment_plans(tm
         "  gitlab:token:\n    secure: v1:AAABBBcipher+text==\n"
     )
     out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "components.plan", "--stack-file", str(stack), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = plan_command("--stack-file", str(stack), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "runner-fleet:regAuth: not in the stack file; assumed to come from the ESC environment(s)" in done.stderr
     assert "AAABBBcipher" not in (out / "plan.json").read_text() + done.stdout + done.stderr

@@ -143,12 +143,12 @@ def _run_with_environments(stack_file: StackFile) -> PlanResult:
     return result
 
 
-def _summary(result: PlanResult, out: Path) -> None:
+def _summary(result: PlanResult, out: Path, hosts: dict[str, Any]) -> None:
     print(report.tree(result))
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print()
-    for host, info in report.hosts_summary(result).items():
+    for host, info in hosts.items():
         runners = ", ".join(f"{name}{' (buildkit)' if r['buildkit'] else ''}" for name, r in info["runners"].items())
         print(f"host {host}: {info['executor']} manager {info['manager']}, drains {info['drainSeconds']} s; {runners}")
     print(f"{len(result.resources)} resources for stack '{result.stack}'; written to {out}/")
@@ -171,8 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --compare holds a plan of stack {base['stack']!r}, not {result.stack!r}", file=sys.stderr)
         return EXIT_INVALID
     violations = gate.check(result, dict(stack_file.config))
-    report.write(result, args.out, violations)
-    _summary(result, args.out)
+    document = report.write(result, args.out, violations)
+    _summary(result, args.out, document["hosts"])
     blocked = _impact(base, args.out, result.stack) if base is not None else []
     for violation in violations:
         print(

@@ -213,15 +213,16 @@ def replaceable(out: Path) -> str | None:
     return None
 
 
-def write(result: PlanResult, out: Path, violations: Sequence[Violation] = ()) -> None:
-    """Replace `out` with the report (see `replaceable`)."""
+def write(result: PlanResult, out: Path, violations: Sequence[Violation] = ()) -> dict[str, Any]:
+    """Replace `out` with the report (see `replaceable`); returns the plan document it wrote (plan.json)."""
     problem = replaceable(out)
     if problem is not None:
         raise ValueError(problem)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    (out / "plan.json").write_text(json.dumps(plan_document(result, violations), indent=2, sort_keys=False) + "\n")
+    document = plan_document(result, violations)
+    (out / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     (out / "imports.sh").write_text(imports.script(result))
     for host, text in config_files(result).items():
         (out / "hosts" / host).mkdir(parents=True, exist_ok=True)
@@ -231,3 +232,4 @@ def write(result: PlanResult, out: Path, violations: Sequence[Violation] = ()) -
         (out / "hosts" / host / "manifests.yaml").write_text(
             yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
         )
+    return document

@@ -32,8 +32,8 @@ import gitlab.exceptions
 import requests
 
 from components.images import runner_version
-from components.model import REDACTED
-from components.plan import engine
+from components.model import REDACTED, RETIRING
+from components.plan import engine, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFileError, read_stack_file
 from components.spec import SpecError
@@ -80,8 +80,8 @@ def expected_runners(result: PlanResult) -> dict[str, Expected]:
     found = {}
     for res in result.resources:
         inputs = engine.reveal(res.inputs)
-        if res.type != "gitlab:index/userRunner:UserRunner" or str(inputs.get("description", "")).endswith(")"):
-            continue  # a retiring registration (description ends in "(retiring)") is not the one runnerIds names
+        if res.type != "gitlab:index/userRunner:UserRunner" or str(inputs.get("description", "")).endswith(RETIRING):
+            continue  # a retiring registration is not the one runnerIds names
         key = parents[res.parent]
         host = hosts.get(key, "?")
         version = runner_version(images.get(host, ""))
@@ -97,8 +97,7 @@ def expected_runners(result: PlanResult) -> dict[str, Expected]:
 
 
 def _host_runners(result: PlanResult) -> dict[str, list[str]]:
-    from components.plan import report  # the plan's own summary of hosts and their runners
-
+    """Host key -> the config.toml names of its runners, from the plan's own host summary."""
     return {host: list(info["runners"]) for host, info in report.hosts_summary(result).items()}
 
 

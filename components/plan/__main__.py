@@ -190,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _impact(base: dict[str, Any], out: Path, stack: str) -> list[dict[str, Any]]:
     """Write impact.json and impact.md into `out`; print each host's effect; return the blocked steps."""
     new = json.loads((out / "plan.json").read_text())
-    found, at_risk = impact.compare(base, new), impact.warnings(base, new)
+    between = impact.steps(base["resources"], new["resources"])
+    found, at_risk = impact.compare(base, new, between), impact.warnings(base, new, between)
     (out / "impact.json").write_text(json.dumps(found, indent=2) + "\n")
     (out / "impact.md").write_text(impact.markdown(found, stack, at_risk))
     for risk in at_risk:

@@ -257,9 +257,12 @@ def _runners_on(document: Mapping[str, Any], host: str) -> set[str]:
     return {name.removeprefix(prefix) for name in document["hosts"].get(host, {}).get("runners", {})}
 
 
-def compare(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """impact.json for going from the plan document `base` to `new` (both as plan.json holds them)."""
-    all_steps = steps(base["resources"], new["resources"])
+def compare(
+    base: Mapping[str, Any], new: Mapping[str, Any], all_steps: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """impact.json for going from the plan document `base` to `new` (both as plan.json holds them); `all_steps`
+    are their `steps` when the caller has them already."""
+    all_steps = steps(base["resources"], new["resources"]) if all_steps is None else all_steps
     resources = {r["urn"]: r for r in base["resources"]} | {r["urn"]: r for r in new["resources"]}
     old_resources = {r["urn"]: r for r in base["resources"]}
     by_runner: dict[str, list[dict[str, Any]]] = {}
@@ -289,9 +292,12 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def warnings(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+def warnings(
+    base: Mapping[str, Any], new: Mapping[str, Any], all_steps: list[dict[str, Any]] | None = None
+) -> list[str]:
     """What in the change would cut running jobs short although every step succeeds (components/plan/risks.py)."""
-    return risks.warnings(base, new, steps(base["resources"], new["resources"]), semantics())
+    all_steps = steps(base["resources"], new["resources"]) if all_steps is None else all_steps
+    return risks.warnings(base, new, all_steps, semantics())
 
 
 def markdown(impact: Mapping[str, Any], stack: str, at_risk: Sequence[str] = ()) -> str:

@@ -77,10 +77,14 @@ def rule_groups() -> list[dict[str, Any]]:
     return [{"name": "gitlab-runner", "rules": [dict(alert) for alert in ALERTS]}]
 
 
-def _labels(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, str]:
-    """The manager's labels, and the ones the Prometheus resource selects on."""
+def _metadata(manager: ManagerSpec, target: KubernetesTarget, suffix: str) -> dict[str, Any]:
+    """In the manager's namespace, with the manager's labels and the ones the Prometheus resource selects on."""
     selected = dict(target.monitoring.service_monitor_labels) if target.monitoring else {}
-    return selected | manifests.labels(manager)  # runner-fleet's own labels always win
+    return {
+        "name": f"{manifests.object_name(manager.host.key)}-{suffix}",
+        "namespace": target.namespace,
+        "labels": selected | manifests.labels(manager),  # runner-fleet's own labels always win
+    }
 
 
 def service_monitor(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
@@ -88,11 +92,7 @@ def service_monitor(manager: ManagerSpec, target: KubernetesTarget) -> dict[str,
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": {
-            "name": f"{manifests.object_name(manager.host.key)}-metrics",
-            "namespace": target.namespace,
-            "labels": _labels(manager, target),
-        },
+        "metadata": _metadata(manager, target, "metrics"),
         "spec": {
             "selector": {"matchLabels": manifests.selector(manager)},
             "namespaceSelector": {"matchNames": [target.namespace]},
@@ -113,11 +113,7 @@ def prometheus_rule(manager: ManagerSpec, target: KubernetesTarget) -> dict[str,
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": {
-            "name": f"{manifests.object_name(manager.host.key)}-alerts",
-            "namespace": target.namespace,
-            "labels": _labels(manager, target),
-        },
+        "metadata": _metadata(manager, target, "alerts"),
         "spec": {"groups": rule_groups()},
     }
 

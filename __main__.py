@@ -4,10 +4,17 @@ Loads and validates the stack configuration (nothing is declared if it is invali
 exports a few non-secret outputs. Everything else lives in components/.
 """
 
+import gc
+
 import pulumi
 
 from components import spec
 from components.fleet import RunnerFleet
+
+# Every declared resource keeps its inputs, outputs and futures alive until the end of the run, and they are
+# almost all freed by reference counting; the cyclic collector would rescan that growing heap again and again
+# (half the run's time at 1000 runners, bench/README.md). The run is short-lived: no automatic collection.
+gc.disable()
 
 config = spec.load()
 fleet = RunnerFleet("fleet", config)

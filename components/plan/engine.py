@@ -10,10 +10,13 @@ recorded with its parent and options. https://www.pulumi.com/docs/iac/guides/tes
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import hashlib
 import json
 import logging
 import os
+import re
 import runpy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +33,11 @@ from components.model import PROJECT, REDACTED
 from components.plan.stack_file import StackFile
 
 PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
+
+
+MOCK_TOKEN_PREFIX = "glrt-mock-"
+MOCK_TOKEN = re.compile(re.escape(MOCK_TOKEN_PREFIX) + "[0-9a-f]{20}")
+"""The runner tokens the mock issues: a fixed prefix and 20 hex digits of the registration's digest."""
 
 
 def _digest(*parts: str) -> str:
@@ -50,7 +58,7 @@ class _Mocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         rid = f"{args.name}-id"
         if args.typ == "gitlab:index/userRunner:UserRunner":
-            token = f"glrt-mock-{_digest(args.name)[:20]}"
+            token = f"{MOCK_TOKEN_PREFIX}{_digest(args.name)[:20]}"
             self.tokens[args.name] = token
             state["token"] = pulumi.Output.secret(token)
             rid = str(_numeric_id("runner", args.name))
@@ -82,9 +90,15 @@ class Resource:
     inputs: dict[str, Any]  # as the engine received them; secrets still wrapped (see `display`)
     options: dict[str, Any]
 
-    @property
+    @functools.cached_property
     def display_inputs(self) -> dict[str, Any]:
+        """The inputs as a preview shows them (computed once: read it, never change it)."""
         return display(self.inputs)
+
+    @functools.cached_property
+    def revealed(self) -> dict[str, Any]:
+        """The inputs with secret wrappers removed (computed once: read it, never change it)."""
+        return reveal(self.inputs)
 
 
 class _RecordingMonitor(MockMonitor):
@@ -175,9 +189,13 @@ class PlanResult:
     tokens: dict[str, str] = field(default_factory=dict)  # UserRunner name -> mock glrt- token
     secret_values: tuple[str, ...] = ()  # what the secret config keys held (the stack file's placeholders)
 
-    def mask_tokens(self, text: str) -> str:
-        """`text` with every token the mock issued, and every secret config value, shown as REDACTED."""
-        for value in (*self.tokens.values(), *self.secret_values):
+    def mask_tokens(self, text: str, *, config_values: bool = True) -> str:
+        """`text` with every token the mock issued, and every secret config value (unless `config_values` is
+        False: the stack file's placeholders), shown as REDACTED."""
+        issued = set(self.tokens.values())
+        if issued:  # one pass for however many tokens: each has the mock's shape (see _Mocks.new_resource)
+            text = MOCK_TOKEN.sub(lambda m: REDACTED if m.group() in issued else m.group(), text)
+        for value in self.secret_values if config_values else ():
             if value:
                 text = text.replace(value, REDACTED)
         return text
@@ -204,6 +222,18 @@ def _no_ambient_config() -> Iterator[None]:
         os.environ.update(saved)
 
 
+@contextlib.contextmanager
+def _collector_restored() -> Iterator[None]:
+    """The program turns the cyclic garbage collector off for its run (__main__.py): turn it back on after, as
+    the process that ran the program goes on (tests, the plan command's report)."""
+    enabled = gc.isenabled()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run(stack_file: StackFile) -> PlanResult:
     """Run the program for the stack under the mock engine; raises what the program raises (e.g. SpecError)."""
     return run_function(
@@ -228,7 +258,7 @@ def run_function(
     logger = logging.getLogger(f"runner-fleet.mock.{id(monitor)}")
     logger.propagate = False
     logger.addHandler(collector)
-    with _no_ambient_config():
+    with _no_ambient_config(), _collector_restored():
         pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=False)
         pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=logger)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shlex
 
-from components.plan import engine
 from components.plan.engine import PlanResult
 
 VARIABLE_TYPES = {
@@ -36,7 +35,7 @@ def commands(result: PlanResult) -> list[str]:
         owner_input = VARIABLE_TYPES.get(res.type)
         if owner_input is None:
             continue
-        inputs = engine.reveal(res.inputs)
+        inputs = res.revealed
         identity = import_id(str(inputs[owner_input]), str(inputs["key"]), str(inputs.get("environmentScope", "*")))
         parts = ["pulumi", "import", res.type, res.name, identity]
         if res.parent in by_urn:

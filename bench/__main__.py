@@ -9,6 +9,7 @@ is measured in a fresh process per size. Prints a table and writes bench/results
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -24,7 +25,7 @@ from typing import Any
 import pulumi
 
 from bench.fleets import changed, fleet
-from components.plan import engine
+from components.plan import api_calls, engine
 from components.plan.__main__ import main as plan_main
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFile, read_stack_file
@@ -55,23 +56,31 @@ def _floor_body(result: PlanResult) -> Callable[[], None]:
     return body
 
 
-def _time(work: Callable[[], object]) -> float:
+def _time(work: Callable[[], object], *, collector: bool = True) -> float:
+    """Seconds `work` takes; with `collector` False, the cyclic garbage collector is off meanwhile."""
+    enabled = gc.isenabled()
+    if not collector:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        work()
+        return time.perf_counter() - start
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _command(stack_file: Path, out: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of `python -m components.plan` in a fresh process, as users run it."""
     start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
-
-
-def _peak_mib(size: int) -> float:
-    """Peak RSS of a fresh process that plans the fleet (the program under the mock engine)."""
-    code = (
-        "import resource, sys, tempfile; from pathlib import Path\n"
-        "from bench.fleets import fleet; from tests.fleets import write_stack\n"
-        "from components.plan import engine; from components.plan.stack_file import read_stack_file\n"
-        f"d = Path(tempfile.mkdtemp()); engine.run(read_stack_file(write_stack(d, fleet({size}), 'bench')))\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    return int(done.stdout.strip()) / 1024
+    args = [sys.executable, "-m", "components.plan", "--stack-file", str(stack_file), "--out", str(out)]
+    child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - start
+    if child.returncode != 0:
+        raise RuntimeError(f"python -m components.plan exited {child.returncode} on {stack_file}")
+    return seconds, usage.ru_maxrss / 1024
 
 
 def measure(size: int, work: Path) -> dict[str, Any]:
@@ -86,24 +95,30 @@ def measure(size: int, work: Path) -> dict[str, Any]:
     floor = _floor_body(recorded)
     base_out = work / f"out-base-{size}"
     assert plan_main(["--stack-file", str(base_file), "--out", str(base_out)]) == 0
-    samples: dict[str, list[float]] = {"program": [], "floor": [], "plan": [], "plan_compare": []}
+    samples: dict[str, list[float]] = {"program": [], "floor": [], "floor_no_gc": [], "plan": [], "plan_compare": []}
     for i in range(REPEAT):  # interleaved: noise hits every kind alike
         samples["floor"].append(_time(lambda: engine.run_function(floor, stack="bench")))
+        # The program turns the cyclic collector off (__main__.py); the floor with it off too shows how much
+        # of the difference is that, and how much is the program's own work.
+        samples["floor_no_gc"].append(_time(lambda: engine.run_function(floor, stack="bench"), collector=False))
         samples["program"].append(_time(lambda: engine.run(stack)))
         plain = ["--stack-file", str(base_file), "--out", str(work / f"out-{size}-{i}")]
         samples["plan"].append(_time(lambda args=plain: plan_main(args)))
         compare = ["--stack-file", str(new_file), "--out", str(work / f"out-c-{size}-{i}"), "--compare", str(base_out)]
         samples["plan_compare"].append(_time(lambda args=compare: plan_main(args)))
     medians = {k: statistics.median(v) for k, v in samples.items()}
+    command_seconds, peak = _command(base_file, work / f"out-command-{size}")
     return {
         "runners": size,
         "resources": len(recorded.resources),
         "lookups": len(recorded.invokes),
-        "seconds": {k: round(v, 3) for k, v in medians.items()},
+        "seconds": {k: round(v, 3) for k, v in medians.items()} | {"command": round(command_seconds, 3)},
         "program_vs_floor": round(medians["program"] / medians["floor"], 2),
         "plan_vs_floor": round(medians["plan"] / medians["floor"], 2),
+        "plan_vs_floor_no_gc": round(medians["plan"] / medians["floor_no_gc"], 2),
         "compare_overhead": round(medians["plan_compare"] / medians["plan"] - 1, 3),
-        "peak_mib": round(_peak_mib(size), 1),
+        "peak_mib": round(peak, 1),
+        "requests": api_calls.count(recorded),
     }
 
 
@@ -119,17 +134,21 @@ def main() -> int:
             finally:
                 sys.stdout, sys.stderr = saved
             row = rows[-1]
+            seconds, gitlab = row["seconds"], row["requests"]["gitlabRequests"]
             print(
                 f"{row['runners']:>5} runners {row['resources']:>6} resources {row['lookups']:>4} lookups  "
-                f"program {row['seconds']['program']:>7.2f} s  floor {row['seconds']['floor']:>7.2f} s  "
-                f"plan {row['seconds']['plan']:>7.2f} s  ({row['program_vs_floor']}x / {row['plan_vs_floor']}x floor)  "
-                f"--compare +{row['compare_overhead']:.0%}  peak {row['peak_mib']} MiB",
+                f"program {seconds['program']:>6.2f} s  plan {seconds['plan']:>6.2f} s  "
+                f"floor {seconds['floor']:>6.2f} s  (plan {row['plan_vs_floor']}x floor; "
+                f"{row['plan_vs_floor_no_gc']}x the floor without its collector)  "
+                f"--compare +{row['compare_overhead']:.0%}  command {seconds['command']:.2f} s, "
+                f"peak {row['peak_mib']} MiB  GitLab requests: up {gitlab['up']}, refresh {gitlab['previewRefresh']}",
                 flush=True,
             )
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
-        growth = last["seconds"]["plan"] / first["seconds"]["plan"]
-        print(f"plan time {last['runners']} vs {first['runners']} runners: {growth:.1f}x")
+        for kind in ("plan", "command"):
+            growth = last["seconds"][kind] / first["seconds"][kind]
+            print(f"{kind} time {last['runners']} vs {first['runners']} runners: {growth:.1f}x")
     machine = {"cpus": len(os.sched_getaffinity(0)), "python": sys.version.split()[0]}
     out = ROOT / "bench" / "results" / f"{datetime.now(UTC):%Y-%m-%dT%H%M%SZ}.json"
     out.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")

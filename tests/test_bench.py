@@ -11,7 +11,8 @@ from bench.__main__ import measure
 def test_the_benchmark_measures_a_small_fleet_and_its_floor(tmp_path: Path) -> None:
     row = measure(10, tmp_path)
     assert row["runners"] == 10 and row["resources"] > 10 and row["lookups"] > 0
-    assert set(row["seconds"]) == {"program", "floor", "plan", "plan_compare"}
+    assert set(row["seconds"]) == {"program", "floor", "floor_no_gc", "plan", "plan_compare", "command"}
+    assert row["requests"]["providers"]["gitlab"] == 1 and row["requests"]["repeatedLookups"] == 0
     assert all(seconds > 0 for seconds in row["seconds"].values()) and row["peak_mib"] > 0
 
 

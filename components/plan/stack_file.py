@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,10 +216,22 @@ def _load(path: Path) -> Any:
         raise StackFileError(f"{path}: not a valid stack file: nested too deeply or a number too large") from exc
 
 
+_FAST_TEXT = frozenset(string.ascii_letters + string.digits + " \n\"#$%&'()*+,-./:;<=>@[\\]^_`{|}~")
+"""The characters libyaml and PyYAML read alike (fuzzed: tests/plan/test_fast_reader.py): printable ASCII without
+tab (libyaml allows it where PyYAML does not), `!` (a bare `!` resolves differently) and `?` (complex keys)..."""
+_FAST_UNLIKE = re.compile(r"[|>][^\n +\-0-9]")
+"""...and no `|` or `>` followed by anything a block scalar header may not hold (libyaml reads `|#` as one)."""
+
+
+def _fast(text: str) -> bool:
+    """Whether libyaml reads `text` as PyYAML does (see _FAST_TEXT); otherwise PyYAML alone reads it."""
+    return _FAST_TEXT.issuperset(text) and _FAST_UNLIKE.search(text) is None
+
+
 def _read(text: str) -> Any:
-    """The document, read by libyaml where it can; whatever it refuses is read again by the pure-Python loader,
-    so that the error (or, where the two disagree, the value) is PyYAML's, as it has always been."""
-    if _FAST_LOADER is None:
+    """The document, read by libyaml when it reads `text` as PyYAML does (`_fast`); whatever libyaml refuses is read
+    again by the pure-Python loader, so the value or the error is always PyYAML's, as it has always been."""
+    if _FAST_LOADER is None or not _fast(text):
         return yaml.load(text, Loader=_StrictLoader)
     try:
         return yaml.load(text, Loader=_FAST_LOADER)

@@ -1,10 +1,12 @@
-"""`make bench` (`python -m bench`): the offline plan against its floor, per fleet size.
+"""`make bench` (`python -m bench`): the offline plan against its floor, per fleet size (bench/README.md).
 
-For each size: the real program under the mock engine (`engine.run`), the whole offline plan command (report
-written, policies gated, and with `--compare` against a slightly changed fleet), and the *floor*: the very same
-resources (types, names, parents, inputs, options) and lookups registered bare, with no component code, under the
-same mock engine with the same imports. Runs are interleaved and each figure is the median of three; peak memory
-is measured in a fresh process per size. Prints a table and writes bench/results/<date>.json.
+For each size: the real program under the mock engine (`engine.run`), the whole offline plan command in this
+process (report written, policies gated, and with `--compare` against a slightly changed fleet), and the *floor*:
+the very same resources (types, names, parents, inputs, options) and lookups registered bare, with no component
+code, under the same mock engine with the same imports; the floor again with the cyclic collector off, as the
+program runs (__main__.py). Runs are interleaved and each figure is the median of three. Then the command once in
+a fresh process, as users run it (its wall time and peak memory), and what the real engine would ask the
+providers for (`components/plan/api_calls.py`). Prints a table and writes bench/results/<date>.json.
 """
 
 from __future__ import annotations
@@ -57,8 +59,13 @@ def _floor_body(result: PlanResult) -> Callable[[], None]:
 
 
 def _time(work: Callable[[], object], *, collector: bool = True) -> float:
-    """Seconds `work` takes; with `collector` False, the cyclic garbage collector is off meanwhile."""
+    """Seconds `work` takes; with `collector` False, the cyclic garbage collector is off meanwhile.
+
+    What the benchmark itself holds is frozen first (`gc.freeze`): the collector, when on, scans only what `work`
+    creates, as in a process of its own."""
     enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
     if not collector:
         gc.disable()
     try:
@@ -66,21 +73,31 @@ def _time(work: Callable[[], object], *, collector: bool = True) -> float:
         work()
         return time.perf_counter() - start
     finally:
+        gc.unfreeze()
         if enabled:
             gc.enable()
 
 
+_LAUNCHER = """\
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), time.perf_counter() - start, usage.ru_maxrss)
+"""
+
+
 def _command(stack_file: Path, out: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of `python -m components.plan` in a fresh process, as users run it."""
-    start = time.perf_counter()
+    """Wall seconds and peak RSS (MiB) of `python -m components.plan` in a fresh process, as users run it.
+
+    Started by a small launcher process: Linux counts the memory of the process that starts a child in the
+    child's peak (it is that process until exec), so this big benchmark process must not start it itself."""
     args = [sys.executable, "-m", "components.plan", "--stack-file", str(stack_file), "--out", str(out)]
-    child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - start
-    if child.returncode != 0:
-        raise RuntimeError(f"python -m components.plan exited {child.returncode} on {stack_file}")
-    return seconds, usage.ru_maxrss / 1024
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *args], cwd=ROOT, capture_output=True, text=True)
+    status, seconds, peak_kib = done.stdout.split()
+    if done.returncode != 0 or status != "0":
+        raise RuntimeError(f"python -m components.plan exited {status} on {stack_file}")
+    return float(seconds), int(peak_kib) / 1024
 
 
 def measure(size: int, work: Path) -> dict[str, Any]:

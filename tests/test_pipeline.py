@@ -221,6 +221,17 @@ def test_every_pulumi_up_job_has_an_environment_a_resource_group_and_a_timeout_c
         assert _seconds(job["timeout"]) >= needed, (name, job["timeout"], needed)
 
 
+def test_every_pulumi_command_runs_with_bounded_parallelism() -> None:
+    """README "Performance": the CLI's default is unbounded; every job inherits PULUMI_OPTION_PARALLEL."""
+    root = yaml.safe_load(CI_FILES[0].read_text())
+    assert 1 <= int(root["variables"]["PULUMI_OPTION_PARALLEL"]) <= 32
+    for name, job in _pipeline().items():
+        script = " ".join(job.get("script", []))
+        if re.search(r"\bpulumi (up|preview|refresh|destroy)\b", script):
+            assert "PULUMI_OPTION_PARALLEL" not in job.get("variables", {}), name
+            assert not re.search(r"\bpulumi (up|preview|refresh|destroy)\b[^;&|]*( -p |--parallel)", script), name
+
+
 def test_schedules_never_deploy_and_the_note_job_posts_the_note() -> None:
     pipeline = _pipeline()
     for name in ("drift",):

@@ -12,9 +12,10 @@ pulumi-gitlab bridges; internal/provider/, commits 86448ff7 / 1c80354f / b626c5d
 - configuring the provider: `GET /user` (earlyAuthCheck, on by default), counted twice (the muxed provider
   configures two clients).
 
-The GitLab client (gitlab-org/api/client-go) paces itself once a response carries `RateLimit-Limit`: at most
-0.66 x limit/60 requests per second; a 429 is retried (10 times by default, `gitlab:retries`) after
-`RateLimit-Reset`. `refresh_seconds` turns a request count into the time that pacing needs.
+The GitLab client paces itself once a response carries `RateLimit-Limit`: at most 0.66 x limit/60 requests per
+second; a 429 is retried (10 times by default, `gitlab:retries`) after `RateLimit-Reset`. Read in xanzy/go-gitlab
+(gitlab.go), which gitlab-org/api/client-go continues; the exact client-go release the provider bundles was not
+available to read. `refresh_seconds` turns a request count into the time that pacing needs.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _package(type_token: str) -> str:
 
 def count(result: PlanResult) -> dict[str, Any]:
     """Providers, lookups, creates and refresh reads per provider package, and the GitLab REST requests of a
-    first `pulumi up` and of a `pulumi preview --refresh` (lookups run on every preview and update)."""
+    first `pulumi up`, of a `pulumi preview --refresh` and of a plain `pulumi preview` (lookups run on every
+    preview and update; with nothing to change, a preview reads no resource)."""
     providers = Counter(_package(r.type) for r in result.resources if r.type.startswith(PROVIDER_PREFIX))
     managed = [r for r in result.resources if r.custom and not r.type.startswith(PROVIDER_PREFIX)]
     creates = Counter(_package(r.type) for r in managed)
@@ -63,6 +65,7 @@ def count(result: PlanResult) -> dict[str, Any]:
         "gitlabRequests": {
             "up": fixed + sum(CREATE_REQUESTS.get(r.type, 1) for r in gitlab),
             "previewRefresh": fixed + len(gitlab),
+            "preview": fixed,
         },
     }
 

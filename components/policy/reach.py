@@ -107,18 +107,17 @@ def _fence_problems(policy: dict[str, Any], job_namespaces: set[str]) -> list[st
     return problems
 
 
-def _kubernetes_manager(res: Declared, resources: list[Declared], job_namespaces: set[str]) -> Iterator[str]:
+def _kubernetes_manager(res: Declared, policies: list[dict[str, Any]], job_namespaces: set[str]) -> Iterator[str]:
     deployment = plain(res.inputs)
     namespace = _at(deployment, "metadata", "namespace")
     pod_labels = _at(deployment, "spec", "template", "metadata", "labels")
     if not isinstance(pod_labels, dict):
         return  # not known yet (a preview): nothing to check against
     fences = [
-        plain(r.inputs)
-        for r in resources
-        if r.type == NETWORK_POLICY
-        and _at(plain(r.inputs), "metadata", "namespace") == namespace
-        and isinstance(selector := _at(plain(r.inputs), "spec", "podSelector", "matchLabels"), dict)
+        policy
+        for policy in policies
+        if _at(policy, "metadata", "namespace") == namespace
+        and isinstance(selector := _at(policy, "spec", "podSelector", "matchLabels"), dict)
         and selector.items() <= pod_labels.items()
     ]
     if not fences:
@@ -130,12 +129,13 @@ def _kubernetes_manager(res: Declared, resources: list[Declared], job_namespaces
 
 def listener_out_of_jobs_reach(resources: list[Declared]) -> Iterator[Finding]:
     job_networks, job_namespaces = _job_networks(resources), _job_namespaces(resources)
+    policies = [plain(r.inputs) for r in resources if r.type == NETWORK_POLICY]  # read once, not per manager
     for res in resources:
         if res.type == CONTAINER and _docker_labels(res).get(marks.ROLE) == marks.ROLE_MANAGER:
             for problem in _docker_manager(res, job_networks):
                 yield res.name, problem
         elif res.type == DEPLOYMENT:
-            for problem in _kubernetes_manager(res, resources, job_namespaces):
+            for problem in _kubernetes_manager(res, policies, job_namespaces):
                 yield res.name, problem
 
 

@@ -55,6 +55,7 @@ def test_gitlab_work_is_one_create_and_one_read_per_registration_and_variable(co
         assert found["refreshReads"] == found["creates"]
         lookups = found["lookups"][api_calls.GET_GROUP] + 2 * found["lookups"][api_calls.GET_PROJECT]
         assert found["gitlabRequests"]["previewRefresh"] == found["creates"]["gitlab"] + lookups + 2
+        assert found["gitlabRequests"]["preview"] == lookups + 2
 
 
 def test_nothing_grows_faster_than_the_fleet(counted: dict[int, Any]) -> None:

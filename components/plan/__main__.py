@@ -185,7 +185,15 @@ def _main(argv: Sequence[str] | None) -> int:
     violations = gate.check(result, dict(stack_file.config))
     document = report.write(result, args.out, violations)
     _summary(result, args.out, document["hosts"])
-    blocked = _impact(base, args.out, result.stack) if base is not None else []
+    try:
+        blocked = _impact(base, args.out, result.stack) if base is not None else []
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a base plan.json edited by hand, or broken
+        print(
+            f"error: --compare {args.compare}: plan.json does not hold what this command writes "
+            f"({type(exc).__name__}); the plan is in {args.out}, with no impact report",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     for violation in violations:
         print(
             f"{'error' if violation.mandatory else 'note' if violation.exempt else 'warning'}: {violation}",

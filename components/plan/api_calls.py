@@ -9,8 +9,8 @@ pulumi-gitlab bridges; internal/provider/, commits 86448ff7 / 1c80354f / b626c5d
 - `UserRunner`: read `GET /runners/:id`; create `POST /user/runners` then `GET /runners/:id`;
 - `ProjectVariable` / `GroupVariable`: read, create, update, delete one request each (one variable by key and
   `filter[environment_scope]`, never a list);
-- configuring the provider: `GET /user` (earlyAuthCheck, on by default), counted twice (the muxed provider
-  configures two clients).
+- configuring the provider: `GET /user` (`gitlab:earlyAuthCheck`, on by default), counted twice (the muxed
+  provider configures two clients); none when it is false.
 
 The GitLab client paces itself once a response carries `RateLimit-Limit`: at most 0.66 x limit/60 requests per
 second; a 429 is retried (10 times by default, `gitlab:retries`) after `RateLimit-Reset`. Read in xanzy/go-gitlab
@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from components.plan.engine import PlanResult
+from components.plan.engine import PlanResult, Resource
 
 PROVIDER_PREFIX = "pulumi:providers:"
+GITLAB_PROVIDER = PROVIDER_PREFIX + "gitlab"
 GET_GROUP = "gitlab:index/getGroup:getGroup"
 GET_PROJECT = "gitlab:index/getProject:getProject"
 USER_RUNNER = "gitlab:index/userRunner:UserRunner"
@@ -38,6 +39,11 @@ CONFIGURE_REQUESTS = 2
 """`GET /user` per GitLab provider configured (earlyAuthCheck, both halves of the muxed provider)."""
 CLIENT_PACE = 0.66
 """The GitLab client's own pace: this share of the rate limit (per second: limit / 60 x 0.66)."""
+
+
+def _auth_checked(provider: Resource) -> bool:
+    """Whether a GitLab provider checks its token when it starts (`gitlab:earlyAuthCheck`, on unless false)."""
+    return str(provider.revealed.get("earlyAuthCheck", "true")).lower() != "false"
 
 
 def _package(type_token: str) -> str:
@@ -55,7 +61,7 @@ def count(result: PlanResult) -> dict[str, Any]:
     distinct = {(i["token"], repr(sorted(i["args"].items()))) for i in result.invokes}
     gitlab = [r for r in managed if _package(r.type) == "gitlab"]
     fixed = sum(LOOKUP_REQUESTS.get(token, 1) * n for token, n in lookups.items())
-    fixed += CONFIGURE_REQUESTS * providers["gitlab"]
+    fixed += sum(CONFIGURE_REQUESTS for r in result.resources if r.type == GITLAB_PROVIDER and _auth_checked(r))
     return {
         "providers": dict(sorted(providers.items())),
         "lookups": dict(sorted(lookups.items())),

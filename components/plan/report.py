@@ -67,7 +67,7 @@ def manifest(res: Resource) -> dict[str, Any]:
     """The object as the Kubernetes provider would apply it, secrets shown as [secret]."""
     body = _sorted(engine.display(res.inputs))
     if res.type == K8S_SECRET:
-        body["stringData"] = {k: REDACTED for k in res.revealed.get("stringData", {})}
+        body["stringData"] = {k: REDACTED for k in sorted(res.revealed.get("stringData", {}))}  # engine order varies
     ordered = {"apiVersion": body.pop("apiVersion"), "kind": body.pop("kind"), "metadata": body.pop("metadata")}
     return {**ordered, **body}
 

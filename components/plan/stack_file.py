@@ -219,8 +219,9 @@ def _load(path: Path) -> Any:
 _FAST_TEXT = frozenset(string.ascii_letters + string.digits + " \n\"#$%&'()*+,-./:;<=>@[\\]^_`{|}~")
 """The characters libyaml and PyYAML read alike (fuzzed: tests/plan/test_fast_reader.py): printable ASCII without
 tab (libyaml allows it where PyYAML does not), `!` (a bare `!` resolves differently) and `?` (complex keys)..."""
-_FAST_UNLIKE = re.compile(r"[|>][^\n +\-0-9]")
-"""...and no `|` or `>` followed by anything a block scalar header may not hold (libyaml reads `|#` as one)."""
+_FAST_UNLIKE = re.compile(r"[|>][-+0-9]*[^-+0-9 \n]")
+"""...and no `|` or `>` whose indicators (`-`, `+`, digits) run into anything but a space or a line break
+(libyaml reads `|#` and `|2#` as headers with a comment; PyYAML refuses them)."""
 
 
 def _fast(text: str) -> bool:

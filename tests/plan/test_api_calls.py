@@ -66,6 +66,15 @@ def test_nothing_grows_faster_than_the_fleet(counted: dict[int, Any]) -> None:
     assert large["gitlabRequests"]["previewRefresh"] <= 2 * small["gitlabRequests"]["previewRefresh"]
 
 
+def test_no_token_check_is_counted_when_early_auth_check_is_off(tmp_path: Path) -> None:
+    values = fleet(10)
+    plain = _count(tmp_path / "on", values) if (tmp_path / "on").mkdir() is None else {}
+    (tmp_path / "off").mkdir()
+    path = write_stack(tmp_path / "off", values, "bench", extra={"gitlab:earlyAuthCheck": False})
+    off = api_calls.count(engine.run(read_stack_file(path)))
+    assert plain["gitlabRequests"]["preview"] - off["gitlabRequests"]["preview"] == api_calls.CONFIGURE_REQUESTS
+
+
 def test_refresh_time_is_paced_by_the_rate_limit_or_by_parallel_requests() -> None:
     # GitLab.com's 2,000 requests a minute: the client paces itself at 0.66 of it, 22 a second.
     assert api_calls.refresh_seconds(2200, 2000, 10, 0.25) == pytest.approx(100)

@@ -60,7 +60,8 @@ _PIECES = [
     "#", " #", "&x ", "*x", "<<: ", "yes", "0755", "1:30", "2024-01-01", "0x1F", "1_000", "~", "null", "-1", "3.5",
     ".inf", "---\n", "...\n", "%YAML 1.1\n", "%TAG ", "\\", "\\u00e9", "\\ud800", "\\x85", "\\t", "|\n", ">\n",
     "|-\n", "|+\n", "|2\n", ">-2\n", "| # c\n", "|#", ">#", "|x", "a > b", "<token>", "||", "|0\n", "[|]",
-    "\t", "!", "!!set ", "!!str ", "? ", "é", "\x85", "\u2028", "\ufeff", "\r",
+    "\t", "!", "!!set ", "!!str ", "? ", "é", "\x85", "\u2028", "\ufeff", "\r", "|-", "|+", "|2", ">-", ">+9", "1-",
+    "#x", " #x", "|2#", "|-#", ">+#",
 ]  # fmt: skip
 _TEXT = st.lists(st.sampled_from(_PIECES) | st.text(string.printable, max_size=3), max_size=30).map("".join)
 
@@ -75,6 +76,13 @@ def test_text_libyaml_reads_reads_as_the_pure_loader_reads_it(text: str) -> None
 @given(_TEXT)
 def test_any_text_reads_as_the_pure_loader_reads_it(text: str) -> None:
     assert _outcome(stack_file._read, text) == _outcome(_pure, text)
+
+
+@pytest.mark.parametrize("text", ["a: |2#x\n  b", "a: |-#", "a: >+#\n  b\n", "a: |1-#c\n  b\n", "a: >#\n  b\n"])
+def test_block_scalar_headers_running_into_a_comment_are_refused_as_pyyaml_refuses_them(text: str) -> None:
+    assert not stack_file._fast(text)
+    with pytest.raises(yaml.scanner.ScannerError):
+        stack_file._read(text)
 
 
 def test_the_shipped_stacks_and_generated_fleets_take_the_fast_path() -> None:

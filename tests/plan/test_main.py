@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.plan.__main__ import main
 from tests.conftest import ROOT
 from tests.fleets import fleet, write_stack
 
@@ -144,3 +147,17 @@ def test_a_relaxation_in_extra_config_exits_2_naming_its_key(tmp_path: Path) -> 
         line.startswith("runners.unit.extraConfig.docker.security_opt: not allowed")
         for line in done.stderr.splitlines()
     )
+
+
+def test_a_compare_base_that_only_looks_like_a_plan_ends_with_exit_2_and_no_impact_report(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    broken = {"stack": "test", "hosts": {"cluster": 5}, "resources": [{"type": "x", "name": "n", "urn": "u"}]}
+    (base / "plan.json").write_text(json.dumps(broken))
+    stack_file = write_stack(tmp_path, fleet())
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = main(["--stack-file", str(stack_file), "--out", str(tmp_path / "out"), "--compare", str(base)])
+    assert status == 2, err.getvalue()
+    assert "does not hold what this command writes" in err.getvalue() and "Traceback" not in err.getvalue()
+    assert not (tmp_path / "out" / "impact.json").exists()

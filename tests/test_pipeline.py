@@ -222,7 +222,7 @@ def test_every_pulumi_up_job_has_an_environment_a_resource_group_and_a_timeout_c
 
 
 def test_every_pulumi_command_runs_with_bounded_parallelism() -> None:
-    """README "Performance": the CLI's default is unbounded; every job inherits PULUMI_OPTION_PARALLEL."""
+    """README "Performance": the CLI's default follows the CI runner's CPUs; every job inherits one fixed value."""
     root = yaml.safe_load(CI_FILES[0].read_text())
     assert 1 <= int(root["variables"]["PULUMI_OPTION_PARALLEL"]) <= 32
     for name, job in _pipeline().items():

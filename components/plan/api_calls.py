@@ -51,9 +51,10 @@ def _package(type_token: str) -> str:
 
 
 def count(result: PlanResult) -> dict[str, Any]:
-    """Providers, lookups, creates and refresh reads per provider package, and the GitLab REST requests of a
-    first `pulumi up`, of a `pulumi preview --refresh` and of a plain `pulumi preview` (lookups run on every
-    preview and update; with nothing to change, a preview reads no resource)."""
+    """Providers, lookups, creates and refresh reads per provider package, and the GitLab REST requests of the
+    update pass of a first `pulumi up` (`up`: the CLI runs a preview pass before it unless `--skip-preview`), of a
+    `pulumi preview --refresh` and of a plain `pulumi preview` (lookups run in every pass; with nothing to
+    change, a preview reads no resource)."""
     providers = Counter(_package(r.type) for r in result.resources if r.type.startswith(PROVIDER_PREFIX))
     managed = [r for r in result.resources if r.custom and not r.type.startswith(PROVIDER_PREFIX)]
     creates = Counter(_package(r.type) for r in managed)

@@ -11,6 +11,7 @@ providers for (`components/plan/api_calls.py`). Prints a table and writes bench/
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -111,19 +112,15 @@ def _time(work: Callable[[], object], *, collector: bool = True) -> float:
 
     What the benchmark itself holds is frozen first (`gc.freeze`): the collector, when on, scans only what `work`
     creates, as in a process of its own."""
-    enabled = gc.isenabled()
     gc.collect()
     gc.freeze()
-    if not collector:
-        gc.disable()
     try:
-        start = time.perf_counter()
-        work()
-        return time.perf_counter() - start
+        with contextlib.nullcontext() if collector else engine.collector_off():
+            start = time.perf_counter()
+            work()
+            return time.perf_counter() - start
     finally:
         gc.unfreeze()
-        if enabled:
-            gc.enable()
 
 
 _LAUNCHER = """\

@@ -8,7 +8,6 @@ Prints the resource tree and a line per host, and writes the report (`report.py`
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -157,13 +156,8 @@ def _summary(result: PlanResult, out: Path, hosts: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command; the cyclic garbage collector stays off while it runs (see __main__.py), as in the program."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with engine.collector_off():
         return _main(argv)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -223,15 +223,24 @@ def _no_ambient_config() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _collector_restored() -> Iterator[None]:
-    """The program turns the cyclic garbage collector off for its run (__main__.py): turn it back on after, as
-    the process that ran the program goes on (tests, the plan command's report)."""
+def _collector_restored(*, off: bool = False) -> Iterator[None]:
+    """The cyclic garbage collector as it was when the block began, once it ends; `off`: off meanwhile.
+
+    The program turns it off for its run (__main__.py); whoever ran the program goes on with it as before
+    (tests, the plan command's report)."""
     enabled = gc.isenabled()
+    if off:
+        gc.disable()
     try:
         yield
     finally:
         if enabled:
             gc.enable()
+
+
+def collector_off() -> contextlib.AbstractContextManager[None]:
+    """The cyclic garbage collector off for a block, as the program runs (__main__.py), then as it was."""
+    return _collector_restored(off=True)
 
 
 def run(stack_file: StackFile) -> PlanResult:

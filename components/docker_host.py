@@ -15,7 +15,7 @@ Declares, through the host's `docker.Provider` (passed in):
 - `Network`: the manager's own bridge network, which no job joins; its listener (metrics, /debug) is published
   on the host's 127.0.0.1 only;
 - the manager `Container`: stable name, `unless-stopped`, the host's docker.sock, never privileged, no
-  relaxed security options, `no-new-privileges`, bounded json-file logs, `stop_signal` SIGQUIT. Every input
+  relaxed security options, `no-new-privileges`, bounded logs (the `local` driver), `stop_signal` SIGQUIT. Every input
   that forces its replacement comes from the host alone; when it *is* replaced (image upgrade) or removed, the
   provider stops it with `destroy_grace_seconds` = the drain, under a delete timeout that covers it
   (components/lifecycle.py), so it stops taking jobs and finishes the running ones instead of being killed.
@@ -44,13 +44,18 @@ CONFIG_DIR = "/etc/gitlab-runner"
 CONFIG_FILE = f"{CONFIG_DIR}/config.toml"
 DOCKER_SOCKET = "/var/run/docker.sock"
 METRICS_BIND = "127.0.0.1"  # the host interface the manager's listener is published on
-LOG_OPTS = {"max-size": "20m", "max-file": "5"}
+# Docker's `local` log driver rotates by itself (20 MB x 5 files, compressed). No log options are declared: the
+# engine merges its own default options into a container whose driver is the daemon's default, and the provider
+# reads them back, so any declared `logOpts` would differ from what the engine stores on such a host.
+LOG_DRIVER = "local"
 CA_UPLOAD_DIR = "/gitlab-ca"  # where the writer mounts the CA volume (it never runs; only uploads go there)
 DIRECT = ("localhost", "127.0.0.1")  # never through the proxy: the manager's own listener
 # PID 1 of the manager is dumb-init, which passes SIGHUP on to gitlab-runner (a reload, not a stop).
 RELOAD_COMMAND = "kill -HUP 1"
-# The manager needs none of these; docker.sock already makes it powerful, so keep the rest small.
-DROPPED_CAPABILITIES = ["AUDIT_WRITE", "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SYS_CHROOT"]
+# The manager needs none of these; docker.sock already makes it powerful, so keep the rest small. Spelled as the
+# engine stores them: the Go Docker SDK upper-cases, prefixes CAP_ and sorts before sending, and the provider's
+# Read returns the stored form; a bare name would replace the manager on every `pulumi up`.
+DROPPED_CAPABILITIES = ["CAP_AUDIT_WRITE", "CAP_MKNOD", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SETFCAP", "CAP_SYS_CHROOT"]
 
 
 @dataclass(frozen=True)
@@ -176,8 +181,7 @@ class DockerRunnerHost(pulumi.ComponentResource):
             # (updated in place) under a delete timeout that covers it.
             stop_timeout=MANAGER_STOP_TIMEOUT,
             destroy_grace_seconds=drain,
-            log_driver="json-file",
-            log_opts=LOG_OPTS,
+            log_driver=LOG_DRIVER,
             labels=_labels(manager, marks.ROLE_MANAGER),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -216,7 +220,8 @@ class DockerRunnerHost(pulumi.ComponentResource):
             image=image.image_id,
             entrypoints=["/bin/sh", "-c"],
             command=[RELOAD_COMMAND],
-            pid_mode=container.name.apply(lambda n: f"container:{n}"),
+            # By id: the engine stores `container:<name>` as `container:<id>`, and pidMode forces a replacement.
+            pid_mode=container.id.apply(lambda i: f"container:{i}"),
             network_mode="none",
             start=True,
             must_run=False,  # it exits at once; exited is its resting state

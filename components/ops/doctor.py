@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from typing import Any
 
 from components.model import HostSpec
 from components.plan.stack_file import StackFileError, read_stack_file
+from components.providers import ambient_warnings
 from components.spec import SpecError, parse_spec
 from components.targets import DockerTarget, KubernetesTarget
 
@@ -256,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", help="only this host key")
     parser.add_argument("--facts", type=Path, help="judge recorded facts (host key -> facts) instead of gathering")
     args = parser.parse_args(argv)
+    for line in ambient_warnings(os.environ):  # what `pulumi up` on this machine ignores, or still honours
+        print(line, file=sys.stderr)
     try:
         stack = read_stack_file(args.stack_file)
         values = {k.split(":", 1)[1]: v for k, v in stack.config.items() if k.startswith("runner-fleet:")}

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from components import rotation
+from components import providers, rotation
 from components.model import PROJECT
 from components.plan import engine, gate, impact, report
 from components.plan.engine import PlanResult
@@ -162,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    for line in providers.ambient_warnings(os.environ):  # about the real `pulumi up`: the plan itself is immune
+        print(line, file=sys.stderr)
     unreplaceable = report.replaceable(args.out)
     if unreplaceable is not None:
         print(f"error: --out {unreplaceable}", file=sys.stderr)

@@ -21,6 +21,33 @@ JOB = "gitlab-runner"
 """The `job` label of a manager's metrics: the ServiceMonitor sets it (a relabeling), and a Docker user's scrape
 config names its job the same."""
 
+RUNNER_FAILURE_REASONS: dict[str, bool] = {
+    "script_failure": False,  # the job's script exited non-zero (also what an empty reason is counted as)
+    "runner_system_failure": True,  # the manager, the executor or the host broke
+    "job_execution_timeout": False,  # the job ran past its own timeout
+    # 19.3's ClassifyImagePullFailure moves network errors to runner_external_dependency_failure and "not found" /
+    # "access denied" to runner_configuration_error, so what is left here is the engine's own pull failing.
+    "image_pull_failure": True,
+    # Step-runner errors of unknown kind; upstream counts step-runner internal errors as the script's because a job
+    # can provoke them, so an unknown is not evidence against the host.
+    "unknown_failure": False,
+    # In 19.3 mostly the job's: an image that does not exist or is denied, a pull policy the runner does not allow,
+    # GIT_CLONE_PATH without custom_build_dir. runner-fleet's own config.toml is schema-checked before it ships.
+    "runner_configuration_error": False,
+    "runner_external_dependency_failure": True,  # DNS, TCP, TLS to registries, clones, secret providers
+    # The manager was stopped while a job ran: runner-fleet promises a drain before any manager stops.
+    "runner_interrupted": True,
+    "job_canceled": False,  # someone cancelled the job
+}
+"""Every value gitlab-runner gives the `failure_reason` label of `gitlab_runner_failed_jobs_total`, and whether it
+is the fleet's to fix (True) or the job's or its author's (False). Source: gitlab-runner v19.3.0 (the pinned
+`versions.RUNNER_VERSION`), `common/network.go` `allFailureReasons`; `network/trace.go` `setFailure` records the
+build's own reason unmapped (an empty one as `script_failure`), `helpers/prometheus/failures_collector.go` labels
+the counter with it. Check this table when the runner line moves."""
+
+FLEET_FAILURE_REASONS: tuple[str, ...] = tuple(name for name, fleets in RUNNER_FAILURE_REASONS.items() if fleets)
+"""The reasons `GitLabRunnerJobsFailing` alerts on."""
+
 ALERTS: tuple[dict[str, Any], ...] = (
     {
         "alert": "GitLabRunnerManagerDown",
@@ -36,15 +63,17 @@ ALERTS: tuple[dict[str, Any], ...] = (
     },
     {
         "alert": "GitLabRunnerJobsFailing",
-        # The reasons the runner itself reports (common/network.go) that are not the job script's fault.
+        # Only the reasons that are the fleet's to fix (RUNNER_FAILURE_REASONS), each by its exact name.
         "expr": f'sum by (instance, failure_reason) (increase(gitlab_runner_failed_jobs_total{{job="{JOB}",'
-        'failure_reason=~"runner_system_failure|image_pull_failure|unknown_failure|configuration_error"}[30m])) >= 3',
+        f'failure_reason=~"{"|".join(FLEET_FAILURE_REASONS)}"}}[30m])) >= 3',
         "for": "5m",
         "labels": {"severity": "warning"},
         "annotations": {
             "summary": "jobs on {{ $labels.instance }} fail for the runner's reasons ({{ $labels.failure_reason }})",
-            "description": "System failures are the runner's, not the scripts': check the manager's log, the host's "
-            "disk, and that the host can run rootless BuildKit (README: Operating the fleet).",
+            "description": "Not the scripts' fault: runner_system_failure and image_pull_failure point at the "
+            "manager or the host (its log, disk, doctor), runner_external_dependency_failure at what the host "
+            "reaches (DNS, proxy, registry mirror), runner_interrupted at a manager stopped before its jobs "
+            "drained (README: Operating the fleet).",
         },
     },
     {

@@ -127,3 +127,23 @@ def test_recorded_facts_never_lead_to_gathering(tmp_path: Path, capsys: pytest.C
     assert out.count("no recorded facts for this host") == 2 and "cannot read the host" not in out
     facts.write_text("[1, 2]")
     assert doctor.main(["--stack-file", str(stack), "--facts", str(facts)]) == 2
+
+
+def test_doctor_warns_about_docker_variables_pulumi_up_ignores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = write_stack(tmp_path, K8S_MIXED, "test")
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps({"edge-1": GOOD_DOCKER}))
+    for variable in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_KEY_MATERIAL", "KUBECONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    assert doctor.main(["--stack-file", str(stack), "--facts", str(facts)]) == 0
+    assert " is set: " not in capsys.readouterr().err
+    monkeypatch.setenv("DOCKER_HOST", "ssh://someone@elsewhere.test")
+    monkeypatch.setenv("DOCKER_CONTEXT", "elsewhere")
+    monkeypatch.setenv("DOCKER_KEY_MATERIAL", "-----BEGIN PRIVATE KEY-----")
+    assert doctor.main(["--stack-file", str(stack), "--facts", str(facts)]) == 0
+    err = capsys.readouterr().err
+    for variable in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_KEY_MATERIAL"):
+        assert f"warning: {variable} is set: " in err and "ignored" in err, variable
+    assert "elsewhere" not in err and "someone" not in err and "PRIVATE KEY" not in err

@@ -1,11 +1,13 @@
-"""Prometheus: the alert rules parse (PromQL with a real parser, the rules file format by its schema), and a
-Kubernetes host with `monitoring` gets a ServiceMonitor and a PrometheusRule with the given labels, and its
-NetworkPolicy admits the monitoring namespace."""
+"""Prometheus: the alert rules parse (PromQL with a real parser, the rules file format by its schema), the failed-jobs
+rule names only failure reasons gitlab-runner really reports, and a Kubernetes host with `monitoring` gets a
+ServiceMonitor and a PrometheusRule with the given labels, and its NetworkPolicy admits the monitoring namespace."""
 
 from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -13,6 +15,7 @@ import promql_parser
 import pytest
 import yaml
 
+from components import versions
 from components.render import monitoring
 from components.spec import SpecError, parse_spec
 from tests.conftest import ROOT, Plan
@@ -57,6 +60,23 @@ RULES_SCHEMA = {
         }
     },
 }
+# Every JobFailureReason gitlab-runner v19.3.0 knows, transcribed from its source (tag v19.3.0, common/network.go,
+# `allFailureReasons`); network/trace.go `setFailure` labels gitlab_runner_failed_jobs_total with exactly these
+# (an empty reason counted as script_failure).
+UPSTREAM_FAILURE_REASONS = {
+    "script_failure",
+    "runner_system_failure",
+    "job_execution_timeout",
+    "image_pull_failure",
+    "unknown_failure",
+    "runner_configuration_error",
+    "runner_external_dependency_failure",
+    "runner_interrupted",
+    "job_canceled",
+}
+# The job's own outcomes, by upstream's own account (common/build.go): its script failed, it ran past its
+# timeout, or someone cancelled it. An alert on the runner's health must never count them.
+THE_JOB_S_OWN = {"script_failure", "job_execution_timeout", "job_canceled"}
 MONITORED = copy.deepcopy(K8S_FLEET)
 MONITORED["hosts"]["cluster"]["kubernetes"]["monitoring"] = {
     "namespace": "monitoring",
@@ -78,6 +98,48 @@ def test_every_rule_parses_and_the_file_is_a_rules_file() -> None:
         assert 'job="gitlab-runner"' in rule["expr"]
     with pytest.raises(ValueError):
         promql_parser.parse("sum(rate(x[5m])")  # the parser does refuse broken PromQL
+
+
+def _selectors(node: Any) -> Iterator[Any]:
+    """Every vector selector of a parsed PromQL expression, wherever it sits in the tree."""
+    if hasattr(node, "matchers") and hasattr(node, "offset"):
+        yield node
+    for attribute in ("lhs", "rhs", "expr", "vector_selector"):
+        if (child := getattr(node, attribute, None)) is not None:
+            yield from _selectors(child)
+    for arg in getattr(node, "args", None) or ():
+        yield from _selectors(arg)
+
+
+def _failure_reasons(expr: str) -> list[str]:
+    """The failure_reason values a rule's expression names, from the parsed selectors (alternations split)."""
+    names: list[str] = []
+    for selector in _selectors(promql_parser.parse(expr)):
+        for matcher in selector.matchers.matchers:
+            if matcher.name == "failure_reason":
+                assert str(matcher.op) in {"MatchOp.Equal", "MatchOp.Re"}, "reasons are named, never excluded"
+                assert re.fullmatch(r"[a-z_]+(\|[a-z_]+)*", matcher.value), "plain names, no patterns"
+                names += matcher.value.split("|")
+    return names
+
+
+def test_the_failed_jobs_rule_names_only_reasons_the_runner_reports() -> None:
+    document = yaml.safe_load(monitoring.rules_file())
+    rules = {rule["alert"]: rule for group in document["groups"] for rule in group["rules"]}
+    named = _failure_reasons(rules["GitLabRunnerJobsFailing"]["expr"])
+    unknown = set(named) - UPSTREAM_FAILURE_REASONS
+    assert not unknown, f"not a gitlab-runner v19.3.0 failure reason: {sorted(unknown)}"
+    assert len(named) == len(set(named))
+    assert {"runner_system_failure", "runner_external_dependency_failure"} <= set(named)
+    assert not set(named) & THE_JOB_S_OWN
+    for rule in rules.values():
+        assert set(_failure_reasons(rule["expr"])) <= UPSTREAM_FAILURE_REASONS, rule["alert"]
+
+
+def test_the_failure_reason_table_is_the_pinned_runner_s() -> None:
+    assert versions.RUNNER_VERSION == "v19.3.0", "a new runner line: re-read its failure reasons, then this test"
+    assert set(monitoring.RUNNER_FAILURE_REASONS) == UPSTREAM_FAILURE_REASONS
+    assert not {r for r in THE_JOB_S_OWN if monitoring.RUNNER_FAILURE_REASONS[r]}
 
 
 def test_the_shipped_docker_rules_file_is_the_generated_one() -> None:

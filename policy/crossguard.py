@@ -1,14 +1,18 @@
 """The adapter between CrossGuard and runner-fleet's rules: no `pulumi_policy` import, so it is tested anywhere.
 
-The pack (`__main__.py`, `pack.py`) hands each resource's type, name, URN, options and `props` (its inputs, as
-an unknown-checking proxy that raises on a value not known during preview) to `declared`, which returns the
+The pack (`__main__.py`, `runner_fleet_pack.py`) hands each resource's type, name, URN, options and `props` (its
+inputs, as an unknown-checking proxy that raises on a value not known during preview) to `declared`, which returns the
 `components.policy.resources.Declared` the rules read: secrets (`pulumi_policy.Secret`) become `Secret`,
-values unknown during preview become `UNKNOWN` (a rule skips what it cannot see). The stack's tier comes from
-its stack file, found by the stack name in the URN, read as plain YAML (the tier is never a secret).
+values unknown during preview become `UNKNOWN` (a rule skips what it cannot see). Under the real engine
+pulumi-policy hands `Analyze` and `AnalyzeStack` every secret unwrapped, so the pack carries only the rules that
+judge what is visible there (`Rule.gate_only` ones stay in the offline plan). The stack's tier comes from its stack
+file, found by the stack name in the URN in `stacks/` (or in the directory `RUNNER_FLEET_POLICY_STACKS` names,
+for stack files kept elsewhere, e.g. by tests), read as plain YAML (the tier is never a secret).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,8 @@ from components.policy.resources import UNKNOWN, Declared, Secret
 from components.policy.rules import Exempt, Rule
 
 ROOT = Path(__file__).resolve().parents[1]
+STACKS_ENV = "RUNNER_FLEET_POLICY_STACKS"
+"""Environment variable naming the directory of the stack files (default: the project's `stacks/`)."""
 # pulumi_policy/proxy.py: the sentinels of values unknown during preview, one per type.
 UNKNOWN_SENTINELS = frozenset(
     {
@@ -70,8 +76,14 @@ def stack_of(urn: str) -> str:
     return urn.split("::", 1)[0].split(":")[-1]
 
 
-def tier_of(stack: str, stacks: Path = ROOT / "stacks") -> Tier:
+def stacks_dir() -> Path:
+    """Where the pack looks for `Pulumi.<stack>.yaml`: `$RUNNER_FLEET_POLICY_STACKS`, else the project's stacks/."""
+    return Path(os.environ.get(STACKS_ENV) or ROOT / "stacks")
+
+
+def tier_of(stack: str, stacks: Path | None = None) -> Tier:
     """The stack's tier as its stack file says (the project default when it says nothing, or cannot be read)."""
+    stacks = stacks_dir() if stacks is None else stacks
     try:
         document = yaml.safe_load((stacks / f"Pulumi.{stack}.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
@@ -81,9 +93,7 @@ def tier_of(stack: str, stacks: Path = ROOT / "stacks") -> Tier:
     return Tier(value) if value in {t.value for t in Tier} else Tier.DEVELOPMENT
 
 
-def findings(
-    rule: Rule, resources: list[Declared], stack: str, stacks: Path = ROOT / "stacks"
-) -> list[tuple[str, str]]:
+def findings(rule: Rule, resources: list[Declared], stack: str, stacks: Path | None = None) -> list[tuple[str, str]]:
     """(resource name, message) for every finding of `rule` the pack reports: none when the stack's tier is not
     one the rule applies to; exemptions (a retiring registration) are never reported as violations."""
     if rule.tiers is not None and tier_of(stack, stacks) not in rule.tiers:

@@ -20,8 +20,10 @@ from runner_fleet_pack import policies
 from components.policy.rules import RULES
 
 
-def args(resource_type: str, name: str, props: dict, stack: str = "prod") -> ResourceValidationArgs:
-    opts = PolicyResourceOptions(False, [], False, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+def args(
+    resource_type: str, name: str, props: dict, stack: str = "prod", secret_outputs: tuple[str, ...] = ()
+) -> ResourceValidationArgs:
+    opts = PolicyResourceOptions(False, [], False, [], PolicyCustomTimeouts(0, 0, 0), list(secret_outputs), None)
     urn = f"urn:pulumi:{stack}::runner-fleet::{resource_type}::{name}"
     return ResourceValidationArgs(resource_type, unknown_checking_proxy(props), urn, name, opts, None, None, None)
 
@@ -55,7 +57,9 @@ def findings(policy_name: str, validation_args: ResourceValidationArgs | StackVa
 
 def main() -> None:
     built = policies()
-    assert [p.name for p in built] == [r.id for r in RULES], [p.name for p in built]
+    # Every rule but the gate-only ones (whether an input arrived wrapped as a secret: pulumi-policy unwraps them).
+    assert [p.name for p in built] == [r.id for r in RULES if not r.gate_only], [p.name for p in built]
+    assert "secret-inputs-wrapped" not in {p.name for p in built}
     levels = {p.name: p.enforcement_level for p in built}
     assert (
         levels["no-privileged"] == EnforcementLevel.MANDATORY and levels["tcp-without-tls"] == EnforcementLevel.ADVISORY
@@ -66,11 +70,25 @@ def main() -> None:
     assert not findings("no-privileged", args(container, "host-a-manager", {"privileged": False, "name": "m"}))
     # A value unknown during preview is skipped, not an error; a secret is read through.
     preview = {"privileged": False, "uploads": UNKNOWN_STRING_VALUE, "name": "w"}
-    assert not findings("secrets-stay-secret", args(container, "host-a-config-writer", preview))
-    plain_config = {"stringData": {"config.toml": 'concurrent = 1\n[[runners]]\nname = "x"\n'}}
-    assert findings("secrets-stay-secret", args("kubernetes:core/v1:Secret", "host-k-config", plain_config))
-    secret_config = {"stringData": Secret({"config.toml": 'concurrent = 1\n[[runners]]\nname = "x"\n'})}
-    assert not findings("secrets-stay-secret", args("kubernetes:core/v1:Secret", "host-k-config", secret_config))
+    assert not findings("no-host-paths-for-jobs", args(container, "host-a-config-writer", preview))
+    # secrets-stay-secret judges what CrossGuard shows: the secret outputs and the type that carries config.toml
+    # (the values arrive unwrapped, so a plain config.toml here is what every real stack looks like).
+    toml = {"config.toml": 'concurrent = 1\n[[runners]]\nname = "x"\n'}
+    k8s_secret, config_map = "kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap"
+    sdk_outputs = ("data", "stringData")  # what pulumi-kubernetes asks for every Secret
+    assert not findings(
+        "secrets-stay-secret", args(k8s_secret, "host-k-config", {"stringData": toml}, "prod", sdk_outputs)
+    )
+    assert not findings(
+        "secrets-stay-secret", args(k8s_secret, "host-k-config", {"stringData": Secret(toml)}, "prod", sdk_outputs)
+    )
+    assert findings("secrets-stay-secret", args(k8s_secret, "host-k-config", {"stringData": toml}))
+    assert findings("secrets-stay-secret", args(config_map, "host-k-config", {"data": toml}))
+    user_runner = "gitlab:index/userRunner:UserRunner"
+    assert findings("secrets-stay-secret", args(user_runner, "runner-r", {})) == [
+        "runner-r: the runner token must be a secret output (additionalSecretOutputs)"
+    ]
+    assert not findings("secrets-stay-secret", args(user_runner, "runner-r", {}, "prod", ("token",)))
     runner = {"accessLevel": "not_protected", "maximumTimeout": 3600}
     assert not findings(
         "production-protected-refs-only", args("gitlab:index/userRunner:UserRunner", "r", runner, "dev")

@@ -2,7 +2,9 @@
 
 The records of a mock-engine run become `policy.resources.Declared` (a secret input is a `Secret`, as the
 engine has it); the stack's tier is read from its config as the program would read it. Mandatory violations
-make the plan command exit 3 after writing its output; advisory ones are printed as warnings.
+make the plan command exit 3 after writing its output; advisory ones are printed as warnings. The gate runs every
+rule, the gate-only ones too (`Rule.gate_only`: whether an input reached the engine wrapped as a secret, which only
+these records show: the CrossGuard pack sees secrets unwrapped and leaves those rules out).
 """
 
 from __future__ import annotations

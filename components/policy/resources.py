@@ -106,3 +106,8 @@ def runner_entries(resources: list[Declared]) -> Iterator[tuple[ConfigFile, dict
 def where(config: ConfigFile, entry: Mapping[str, Any]) -> str:
     """How a finding names a runner entry: the resource that carries its config.toml, and the runner's name."""
     return f"{config.resource.name} (runner {entry.get('name')})"
+
+
+def resource_named(finding: str) -> str:
+    """The resource a finding is about: itself, or for a runner entry (`where`) the resource carrying it."""
+    return finding.split(" (runner ", 1)[0]

@@ -34,6 +34,9 @@ CONTAINER = "docker:index/container:Container"
 USER_RUNNER = "gitlab:index/userRunner:UserRunner"
 VARIABLES = ("gitlab:index/projectVariable:ProjectVariable", "gitlab:index/groupVariable:GroupVariable")
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+KUBE_DATA_KEYS = ("data", "binaryData", "stringData")
 UNCONFINED_OPTS = {"seccomp=unconfined", "apparmor=unconfined"}
 CONFINED_CONTEXTS = (
     "pod_security_context",
@@ -132,21 +135,40 @@ def buildkit_build_non_root(resources: list[Declared]) -> Iterator[Finding]:
             )
 
 
+def _carries_config_toml(res: Declared, key: str) -> bool:
+    data = plain(res.inputs.get(key))
+    return isinstance(data, dict) and "config.toml" in data
+
+
 def secrets_stay_secret(resources: list[Declared]) -> Iterator[Finding]:
+    """What the engine is told to keep secret, judged from what every runner of the rules sees: resource types,
+    property names and `additionalSecretOutputs` (CrossGuard receives secret inputs unwrapped, so whether a value
+    arrived wrapped is `secret_inputs_wrapped`'s, checked offline)."""
+    for res in resources:
+        if res.type == USER_RUNNER and "token" not in res.secret_outputs:
+            yield res.name, "the runner token must be a secret output (additionalSecretOutputs)"
+        for key in KUBE_DATA_KEYS:
+            if res.type == K8S_SECRET and _carries_config_toml(res, key) and key not in res.secret_outputs:
+                yield res.name, f"the Secret that carries config.toml keeps {key} a secret output"
+            if res.type == CONFIG_MAP and _carries_config_toml(res, key):
+                yield res.name, "config.toml carries runner tokens: a Kubernetes Secret carries it, never a ConfigMap"
+
+
+def secret_inputs_wrapped(resources: list[Declared]) -> Iterator[Finding]:
+    """Gate-only: whether a value reaches the engine wrapped as a secret is visible in the offline plan only
+    (pulumi-policy hands Analyze and AnalyzeStack every secret unwrapped)."""
     for config in config_files(resources):
         if not config.secret:
             yield config.resource.name, "config.toml carries runner tokens and must reach the engine as a secret"
     for res in resources:
-        if res.type == USER_RUNNER and "token" not in res.secret_outputs:
-            yield res.name, "the runner token must be a secret output (additionalSecretOutputs)"
         value = res.inputs.get("value")
         hidden = res.inputs.get("masked") is True or res.inputs.get("hidden") is True
         if res.type in VARIABLES and hidden and not isinstance(value, Secret):
             yield res.name, "a masked variable's value must reach the engine as a secret"
-        for key in ("caMaterial", "certMaterial", "keyMaterial", "kubeconfig"):
+        for key in ("caMaterial", "certMaterial", "keyMaterial", "kubeconfig", "token"):
             if (
                 res.type.startswith("pulumi:providers:")
-                and key in res.inputs
+                and res.inputs.get(key) not in (None, "")  # given empty, so the environment cannot fill it
                 and not isinstance(res.inputs[key], Secret)
             ):
                 yield res.name, f"{key} must reach the engine as a secret"
@@ -206,7 +228,7 @@ def production_masked_protected(resources: list[Declared]) -> Iterator[Finding]:
 def tcp_without_tls(resources: list[Declared]) -> Iterator[Finding]:
     for res in resources:
         host = str(plain(res.inputs.get("host", "")))
-        tls = any(k in res.inputs for k in ("caMaterial", "certPath"))
+        tls = any(plain(res.inputs.get(k)) for k in ("caMaterial", "certPath"))  # present but empty is no TLS
         if res.type == "pulumi:providers:docker" and host.startswith("tcp://") and not tls:
             yield res.name, "tcp:// without TLS: an unencrypted Docker API is root on that host"
 
@@ -247,6 +269,9 @@ class Rule:
     whole_stack: bool = False
     """The rule relates resources to each other (a manager and its NetworkPolicy), so CrossGuard runs it over the
     whole stack (a stack validation policy) instead of one resource at a time."""
+    gate_only: bool = False
+    """The rule needs what only the offline plan sees (whether an input reached the engine wrapped as a secret:
+    pulumi-policy unwraps every secret before a policy reads it), so the CrossGuard pack leaves it out."""
 
 
 PRODUCTION = frozenset({Tier.PRODUCTION})
@@ -267,7 +292,18 @@ RULES: tuple[Rule, ...] = (
         listener_out_of_jobs_reach,
         whole_stack=True,
     ),
-    Rule("secrets-stay-secret", "Runner tokens, config.toml and secret values are secrets.", secrets_stay_secret),
+    Rule(
+        "secrets-stay-secret",
+        "Runner tokens are secret outputs; config.toml travels in a Kubernetes Secret, never a ConfigMap.",
+        secrets_stay_secret,
+    ),
+    Rule(
+        "secret-inputs-wrapped",
+        "config.toml, masked variables' values, TLS material, kubeconfigs and tokens reach the engine as secrets "
+        "(offline plan only: CrossGuard receives them unwrapped).",
+        secret_inputs_wrapped,
+        gate_only=True,
+    ),
     Rule("images-pinned", "Every image is pinned by a version tag or a digest, never latest.", images_pinned),
     Rule(
         "production-protected",

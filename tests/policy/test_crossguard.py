@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from components.model import Tier
 from components.policy.resources import UNKNOWN, Secret
 from components.policy.rules import RULES, evaluate
-from policy.crossguard import UNKNOWN_SENTINELS, declared, findings, plain_props, stack_of, tier_of
+from policy.crossguard import STACKS_ENV, UNKNOWN_SENTINELS, declared, findings, plain_props, stack_of, tier_of
 from tests.conftest import ROOT
 
 
@@ -63,3 +65,13 @@ def test_the_pack_reports_findings_for_the_stack_s_tier_and_never_an_exemption(t
         ("runner-x", "a production registration or variable is protected against deletion (protect: true)")
     ]
     assert findings(protected, [active], "dev", tmp_path) == [], "production rules skip other tiers"
+
+
+def test_the_stack_files_directory_can_be_moved_for_tests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "Pulumi.elsewhere.yaml").write_text("config:\n  runner-fleet:tier: production\n")
+    monkeypatch.delenv(STACKS_ENV, raising=False)
+    assert tier_of("prod") is Tier.PRODUCTION, "by default: the project's stacks/"
+    assert tier_of("elsewhere") is Tier.DEVELOPMENT
+    monkeypatch.setenv(STACKS_ENV, str(tmp_path))
+    assert tier_of("elsewhere") is Tier.PRODUCTION
+    assert tier_of("prod") is Tier.DEVELOPMENT, "only the named directory is read"

@@ -232,6 +232,23 @@ TAMPERED: list[tuple[str, Tamper, str]] = [
             else r
             for r in rs
         ],
+        "secret-inputs-wrapped",
+    ),
+    (
+        "config.toml in a ConfigMap",
+        lambda rs: [
+            dataclasses.replace(
+                r, type="kubernetes:core/v1:ConfigMap", inputs={**r.inputs, "data": plain(r.inputs["stringData"])}
+            )
+            if r.name == K8S_SECRET
+            else r
+            for r in rs
+        ],
+        "secrets-stay-secret",
+    ),
+    (
+        "config.toml Secret without its secret outputs",
+        lambda rs: [dataclasses.replace(r, secret_outputs=()) if r.name == K8S_SECRET else r for r in rs],
         "secrets-stay-secret",
     ),
     (
@@ -496,3 +513,24 @@ def test_a_paused_unprotected_production_registration_is_on_its_way_out(plan: Pl
     values["runners"]["unit"]["paused"] = False
     found = evaluate(_declared(plan, values), Tier.PRODUCTION)
     assert [v.resource for v in found if v.mandatory and v.rule == "production-protected"] == ["runner-unit"]
+
+
+def _unwrapped(resources: list[Declared]) -> list[Declared]:
+    """The resources as CrossGuard shows them: pulumi-policy unwraps every secret before a policy reads it."""
+    return [dataclasses.replace(r, inputs=plain(r.inputs)) for r in resources]
+
+
+@pytest.mark.parametrize(("case", "tamper", "rule"), TAMPERED, ids=[c[0] for c in TAMPERED])
+def test_the_pack_s_rules_judge_alike_whether_secrets_arrive_wrapped_or_not(
+    plan: Plan, case: str, tamper: Tamper, rule: str
+) -> None:
+    resources = tamper(copy.deepcopy(_declared(plan, K8S_MIXED)))
+    for carried in (r for r in RULES if not r.gate_only):
+        assert list(carried.check(resources)) == list(carried.check(_unwrapped(resources))), (case, carried.id)
+
+
+def test_the_gate_only_rule_could_not_hold_under_crossguard(plan: Plan) -> None:
+    (wrapped,) = [r for r in RULES if r.gate_only]
+    resources = _declared(plan, K8S_MIXED)
+    assert list(wrapped.check(resources)) == []
+    assert list(wrapped.check(_unwrapped(resources))), "it would fail every stack in the pack"

@@ -20,7 +20,6 @@ from components.docker_host import DockerRunnerHost, DockerRunnerHostArgs
 from components.kubernetes_host import KubernetesRunnerHost, KubernetesRunnerHostArgs
 from components.model import ManagerSpec, ScopeKind
 from components.registration import RunnerRegistration, RunnerRegistrationArgs
-from components.render.config_toml import RETIRING_SUFFIX
 from components.spec import FleetConfig
 from components.targets import DockerTarget, KubernetesTarget
 
@@ -67,13 +66,12 @@ class RunnerFleet(pulumi.ComponentResource):
 
         managers: dict[str, pulumi.Output[str]] = {}
         for manager in spec.managers:
+            # Each manager polls its runners' current registrations only; a retiring one is paused after the host
+            # (its config.toml without it) is in place, and feeds nothing, so the order has no cycle.
             tokens = {r.key: registrations[r.key].token for r in manager.runners}
-            tokens |= {
-                r.key + RETIRING_SUFFIX: token
-                for r in manager.runners
-                if (token := registrations[r.key].retiring_token) is not None
-            }
-            managers[manager.host.key] = self._host(manager, tokens, config.secrets)
+            host, managers[manager.host.key] = self._host(manager, tokens, config.secrets)
+            for runner in manager.runners:
+                registrations[runner.key].retire(after=[host])
 
         if spec.variables:
             CiVariables(
@@ -88,24 +86,26 @@ class RunnerFleet(pulumi.ComponentResource):
 
     def _host(
         self, manager: ManagerSpec, tokens: Mapping[str, pulumi.Output[str]], secrets: Mapping[str, pulumi.Output[str]]
-    ) -> pulumi.Output[str]:
-        """The host's provider and manager component, by where the manager runs; returns the manager's name."""
+    ) -> tuple[pulumi.Resource, pulumi.Output[str]]:
+        """The host's provider and manager component, by where the manager runs; returns it and the manager's name."""
         name, key, child = f"host-{manager.host.key}", manager.host.key, pulumi.ResourceOptions(parent=self)
         target = manager.host.target
         match target:
             case DockerTarget():
                 docker = providers.docker_provider(key, target, secrets, child)
-                return DockerRunnerHost(
+                docker_host = DockerRunnerHost(
                     name,
                     DockerRunnerHostArgs(manager=manager, tokens=tokens, secrets=secrets),
                     pulumi.ResourceOptions(parent=self, providers=[docker]),
-                ).manager_name
+                )
+                return docker_host, docker_host.manager_name
             case KubernetesTarget():
                 cluster = providers.kubernetes_provider(key, target, secrets, child)
-                return KubernetesRunnerHost(
+                cluster_host = KubernetesRunnerHost(
                     name,
                     KubernetesRunnerHostArgs(manager=manager, target=target, tokens=tokens, secrets=secrets),
                     pulumi.ResourceOptions(parent=self, providers=[cluster]),
-                ).manager_name
+                )
+                return cluster_host, cluster_host.manager_name
             case _:
                 assert_never(target)

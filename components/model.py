@@ -34,7 +34,8 @@ RETIRING = " (retiring)"
 unprotected on purpose so that the next `pulumi up` can remove it (the production policies exempt it)."""
 
 DEFAULT_JOB_TIMEOUT = 3600
-"""Seconds: GitLab's default project job timeout, assumed for a runner without `maximumTimeout`."""
+"""Seconds: GitLab's default project job timeout, declared as the maximum timeout of a runner without `maximumTimeout`
+(the provider cannot clear the value, so unset must still be a value the drain and the rotation's pause agree with)."""
 
 DRAIN_MARGIN_SECONDS = 60
 """Seconds a manager gets after its longest job: upload logs and artifacts, unregister, exit."""
@@ -223,7 +224,7 @@ class RunnerSpec:
     paused: bool = False
     """Registered but takes no jobs; off by default."""
     maximum_timeout: int | None = None
-    """Seconds a job may run at most (>= 600); unset: the project's timeout (DEFAULT_JOB_TIMEOUT assumed)."""
+    """Seconds a job may run at most (>= 600); unset: DEFAULT_JOB_TIMEOUT, declared to GitLab all the same."""
     limit: int = 0
     """Concurrent jobs of this runner; 0 (the default) means no limit beyond the host's `concurrent`."""
     pull_policy: PullPolicy = PullPolicy.ALWAYS

@@ -8,6 +8,7 @@ https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -41,26 +42,41 @@ def description(stack: str, runner_key: str) -> str:
 
 
 class RunnerRegistration(pulumi.ComponentResource):
+    """A runner's current registration, declared at construction; during a rotation's retiring window, the previous
+    generation's too, declared by `retire` once the host that served it exists."""
+
     token: pulumi.Output[str]
     runner_id: pulumi.Output[str]
-    retiring_token: pulumi.Output[str] | None
+    retiring: Registration | None
+    """The previous generation's registration while its retiring window lasts (components/rotation.py), else None."""
 
     def __init__(self, name: str, args: RunnerRegistrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:registration:RunnerRegistration", name, None, opts)
+        self._args = args
         runner = args.runner
         # Without rotation, one registration named like the component; with it, the current generation's slot and,
         # during its retiring window, the previous generation's (components/rotation.py).
         planned = registrations(name, runner.rotation, paused=runner.paused, protect=args.protect)
-        declared = [self._user_runner(r, args) for r in planned]
-        active = declared[0]
+        active = self._user_runner(planned[0], args)
+        self.retiring = planned[1] if len(planned) > 1 else None
         self.token = secret(active.token)  # secret end to end, whatever the engine does with secret outputs
         self.runner_id = active.id
-        self.retiring_token = secret(declared[1].token) if len(declared) > 1 else None
         self.register_outputs({"runnerId": self.runner_id})
 
-    def _user_runner(self, planned: Registration, args: RunnerRegistrationArgs) -> gitlab.UserRunner:
-        """One registration. A retiring one is paused (no new jobs; the manager still serves its running ones)
-        and unprotected, so that the run that removes it after its pause is not refused."""
+    def retire(self, after: Sequence[pulumi.Resource]) -> gitlab.UserRunner | None:
+        """Declare the retiring registration (if any) after `after`: the host whose manager served it, and whose
+        config.toml no longer lists it. Its pause is then applied once the manager polls the current registration
+        only, never while the manager still serves nothing but a paused runner. Its token feeds nothing (the host
+        takes the current registration's only), so the dependency cannot close a cycle."""
+        if self.retiring is None:
+            return None
+        return self._user_runner(self.retiring, self._args, after)
+
+    def _user_runner(
+        self, planned: Registration, args: RunnerRegistrationArgs, after: Sequence[pulumi.Resource] = ()
+    ) -> gitlab.UserRunner:
+        """One registration. A retiring one is paused (no new jobs; its running ones finish) and unprotected, so
+        that the run that removes it after its window is not refused."""
         runner, kind, retiring = args.runner, args.runner.scope.kind, planned.retiring
         generation = f" generation {runner.rotation.generation - retiring}" if runner.rotation else ""
         return gitlab.UserRunner(
@@ -78,10 +94,16 @@ class RunnerRegistration(pulumi.ComponentResource):
             locked=runner.locked,
             paused=planned.paused,
             access_level=runner.access_level.value,
-            maximum_timeout=runner.maximum_timeout,
+            # Always declared: the provider's maximum_timeout is Optional+Computed (UseStateForUnknown) and its
+            # Update sends only what is declared, so a removed maximumTimeout would leave GitLab's old value in place.
+            # Unset means the one hour the drain and the rotation's pause assume, and GitLab then holds jobs to it.
+            maximum_timeout=runner.job_timeout,
             # A retiring registration keeps the scope its running jobs started under: a scope move replaces only the
             # current one (replacing the retiring one too would delete it, jobs and all, at the end of the run).
             opts=pulumi.ResourceOptions(
-                parent=self, protect=planned.protect, ignore_changes=list(SCOPE_INPUTS) if retiring else None
+                parent=self,
+                protect=planned.protect,
+                ignore_changes=list(SCOPE_INPUTS) if retiring else None,
+                depends_on=list(after) or None,
             ),
         )

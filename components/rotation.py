@@ -5,16 +5,23 @@ generation g. Each runner has two registration slots, `a` (the resource named as
 rotation on keeps the current registration when g is even) and `b`; generation g lives in slot a when g is even,
 in slot b when it is odd. At any moment `t`, with `into` = t - start of generation g:
 
-- generation g's registration is declared active (a new one, with a new token, when the generation begins);
-- while `into < 2 x pause` (the *retiring window*), generation g-1's registration is still declared, paused (no new
-  jobs) and unprotected, and the manager still serves it, so its running jobs finish;
+- generation g's registration is declared active (a new one, with a new token, when the generation begins), and it
+  is the only one in the manager's config.toml;
+- while `into < retiring_seconds(pause)` (the *retiring window*), generation g-1's registration is still declared,
+  paused (no new jobs) and unprotected, after the host's configuration (`depends_on`), so that it is paused only once
+  the manager polls the new one;
 - afterwards it is no longer declared: the next `pulumi up` removes it.
 
-`pause` is the runner's longest possible job plus the drain margin. If `pulumi up` runs at least once every
-`pause` seconds (a scheduled pipeline), the first run of a generation pauses g-1 within `pause` of its start,
-and any run that removes it comes at least `2 x pause` after that start: g-1 has then been paused for longer than
-its longest job, and it was unprotected by an earlier run. There are never more than two registrations, and
-never none. The moment is the wall clock; the offline plan's `--now` plans any other (`at`).
+`pause` is the runner's longest possible job plus the drain margin. `pulumi up` runs at least once every
+`SCHEDULE_SECONDS` (the rotation schedule, ci/schedules.yml), and the window is `pause + max(pause,
+SCHEDULE_SECONDS)`. So a run falls inside every window: the first run of generation g, at most `max(pause,
+SCHEDULE_SECONDS)` after its start, unprotects g-1 and takes it out of config.toml (the manager stops polling it;
+jobs that already run keep running: gitlab-runner's running builds hold their own copy of the runner's settings and
+report with their job token), then pauses it. Any run that removes it comes at or after the window's end, so at least
+`pause` after that first run: longer than its longest job. A protected g-1 is therefore always unprotected by an
+earlier run, and no job is cut short, whatever the schedule's phase and however many other runs (deploys) happen.
+There are never more than two registrations, and never none. The moment is the wall clock; the offline plan's
+`--now` plans any other (`at`).
 """
 
 from __future__ import annotations
@@ -29,6 +36,11 @@ NOW_ENV = "RUNNER_FLEET_NOW"
 only): a pipeline sets it once (`CI_PIPELINE_CREATED_AT`) so that all its jobs decide rotation alike."""
 DAY = 86400
 SLOTS = ("a", "b")
+SCHEDULE_SECONDS = 1800
+"""The longest time between two `pulumi up` runs of a rotating stack that the retiring windows are sized for: the
+rotation schedule (`RUNNER_FLEET_SCHEDULE=rotate`, ci/schedules.yml) runs every 30 minutes. A slower schedule can
+miss a short window: the previous registration then goes without a pause (an unprotected stack loses its running
+jobs) or, protected, is never unprotected and every later run is refused until that slot comes round again."""
 
 
 @dataclass(frozen=True)
@@ -78,18 +90,27 @@ def at(moment: datetime) -> Iterator[None]:
         _planned.pop()
 
 
+def retiring_seconds(pause_seconds: int) -> int:
+    """How long the previous generation's registration stays declared after a generation begins: long enough that
+    the first run after the start (at most `max(pause, SCHEDULE_SECONDS)` later) sees it, and that it then stays
+    out of use for at least `pause` more before a run removes it."""
+    return pause_seconds + max(pause_seconds, SCHEDULE_SECONDS)
+
+
 def rotation_at(moment: datetime, days: int, pause_seconds: int) -> Rotation:
     """The rotation state of a runner rotating every `days` days whose registrations pause for `pause_seconds`."""
     generation, into = divmod(int(moment.timestamp()), days * DAY)
-    return Rotation(generation=generation, retiring=into < 2 * pause_seconds)
+    return Rotation(generation=generation, retiring=into < retiring_seconds(pause_seconds))
 
 
 def window_problem(days: int, pause_seconds: int) -> str | None:
-    """A period must hold its retiring window (twice the pause) with room to spare."""
-    if 2 * pause_seconds >= days * DAY:
+    """A period must hold its retiring window with room to spare."""
+    window = retiring_seconds(pause_seconds)
+    if window >= days * DAY:
         return (
-            f"{days} day(s) is too short: a rotation keeps the old registration paused for twice its longest job "
-            f"plus the drain margin ({2 * pause_seconds} s); rotate less often"
+            f"{days} day(s) is too short: a rotation keeps the old registration for {window} s (its longest job plus "
+            f"the drain margin, plus the longer of that and the rotation schedule's {SCHEDULE_SECONDS} s); rotate "
+            "less often"
         )
     return None
 

@@ -71,3 +71,9 @@ def test_registration_settings_and_secret_token() -> None:
     assert user_runner.parent == component.urn
     assert result.outputs["token"] == "[secret]"
     assert result.outputs["id"].isdigit()
+
+
+def test_a_runner_without_maximum_timeout_declares_the_hour_the_drain_assumes() -> None:
+    """Declared even when unset: the provider keeps GitLab's old value for an input the program stops declaring."""
+    (user_runner,) = of_type(_register(_runner()), USER_RUNNER)
+    assert user_runner.display_inputs["maximumTimeout"] == 3600  # README: runners without maximumTimeout: one hour

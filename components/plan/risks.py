@@ -80,6 +80,23 @@ def _registration_risk(step: Mapping[str, Any], old: Mapping[str, Any], new_time
     return None
 
 
+def _timeout_risk(step: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any] | None) -> str | None:
+    """A registration whose maximumTimeout goes down (or is declared for the first time: GitLab had no limit of its
+    own for it) cuts the jobs of projects whose own timeout is longer. runner-fleet always declares it (unset: one
+    hour), because the provider keeps the old value when the input disappears."""
+    if old["type"] != USER_RUNNER or step["action"] != "update" or "maximumTimeout" not in step["changed"]:
+        return None
+    before, after = old.get("inputs", {}).get("maximumTimeout"), (new or {}).get("inputs", {}).get("maximumTimeout")
+    if after is None or (before is not None and int(after) >= int(before)):
+        return None
+    was = f"{int(before)} s" if before is not None else "no limit of its own"
+    return (
+        f"{old['name']}: GitLab stops this runner's jobs after {int(after)} s from now on (was: {was}); jobs of "
+        "projects with a longer timeout fail at that limit. Set runners.<runner>.maximumTimeout to keep longer jobs "
+        "(unset means one hour)"
+    )
+
+
 def _namespace_risk(step: Mapping[str, Any], old: Mapping[str, Any]) -> str | None:
     """The job namespace or the manager's RBAC changing while the old manager pod drains."""
     if old["type"] == NAMESPACE and step["action"] in ("replace", "delete") and old["name"].endswith("-job-namespace"):
@@ -103,6 +120,7 @@ def warnings(
 ) -> list[str]:
     """Every way the change cuts running jobs short, one line each."""
     old = {r["urn"]: r for r in base["resources"]}
+    now = {r["urn"]: r for r in new["resources"]}
     timeouts = {
         str(r["inputs"].get("description", "")): int(r["inputs"]["maximumTimeout"])
         for r in new["resources"]
@@ -116,6 +134,7 @@ def warnings(
         for risk in (
             _manager_risk(step, was, semantics),
             _registration_risk(step, was, timeouts),
+            _timeout_risk(step, was, now.get(step["urn"])),
             _namespace_risk(step, was),
         ):
             if risk is not None:

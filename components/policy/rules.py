@@ -245,7 +245,10 @@ def buildkit_runs_untagged(resources: list[Declared]) -> Iterator[Finding]:
 def runner_without_maximum_timeout(resources: list[Declared]) -> Iterator[Finding]:
     for res in resources:
         if res.type == USER_RUNNER and res.inputs.get("maximumTimeout") is None:
-            yield res.name, "no maximumTimeout: the drain assumes one hour, a longer job would be cut off"
+            yield res.name, (
+                "no maximumTimeout declared: GitLab keeps whatever value it had, and a job longer than the drain "
+                "(one hour without the key) would be cut off on replacement"
+            )
 
 
 def _json(value: Any) -> str:
@@ -345,7 +348,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "runner-without-maximum-timeout",
-        "Advisory: without maximumTimeout the drain assumes one hour; a longer job would be cut off on replacement.",
+        "Advisory: every registration declares maximumTimeout, so GitLab stops jobs within the drain (one hour by "
+        "default).",
         runner_without_maximum_timeout,
         advisory=True,
     ),

@@ -330,25 +330,18 @@ def document(
     }
 
 
-RETIRING_SUFFIX = "/retiring"
-"""Appended to a runner key: the token of its retiring registration (components/rotation.py)."""
-
-
 def token_keys(runner: RunnerSpec) -> tuple[str, ...]:
-    """The keys of the tokens a runner's entries need: its own, and its retiring registration's while it lasts."""
-    retiring = runner.rotation is not None and runner.rotation.retiring
-    return (runner.key, runner.key + RETIRING_SUFFIX) if retiring else (runner.key,)
+    """The keys of the tokens a runner's entries need: its current registration's only. A registration that token
+    rotation retires leaves config.toml when its window begins (components/rotation.py): the manager stops polling it,
+    and the jobs it already runs finish (each running build keeps its own copy of the runner's settings)."""
+    return (runner.key,)
 
 
 def _entry(
     manager: ManagerSpec, runner: RunnerSpec, tokens: Mapping[str, str], secrets: Mapping[str, str] | None, key: str
 ) -> dict[str, Any]:
-    """The [[runners]] entry for one registration: the retiring one is the same runner under its own token and
-    name (paused in GitLab, it takes no new jobs; the manager still serves its running ones)."""
-    entry = runner_entry(manager, runner, tokens[key], secrets)
-    if key != runner.key:
-        entry["name"] = f"{entry['name']}-retiring"
-    return entry
+    """The [[runners]] entry for one registration."""
+    return runner_entry(manager, runner, tokens[key], secrets)
 
 
 def placeholder_tokens(manager: ManagerSpec) -> dict[str, str]:

@@ -122,8 +122,8 @@ def warn_about(p: Problems, hosts: Mapping[str, HostSpec | None], runners: Itera
         if isinstance(target, DockerTarget) and target.scheme == "tcp" and not (target.tls or target.cert_path):
             p.warn(
                 f"hosts.{key}.docker",
-                "tcp:// without tls or certPath relies on DOCKER_CERT_PATH on the machine "
-                "running pulumi; an unencrypted Docker API is root on that host",
+                "tcp:// without tls or certPath talks to the Docker API unencrypted (DOCKER_CERT_PATH is ignored: "
+                "set certPath); an unencrypted Docker API is root on that host",
             )
 
 

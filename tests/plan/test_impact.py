@@ -249,3 +249,49 @@ def test_compare_refuses_another_stack_and_a_malformed_plan(tmp_path: Path, caps
     (tmp_path / "bad" / "plan.json").write_text(json.dumps({"resources": [1, 2], "hosts": {}, "stack": "test"}))
     code, _ = _plan(tmp_path, "again", fleet(), tmp_path / "bad")
     assert code == 2 and "not a plan output" in capsys.readouterr().err
+
+
+def test_removing_maximum_timeout_resets_gitlabs_value_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The provider's maximum_timeout is Optional+Computed with UseStateForUnknown, and its Update sends only the
+    inputs the program declares (terraform-provider-gitlab, resource_gitlab_user_runner.go): an input that
+    disappears keeps GitLab's old value. So removing the key must still declare a value, the one-hour default that
+    the drain assumes, and the report must say that jobs are now held to it."""
+    _, base = _plan(tmp_path, "base", fleet())
+    unset = fleet()
+    del unset["runners"]["images"]["maximumTimeout"]  # was 7200
+    capsys.readouterr()
+    code, out = _plan(tmp_path, "unset", unset, base)
+    declared = {
+        r["name"]: r["inputs"].get("maximumTimeout")
+        for r in json.loads((out / "plan.json").read_text())["resources"]
+        if r["type"] == "gitlab:index/userRunner:UserRunner"
+    }
+    assert code == 0 and declared["runner-images"] == 3600
+    (step,) = [s for s in _impact(out)["resources"] if s["name"] == "runner-images"]
+    assert (step["action"], step["changed"]) == ("update", ["maximumTimeout"])
+    (risk,) = [r for r in _warnings(capsys) if r.startswith("runner-images:")]
+    assert "after 3600 s" in risk and "was: 7200 s" in risk
+
+
+def test_a_stack_deployed_before_every_runner_declared_maximum_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first pulumi up after the upgrade sets the one-hour limit on runners without maximumTimeout, in place."""
+    _, base = _plan(tmp_path, "base", fleet())
+    document = json.loads((base / "plan.json").read_text())
+    for resource in document["resources"]:
+        if resource["type"] == "gitlab:index/userRunner:UserRunner" and resource["inputs"]["maximumTimeout"] == 3600:
+            del resource["inputs"]["maximumTimeout"]  # as the program declared them before
+    (base / "plan.json").write_text(json.dumps(document))
+    capsys.readouterr()
+    code, out = _plan(tmp_path, "upgraded", fleet(), base)
+    found = _impact(out)
+    changed = {s["name"]: (s["action"], s["changed"]) for s in found["resources"]}
+    assert code == 0 and changed == {
+        n: ("update", ["maximumTimeout"]) for n in ("runner-docs", "runner-shared", "runner-unit")
+    }
+    assert {k: v["effect"] for k, v in found["hosts"].items() if v["effect"] != "none"} == {}
+    risks = _warnings(capsys)
+    assert len(risks) == 3 and all("after 3600 s" in r and "no limit of its own" in r for r in risks), risks

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 OUT ?= plan/$(STACK)
 
-.PHONY: plan test lint format lock clean plan-diff policy bench
+.PHONY: plan test test-engine lint format lock clean plan-diff policy bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 plan: $(BIN)/.installed
 	$(BIN)/python -m components.plan --stack-file stacks/Pulumi.$(STACK).yaml --out $(OUT)
 
-test: $(BIN)/.installed
+# The pack's virtualenv too: tests/policy/test_analyzer.py runs the pack in it through pulumi-policy's analyzer.
+test: $(BIN)/.installed policy/venv/.installed
 	$(BIN)/python -m pytest -n 2
+
+# The real Docker engine lane (root; installs docker.io and busybox-static with apt when missing): a private dockerd,
+# the plans' containers created as the docker provider creates them and read back as its Read does (tests/engine).
+test-engine: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/engine
 
 # The CrossGuard pack's own virtualenv (pulumi-policy pins another protobuf), then its smoke test.
 policy/venv/.installed: policy/requirements.txt

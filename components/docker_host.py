@@ -55,7 +55,14 @@ RELOAD_COMMAND = "kill -HUP 1"
 # The manager needs none of these; docker.sock already makes it powerful, so keep the rest small. Spelled as the
 # engine stores them: the Go Docker SDK upper-cases, prefixes CAP_ and sorts before sending, and the provider's
 # Read returns the stored form; a bare name would replace the manager on every `pulumi up`.
-DROPPED_CAPABILITIES = ["CAP_AUDIT_WRITE", "CAP_MKNOD", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SETFCAP", "CAP_SYS_CHROOT"]
+DROPPED_CAPABILITIES = [
+    "CAP_AUDIT_WRITE",
+    "CAP_MKNOD",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SETFCAP",
+    "CAP_SYS_CHROOT",
+]
 
 
 @dataclass(frozen=True)

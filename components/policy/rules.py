@@ -245,9 +245,12 @@ def buildkit_runs_untagged(resources: list[Declared]) -> Iterator[Finding]:
 def runner_without_maximum_timeout(resources: list[Declared]) -> Iterator[Finding]:
     for res in resources:
         if res.type == USER_RUNNER and res.inputs.get("maximumTimeout") is None:
-            yield res.name, (
-                "no maximumTimeout declared: GitLab keeps whatever value it had, and a job longer than the drain "
-                "(one hour without the key) would be cut off on replacement"
+            yield (
+                res.name,
+                (
+                    "no maximumTimeout declared: GitLab keeps whatever value it had, and a job longer than the drain "
+                    "(one hour without the key) would be cut off on replacement"
+                ),
             )
 
 

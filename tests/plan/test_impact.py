@@ -295,3 +295,21 @@ def test_a_stack_deployed_before_every_runner_declared_maximum_timeout(
     assert {k: v["effect"] for k, v in found["hosts"].items() if v["effect"] != "none"} == {}
     risks = _warnings(capsys)
     assert len(risks) == 3 and all("after 3600 s" in r and "no limit of its own" in r for r in risks), risks
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_shipped_stack_compared_with_itself_changes_nothing(tmp_path: Path, stack: str) -> None:
+    """The second `pulumi up` as the impact report sees it: the same stack file planned again at the same moment
+    replaces, updates, reloads and drains nothing (what the real engine stores back is the Docker lane's to prove:
+    tests/engine)."""
+    source = Path(__file__).resolve().parents[2] / "stacks" / f"Pulumi.{stack}.yaml"
+    now = ["--now", "2027-01-02T05:00:00Z"]
+    base = tmp_path / "base"
+    assert main(["--stack-file", str(source), "--out", str(base), *now]) == 0
+    again = tmp_path / "again"
+    assert main(["--stack-file", str(source), "--out", str(again), "--compare", str(base), *now]) == 0
+    found = _impact(again)
+    assert found["resources"] == []
+    assert {h["effect"] for h in found["hosts"].values()} == {"none"}
+    assert {r["effect"] for r in found["runners"].values()} == {"none"}
+    assert "0 to create, 0 to update, 0 to replace, 0 to delete" in (again / "impact.md").read_text()

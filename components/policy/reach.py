@@ -50,6 +50,10 @@ def _job_networks(resources: list[Declared]) -> set[str]:
     }
 
 
+PROVIDER_DEFAULT_MODES = frozenset({"", "bridge", "default"})
+"""networkMode values under which the docker provider leaves a container on its networksAdvanced only."""
+
+
 def _docker_manager(res: Declared, job_networks: set[str]) -> Iterator[str]:
     inputs = plain(res.inputs)
     mode = str(inputs.get("networkMode") or "")
@@ -57,7 +61,11 @@ def _docker_manager(res: Declared, job_networks: set[str]) -> Iterator[str]:
     if isinstance(networks, Unknown):
         return
     names = {str(n.get("name")) for n in networks or [] if isinstance(n, dict)}
-    if not names or mode in ("host", "bridge", "default") or mode.startswith("container:"):
+    # `bridge` is the provider's default networkMode (its Check adds it to the inputs, its Read to the outputs),
+    # and with networksAdvanced the provider's Create disconnects the container from the default bridge before it
+    # joins those networks (terraform-provider-docker resourceDockerContainerCreate). So only another mode (host,
+    # container:<x>, a user-defined network) or no networksAdvanced at all puts the manager beside jobs.
+    if not names or mode not in PROVIDER_DEFAULT_MODES:
         yield "the manager shares a network with jobs; it joins its own network (networksAdvanced) only"
     if names & job_networks:
         yield f"job containers join the manager's network {sorted(names & job_networks)}"

@@ -65,7 +65,7 @@ def normalize(attr: Attr, value: Any) -> Any:
     return value
 
 
-def _sdk_name(tf_name: str, inputs: dict[str, str]) -> str:
+def sdk_name(tf_name: str, inputs: dict[str, str]) -> str:
     """The SDK input name of a Terraform attribute: the emulated renames, else camelCase."""
     renamed = {tf: sdk for sdk, tf in inputs.items()}
     return renamed.get(tf_name) or re.sub(r"_([a-z])", lambda m: m.group(1).upper(), tf_name)
@@ -80,7 +80,7 @@ def differences(
     found = []
     for tf_name, value in sorted(stored.items()):
         attr = schema[tf_name]
-        name = _sdk_name(tf_name, inputs)
+        name = sdk_name(tf_name, inputs)
         if name in ignore:
             continue
         if tf_name in declared:

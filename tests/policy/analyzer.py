@@ -5,13 +5,14 @@
 real), runs crossguard_analyzer.py in the pack's virtualenv (policy/venv, built by `make policy/venv/.installed`)
 and returns the analyzer's answer. How the engine fills the requests (pulumi/pulumi
 pkg/resource/deploy/step_generator.go, pkg/resource/plugin/analyzer_plugin.go):
-- `Analyze`: the resource's inputs (after the provider's Check: the mock engine has none), secrets kept in the
+- `Analyze`: the resource's inputs after the provider's Check (the mock engine has none: the docker schema's
+  defaults are added as the bridge's Check adds them, `_checked`), secrets kept in the
   wire wrapper `{4dabf1...: 1b4706..., value: ...}`, unknowns as the unknown sentinel, top-level `__` keys
   skipped; options: protect, ignoreChanges, deleteBeforeReplace, additionalSecretOutputs, customTimeouts in
   seconds, parent; the resource's provider with the provider's inputs. Providers and components are analyzed too.
-- `AnalyzeStack`: every resource with its outputs (here: its inputs, the outputs it names in
-  additionalSecretOutputs made secret; the provider-computed outputs, such as ids and tokens, are left out: no
-  rule reads them), parent and dependencies.
+- `AnalyzeStack`: every resource with its outputs (here: its checked inputs, which the docker provider's Read
+  returns as declared: the engine lane proves it, tests/engine; the outputs it names in additionalSecretOutputs
+  made secret; provider-computed outputs such as ids and tokens are left out), parent and dependencies.
 - `preview=True`: the first `pulumi preview` of a stack, when no runner token exists yet: every value built from a
   token (config.toml) is unknown. The mock engine knows its tokens, so they mark what a preview cannot know.
 """
@@ -32,6 +33,8 @@ from pulumi.runtime import rpc
 from components.plan import engine
 from components.plan.engine import PlanResult, Resource
 from policy.crossguard import STACKS_ENV
+from tests.engine.compare import sdk_name
+from tests.engine.provider import SCHEMAS
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_PYTHON = ROOT / "policy" / "venv" / "bin" / "python"
@@ -61,8 +64,21 @@ def _unknown_tokens(value: Any) -> Any:
     return value
 
 
-def _wire(inputs: dict[str, Any], preview: bool) -> dict[str, Any]:
+def _checked(resource_type: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs as the provider's Check returns them to the engine: pulumi-terraform-bridge's Check re-generates
+    them with the Terraform schema's defaults for what the program leaves unset (a container's networkMode
+    "bridge", restart "no", ...), and the engine analyzes and stores those. The defaults are the docker schema's as
+    the engine lane transcribes it (tests/engine/provider.py: every attribute the container's Read sets)."""
+    if resource_type not in SCHEMAS:
+        return inputs
+    renames, schema = SCHEMAS[resource_type]
+    defaults = {sdk_name(tf, renames): attr.default for tf, attr in schema.items() if attr.default is not None}
+    return defaults | inputs
+
+
+def _wire(inputs: dict[str, Any], preview: bool, resource_type: str = "") -> dict[str, Any]:
     props = {k: v for k, v in inputs.items() if not k.startswith("__")}  # MarshalOptions.SkipInternalKeys
+    props = _checked(resource_type, props)
     return _unknown_tokens(props) if preview else props
 
 
@@ -85,7 +101,7 @@ def material(result: PlanResult, *, preview: bool = False) -> dict[str, Any]:
     for res in result.resources:
         provider = providers.get(res.options.get("provider") or "")
         timeouts = res.options.get("customTimeouts") or {}
-        props = _wire(res.inputs, preview)
+        props = _wire(res.inputs, preview, res.type)
         resources.append(
             {
                 "urn": res.urn,

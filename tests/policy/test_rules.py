@@ -270,6 +270,11 @@ TAMPERED: list[tuple[str, Tamper, str]] = [
         "listener-out-of-jobs-reach",
     ),
     (
+        "manager also in a user-defined network by networkMode",
+        lambda rs: _with(rs, MANAGER, networkMode="jobs"),
+        "listener-out-of-jobs-reach",
+    ),
+    (
         "manager in the host network",
         lambda rs: _with(rs, MANAGER, networkMode="host"),
         "listener-out-of-jobs-reach",

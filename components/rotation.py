@@ -13,9 +13,9 @@ in slot b when it is odd. At any moment `t`, with `into` = t - start of generati
 - afterwards it is no longer declared: the next `pulumi up` removes it.
 
 `pause` is the runner's longest possible job plus the drain margin. `pulumi up` runs at least once every
-`SCHEDULE_SECONDS` (the rotation schedule, ci/schedules.yml), and the window is `pause + max(pause,
-SCHEDULE_SECONDS)`. So a run falls inside every window: the first run of generation g, at most `max(pause,
-SCHEDULE_SECONDS)` after its start, unprotects g-1 and takes it out of config.toml (the manager stops polling it;
+`SCHEDULE_SECONDS` (the rotation schedule, ci/schedules.yml), each run starting at most `LATE_SECONDS` late, and the
+window is `pause + max(pause, SCHEDULE_SECONDS + LATE_SECONDS)`. So a run falls inside every window: the first run of
+generation g, at most `SCHEDULE_SECONDS + LATE_SECONDS` after its start, unprotects g-1 and takes it out of config.toml (the manager stops polling it;
 jobs that already run keep running: gitlab-runner's running builds hold their own copy of the runner's settings and
 report with their job token), then pauses it. Any run that removes it comes at or after the window's end, so at least
 `pause` after that first run: longer than its longest job. A protected g-1 is therefore always unprotected by an
@@ -41,6 +41,10 @@ SCHEDULE_SECONDS = 1800
 rotation schedule (`RUNNER_FLEET_SCHEDULE=rotate`, ci/schedules.yml) runs every 30 minutes. A slower schedule can
 miss a short window: the previous registration then goes without a pause (an unprotected stack loses its running
 jobs) or, protected, is never unprotected and every later run is refused until that slot comes round again."""
+LATE_SECONDS = 900
+"""How late a scheduled run may start and still be planned for: GitLab's schedule worker, a queued runner and the
+resource group (a deploy holding it) delay the job, and the rotate job plans for its own start (the wall clock). The
+window counts it in, so a late first run still leaves the previous registration out of use for a whole pause."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,9 @@ def at(moment: datetime) -> Iterator[None]:
 
 def retiring_seconds(pause_seconds: int) -> int:
     """How long the previous generation's registration stays declared after a generation begins: long enough that
-    the first run after the start (at most `max(pause, SCHEDULE_SECONDS)` later) sees it, and that it then stays
+    the first run after the start (at most SCHEDULE_SECONDS + LATE_SECONDS later) sees it, and that it then stays
     out of use for at least `pause` more before a run removes it."""
-    return pause_seconds + max(pause_seconds, SCHEDULE_SECONDS)
+    return pause_seconds + max(pause_seconds, SCHEDULE_SECONDS + LATE_SECONDS)
 
 
 def rotation_at(moment: datetime, days: int, pause_seconds: int) -> Rotation:
@@ -109,7 +113,8 @@ def window_problem(days: int, pause_seconds: int) -> str | None:
     if window >= days * DAY:
         return (
             f"{days} day(s) is too short: a rotation keeps the old registration for {window} s (its longest job plus "
-            f"the drain margin, plus the longer of that and the rotation schedule's {SCHEDULE_SECONDS} s); rotate "
+            f"the drain margin, plus the longer of that and the rotation schedule's {SCHEDULE_SECONDS + LATE_SECONDS} s "
+            "interval with its lateness); rotate "
             "less often"
         )
     return None

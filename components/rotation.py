@@ -15,11 +15,12 @@ in slot b when it is odd. At any moment `t`, with `into` = t - start of generati
 `pause` is the runner's longest possible job plus the drain margin. `pulumi up` runs at least once every
 `SCHEDULE_SECONDS` (the rotation schedule, ci/schedules.yml), each run starting at most `LATE_SECONDS` late, and the
 window is `pause + max(pause, SCHEDULE_SECONDS + LATE_SECONDS)`. So a run falls inside every window: the first run of
-generation g, at most `SCHEDULE_SECONDS + LATE_SECONDS` after its start, unprotects g-1 and takes it out of config.toml (the manager stops polling it;
-jobs that already run keep running: gitlab-runner's running builds hold their own copy of the runner's settings and
-report with their job token), then pauses it. Any run that removes it comes at or after the window's end, so at least
-`pause` after that first run: longer than its longest job. A protected g-1 is therefore always unprotected by an
-earlier run, and no job is cut short, whatever the schedule's phase and however many other runs (deploys) happen.
+generation g, at most `SCHEDULE_SECONDS + LATE_SECONDS` after its start, unprotects g-1 and takes it out of
+config.toml (the manager stops polling it; jobs that already run keep running: gitlab-runner's running builds hold
+their own copy of the runner's settings and report with their job token), then pauses it. Any run that removes it
+comes at or after the window's end, so at least `pause` after that first run: longer than its longest job. A
+protected g-1 is therefore always unprotected by an earlier run, and no job is cut short, whatever the schedule's
+phase and however many other runs (deploys) happen.
 There are never more than two registrations, and never none. The moment is the wall clock; the offline plan's
 `--now` plans any other (`at`).
 """
@@ -113,9 +114,8 @@ def window_problem(days: int, pause_seconds: int) -> str | None:
     if window >= days * DAY:
         return (
             f"{days} day(s) is too short: a rotation keeps the old registration for {window} s (its longest job plus "
-            f"the drain margin, plus the longer of that and the rotation schedule's {SCHEDULE_SECONDS + LATE_SECONDS} s "
-            "interval with its lateness); rotate "
-            "less often"
+            "the drain margin, plus the longer of that and the rotation schedule's "
+            f"{SCHEDULE_SECONDS + LATE_SECONDS} s interval with its lateness); rotate less often"
         )
     return None
 

@@ -10,10 +10,16 @@ import pytest
 from tests.engine.daemon import Engine, private_dockerd
 from tests.engine.deploy import StandIns
 
+_ENGINE: list[str] = []  # what the lane ran against, for the summary
+
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
     with private_dockerd() as daemon:
+        version = daemon.json("GET", "/version")
+        _ENGINE.append(
+            f"dockerd {version.get('Version')} (API {daemon.version} negotiated, server max {version.get('ApiVersion')})"
+        )
         yield daemon
 
 
@@ -22,3 +28,9 @@ def standins(engine: Engine) -> StandIns:
     images = StandIns(engine)
     images.build()
     return images
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which engine the proof holds for: what a dockerd stores can change with its version and the API version."""
+    for line in _ENGINE:
+        terminalreporter.write_line(f"real engine: {line}")

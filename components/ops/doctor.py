@@ -27,7 +27,7 @@ from typing import Any
 
 from components.model import HostSpec
 from components.plan.stack_file import StackFileError, read_stack_file
-from components.providers import ambient_warnings
+from components.providers import AMBIENT, ambient_warnings
 from components.spec import SpecError, parse_spec
 from components.targets import DockerTarget, KubernetesTarget
 
@@ -194,16 +194,44 @@ def judge_kubernetes(
 # --- gathering: read-only commands, in one place ----------------------------------------------------------------
 
 
+IGNORED_ENVIRONMENT = frozenset(AMBIENT) | {"DOCKER_TLS_VERIFY", "DOCKER_TLS"}
+"""Variables the providers do not take from this machine (components/providers.py), nor do doctor's own commands:
+the docker CLI would otherwise switch TLS on or off, or take certificates, from them."""
+
+
 def _run(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    environment = {k: v for k, v in os.environ.items() if k not in IGNORED_ENVIRONMENT}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=environment)
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(command[:3])} ...: {done.stderr.strip()[:200] or 'failed'}")
     return done.stdout
 
 
+DOCKER_INFO = ["docker", "info", "--format", "{{json .}}"]
+
+
+def docker_info_command(target: DockerTarget) -> list[str]:
+    """`docker info` against the engine as its provider reaches it: over ssh with the stack's sshOpts (the provider
+    runs `docker system dial-stdio` through ssh on that host; doctor runs `docker info` there), or `docker -H` with
+    the stack's TLS directory for tcp:// (ca.pem, cert.pem, key.pem, as the provider's certPath reads them)."""
+    if target.scheme == "ssh":  # the ssh:// URL as is: ssh reads its user, host and port
+        return ["ssh", *target.ssh_opts, "-o", "BatchMode=yes", target.url, shlex.join(DOCKER_INFO)]
+    tls: list[str] = []
+    if target.cert_path:
+        directory = target.cert_path.rstrip("/")
+        tls = ["--tlsverify", f"--tlscacert={directory}/ca.pem", f"--tlscert={directory}/cert.pem"]
+        tls.append(f"--tlskey={directory}/key.pem")
+    elif target.tls is not None:
+        raise RuntimeError(
+            "its TLS material is held in secret config keys, which doctor does not decrypt; run `docker --tlsverify "
+            "--tlscacert ... -H <url> info` with that material"
+        )
+    return ["docker", "-H", target.url, *tls, *DOCKER_INFO[1:]]
+
+
 def gather_docker(target: DockerTarget) -> dict[str, Any]:
     """`docker info` (ssh://, tcp:// or unix://, as the stack declares the engine) and, over ssh, the kernel."""
-    info = json.loads(_run(["docker", "-H", target.url, "info", "--format", "{{json .}}"]))
+    info = json.loads(_run(docker_info_command(target)))
     facts: dict[str, Any] = {
         "server_version": info.get("ServerVersion", ""),
         "security_options": info.get("SecurityOptions") or [],

@@ -16,10 +16,9 @@ _ENGINE: list[str] = []  # what the lane ran against, for the summary
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
     with private_dockerd() as daemon:
-        version = daemon.json("GET", "/version")
-        _ENGINE.append(
-            f"dockerd {version.get('Version')} (API {daemon.version} negotiated, server max {version.get('ApiVersion')})"
-        )
+        server = daemon.json("GET", "/version")
+        maximum = server.get("ApiVersion")
+        _ENGINE.append(f"dockerd {server.get('Version')} (API {daemon.version} negotiated, server max {maximum})")
         yield daemon
 
 

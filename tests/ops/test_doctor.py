@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.ops import doctor
-from components.targets import KubernetesTarget
+from components.targets import DockerTarget, DockerTls, KubernetesTarget
 from tests.fleets import K8S_MIXED, write_stack
 
 GOOD_DOCKER: dict[str, Any] = {
@@ -147,3 +147,30 @@ def test_doctor_warns_about_docker_variables_pulumi_up_ignores(
     for variable in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_KEY_MATERIAL"):
         assert f"warning: {variable} is set: " in err and "ignored" in err, variable
     assert "elsewhere" not in err and "someone" not in err and "PRIVATE KEY" not in err
+
+
+def test_doctor_reaches_a_docker_engine_as_its_provider_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ssh:// through ssh with the stack's sshOpts, tcp:// with the stack's TLS directory, and never with the
+    DOCKER_* variables the providers ignore (the docker CLI would take TLS settings from them)."""
+    seen: list[tuple[list[str], dict[str, str]]] = []
+
+    def run(command: list[str], **kwargs: Any) -> Any:
+        seen.append((command, kwargs["env"]))
+        return type("Done", (), {"returncode": 0, "stdout": json.dumps({"ServerVersion": "27.3.1"}), "stderr": ""})
+
+    monkeypatch.setattr(doctor.subprocess, "run", run)
+    monkeypatch.setenv("DOCKER_CERT_PATH", "/elsewhere")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_HOST", "tcp://elsewhere.test:2376")
+    known = ("-o", "UserKnownHostsFile=/etc/runner-fleet/known_hosts")
+    doctor.gather_docker(DockerTarget(url="ssh://ci@edge-1.acme.test", ssh_opts=known))
+    assert [c[:3] for c, _ in seen] == [["ssh", *known[:2]]] * 2, "docker info and the kernel, both over ssh"
+    assert seen[0][0][-1] == "docker info --format '{{json .}}'" and seen[0][0][-2] == "ssh://ci@edge-1.acme.test"
+    seen.clear()
+    doctor.gather_docker(DockerTarget(url="tcp://edge-2.acme.test:2376", cert_path="/etc/docker-tls/"))
+    ((command, env),) = seen
+    assert command[:4] == ["docker", "-H", "tcp://edge-2.acme.test:2376", "--tlsverify"]
+    assert "--tlscacert=/etc/docker-tls/ca.pem" in command and "--tlskey=/etc/docker-tls/key.pem" in command
+    assert not {"DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_HOST"} & set(env)
+    with pytest.raises(RuntimeError, match="secret config keys"):
+        doctor.gather_docker(DockerTarget(url="tcp://edge-3.acme.test:2376", tls=DockerTls("ca", "cert", "key")))

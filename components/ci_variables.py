@@ -9,8 +9,6 @@ https://docs.gitlab.com/ci/variables/
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_gitlab as gitlab
 
+from components import naming
 from components.model import ScopeKind, VariableSpec
 from components.secrets import secret
 
@@ -34,15 +33,8 @@ class CiVariablesArgs:
     """Deletion protection of every variable; off by default."""
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "all"
-
-
-def resource_name(var: VariableSpec) -> str:
-    """Stable and unique: readable parts plus a short hash of the exact identity."""
-    digest = hashlib.sha256("\0".join(var.identity).encode()).hexdigest()[:6]
-    env = "all" if var.environment_scope == "*" else _slug(var.environment_scope)
-    return f"var-{var.owner_kind.value}-{_slug(var.owner)}-{var.key.lower()}-{env}-{digest}"
+# Named in components/naming.py, where the spec's check of derived names (spec/names.py) finds it too.
+resource_name = naming.variable
 
 
 class CiVariables(pulumi.ComponentResource):

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components import site
+from components import naming, site
 from components.lifecycle import MANAGER_STOP_TIMEOUT, manager_timeouts
 from components.model import ManagerSpec
 from components.render import config_toml
@@ -102,11 +102,11 @@ class DockerRunnerHost(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         image = docker.RemoteImage(
-            f"{name}-runner-image", name=manager.host.runner_image, keep_locally=True, opts=child
+            naming.child(name, naming.DOCKER_IMAGE), name=manager.host.runner_image, keep_locally=True, opts=child
         )
         volume = docker.Volume(
-            f"{name}-config",
-            name=f"{base}-config",
+            naming.child(name, naming.DOCKER_CONFIG_VOLUME),
+            name=marks.config_volume_name(manager.stack, manager.host.key),
             labels=[docker.VolumeLabelArgs(label=x.label, value=x.value) for x in _labels(manager, marks.ROLE_CONFIG)],
             opts=child,
         )
@@ -114,8 +114,8 @@ class DockerRunnerHost(pulumi.ComponentResource):
         # The manager's own network: job containers run on the default bridge (or per-build networks), and
         # Docker isolates bridge networks from each other, so no job reaches the manager's listener.
         network = docker.Network(
-            f"{name}-manager-network",
-            name=f"{base}-manager",
+            naming.child(name, naming.DOCKER_NETWORK),
+            name=marks.network_name(manager.stack, manager.host.key),
             driver="bridge",
             labels=[
                 docker.NetworkLabelArgs(label=x.label, value=x.value) for x in _labels(manager, marks.ROLE_NETWORK)
@@ -130,7 +130,7 @@ class DockerRunnerHost(pulumi.ComponentResource):
         if ca is not None:
             # The manager reads the CA next to config.toml; jobs mount a volume that holds the CA alone.
             ca_volume = docker.Volume(
-                f"{name}-gitlab-ca",
+                naming.child(name, naming.DOCKER_CA_VOLUME),
                 name=marks.ca_volume_name(manager.stack, manager.host.key),
                 labels=[
                     docker.VolumeLabelArgs(label=x.label, value=x.value) for x in _labels(manager, marks.ROLE_GITLAB_CA)
@@ -147,8 +147,8 @@ class DockerRunnerHost(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=f"{CA_UPLOAD_DIR}/{site.CA_FILE}", content=ca, permissions="0644"),
             ]
         writer = docker.Container(
-            f"{name}-config-writer",
-            name=f"{base}-config-writer",
+            naming.child(name, naming.DOCKER_CONFIG_WRITER),
+            name=marks.config_writer_name(manager.stack, manager.host.key),
             image=image.image_id,
             start=False,  # never runs: created only to upload config.toml (and the CA) into the volumes
             must_run=False,
@@ -161,7 +161,7 @@ class DockerRunnerHost(pulumi.ComponentResource):
         drain = manager.drain_seconds
         timeouts = manager_timeouts(drain)
         container = docker.Container(
-            f"{name}-manager",
+            naming.child(name, naming.DOCKER_MANAGER),
             name=base,
             image=image.image_id,
             restart="unless-stopped",
@@ -222,8 +222,8 @@ class DockerRunnerHost(pulumi.ComponentResource):
         # A digest of the config is not the config: plain, so that the plan shows when a reload happens.
         labels.append(docker.ContainerLabelArgs(label=marks.CONFIG_DIGEST, value=pulumi.Output.unsecret(digest)))
         return docker.Container(
-            f"{name}-config-reloader",
-            name=f"{container_name(manager.stack, manager.host.key)}-config-reloader",
+            naming.child(name, naming.DOCKER_CONFIG_RELOADER),
+            name=marks.config_reloader_name(manager.stack, manager.host.key),
             image=image.image_id,
             entrypoints=["/bin/sh", "-c"],
             command=[RELOAD_COMMAND],

@@ -14,7 +14,7 @@ from typing import assert_never
 import pulumi
 import pulumi_gitlab as gitlab
 
-from components import providers
+from components import naming, providers
 from components.ci_variables import CiVariables, CiVariablesArgs
 from components.docker_host import DockerRunnerHost, DockerRunnerHostArgs
 from components.kubernetes_host import KubernetesRunnerHost, KubernetesRunnerHostArgs
@@ -51,7 +51,7 @@ class RunnerFleet(pulumi.ComponentResource):
     def __init__(self, name: str, config: FleetConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:fleet:RunnerFleet", name, None, opts)
         spec = config.spec
-        gl = providers.gitlab_provider("gitlab", config.gitlab, pulumi.ResourceOptions(parent=self))
+        gl = providers.gitlab_provider(naming.GITLAB_PROVIDER, config.gitlab, pulumi.ResourceOptions(parent=self))
         ids = _resolve_ids(config, gl, self)
 
         registrations: dict[str, RunnerRegistration] = {}
@@ -59,7 +59,7 @@ class RunnerFleet(pulumi.ComponentResource):
             ref = runner.scope.ref
             scope_id = ids[(runner.scope.kind, ref)] if isinstance(ref, str) else ref
             registrations[runner.key] = RunnerRegistration(
-                f"runner-{runner.key}",
+                naming.runner(runner.key),
                 RunnerRegistrationArgs(runner=runner, stack=spec.stack, scope_id=scope_id, protect=spec.protect),
                 pulumi.ResourceOptions(parent=self, providers=[gl]),
             )
@@ -75,7 +75,7 @@ class RunnerFleet(pulumi.ComponentResource):
 
         if spec.variables:
             CiVariables(
-                "variables",
+                naming.VARIABLES,
                 CiVariablesArgs(variables=spec.variables, secrets=config.secrets, protect=spec.protect),
                 pulumi.ResourceOptions(parent=self, providers=[gl]),
             )
@@ -88,7 +88,7 @@ class RunnerFleet(pulumi.ComponentResource):
         self, manager: ManagerSpec, tokens: Mapping[str, pulumi.Output[str]], secrets: Mapping[str, pulumi.Output[str]]
     ) -> tuple[pulumi.Resource, pulumi.Output[str]]:
         """The host's provider and manager component, by where the manager runs; returns it and the manager's name."""
-        name, key, child = f"host-{manager.host.key}", manager.host.key, pulumi.ResourceOptions(parent=self)
+        name, key, child = naming.host(manager.host.key), manager.host.key, pulumi.ResourceOptions(parent=self)
         target = manager.host.target
         match target:
             case DockerTarget():

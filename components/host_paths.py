@@ -84,3 +84,11 @@ def mount_path_problem(path: str) -> str | None:
 def overlap(a: str, b: str) -> bool:
     """Whether two normalised host paths are the same directory or one holds the other."""
     return a == b or _below(a, b) or _below(b, a)
+
+
+def inside(inner: str, outer: str) -> bool:
+    """Whether the normalised host path `inner` lies strictly below `outer`: whoever may write `outer` may replace
+    `inner` (or a directory on the way to it) with a symbolic link, which Docker follows in a bind source.
+    Compared as the kernel compares names: byte for byte (Linux file names are case-sensitive), after `normalise`;
+    links already on the host cannot be seen offline (the README asks for real directories)."""
+    return _below(inner, outer)

@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import naming
 from components.lifecycle import manager_timeouts
 from components.model import ManagerSpec
 from components.render import admission, config_toml, manifests, monitoring
@@ -85,21 +86,23 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
             *namespaces,
             *guard,
             k8s.core.v1.ServiceAccount(
-                f"{name}-service-account",
+                naming.child(name, naming.K8S_SERVICE_ACCOUNT),
                 metadata=account["metadata"],
                 automount_service_account_token=account["automountServiceAccountToken"],
                 opts=in_namespaces,
             ),
-            k8s.rbac.v1.Role(f"{name}-role", metadata=role["metadata"], rules=role["rules"], opts=in_namespaces),
+            k8s.rbac.v1.Role(
+                naming.child(name, naming.K8S_ROLE), metadata=role["metadata"], rules=role["rules"], opts=in_namespaces
+            ),
             k8s.rbac.v1.RoleBinding(
-                f"{name}-role-binding",
+                naming.child(name, naming.K8S_ROLE_BINDING),
                 metadata=binding["metadata"],
                 role_ref=binding["roleRef"],
                 subjects=binding["subjects"],
                 opts=in_namespaces,
             ),
             k8s.core.v1.Secret(
-                f"{name}-config",
+                naming.child(name, naming.K8S_CONFIG),
                 metadata=secret_metadata,
                 type=manifests.SECRET_TYPE,
                 string_data=secret_data,
@@ -108,25 +111,33 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
             *self._job_ca(name, manager, target, ca, in_namespaces),
             # The metrics and debug listener is fenced off before the manager (and so any job) starts.
             k8s.networking.v1.NetworkPolicy(
-                f"{name}-metrics-policy", metadata=fence["metadata"], spec=fence["spec"], opts=in_namespaces
+                naming.child(name, naming.K8S_METRICS_POLICY),
+                metadata=fence["metadata"],
+                spec=fence["spec"],
+                opts=in_namespaces,
             ),
         ]
         # Deleting the Deployment (foreground) waits for its pod, whose grace period is the drain.
         k8s.apps.v1.Deployment(
-            f"{name}-manager",
+            naming.child(name, naming.K8S_MANAGER),
             metadata=deployment_metadata,
             spec=deployment_spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=ready, custom_timeouts=_drain_timeouts(manager)),
         )
-        k8s.core.v1.Service(f"{name}-metrics", metadata=service["metadata"], spec=service["spec"], opts=in_namespaces)
+        k8s.core.v1.Service(
+            naming.child(name, naming.K8S_METRICS),
+            metadata=service["metadata"],
+            spec=service["spec"],
+            opts=in_namespaces,
+        )
         if target.monitoring is not None:
             # The Prometheus Operator's kinds: the cluster must have its CRDs (kube-prometheus-stack installs them).
             for suffix, obj in (
-                ("service-monitor", monitoring.service_monitor(manager, target)),
-                ("alert-rules", monitoring.prometheus_rule(manager, target)),
+                (naming.K8S_SERVICE_MONITOR, monitoring.service_monitor(manager, target)),
+                (naming.K8S_ALERT_RULES, monitoring.prometheus_rule(manager, target)),
             ):
                 k8s.apiextensions.CustomResource(
-                    f"{name}-{suffix}",
+                    naming.child(name, suffix),
                     api_version=obj["apiVersion"],
                     kind=obj["kind"],
                     metadata=obj["metadata"],
@@ -151,7 +162,11 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         metadata: Any = manifests.ca_secret_metadata(manager, target)
         return [
             k8s.core.v1.Secret(
-                f"{name}-job-gitlab-ca", metadata=metadata, type=manifests.SECRET_TYPE, string_data=data, opts=opts
+                naming.child(name, naming.K8S_JOB_CA),
+                metadata=metadata,
+                type=manifests.SECRET_TYPE,
+                string_data=data,
+                opts=opts,
             )
         ]
 
@@ -164,13 +179,13 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         policy = admission.policy(manager, target, labels)
         binding = admission.binding(target, labels)
         declared = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            f"{name}-job-admission",
+            naming.child(name, naming.K8S_ADMISSION),
             metadata=policy["metadata"],
             spec=policy["spec"],
             opts=pulumi.ResourceOptions(parent=self),
         )
         bound = k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            f"{name}-job-admission-binding",
+            naming.child(name, naming.K8S_ADMISSION_BINDING),
             metadata=binding["metadata"],
             spec=binding["spec"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[declared]),
@@ -183,9 +198,13 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         first = pulumi.ResourceOptions(parent=self, custom_timeouts=_drain_timeouts(manager))
         return [
             k8s.core.v1.Namespace(
-                f"{name}-namespace", metadata=manifests.manager_namespace(manager, target)["metadata"], opts=first
+                naming.child(name, naming.K8S_NAMESPACE),
+                metadata=manifests.manager_namespace(manager, target)["metadata"],
+                opts=first,
             ),
             k8s.core.v1.Namespace(
-                f"{name}-job-namespace", metadata=manifests.job_namespace(manager, target)["metadata"], opts=first
+                naming.child(name, naming.K8S_JOB_NAMESPACE),
+                metadata=manifests.job_namespace(manager, target)["metadata"],
+                opts=first,
             ),
         ]

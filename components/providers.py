@@ -23,6 +23,7 @@ import pulumi_docker as docker
 import pulumi_gitlab as gitlab
 import pulumi_kubernetes as kubernetes
 
+from components import naming
 from components.secrets import secret
 from components.spec import GitlabConnection
 from components.targets import DockerTarget, KubernetesTarget
@@ -46,7 +47,7 @@ def docker_provider(
 ) -> docker.Provider:
     tls = target.tls
     return docker.Provider(
-        f"docker-{host_key}",
+        naming.docker_provider(host_key),
         host=target.url,
         # Unset, DOCKER_CONTEXT would name a context whose endpoint replaces `host` (terraform-provider-docker
         # v4.5.0 internal/provider/provider.go `configure`); "" means no context.
@@ -69,7 +70,7 @@ def kubernetes_provider(
     # (client-go's rules, $KUBECONFIG included) instead of the SDK copying $KUBECONFIG's text into the inputs.
     kubeconfig = secret(secrets[target.kubeconfig]) if target.kubeconfig else ""
     return kubernetes.Provider(
-        f"k8s-{host_key}",
+        naming.kubernetes_provider(host_key),
         context=target.context,
         kubeconfig=kubeconfig,
         # Objects this stack creates must not silently adopt (and later delete) someone else's.
@@ -111,9 +112,15 @@ terraform-provider-docker v4.5.0 `internal/provider/provider.go` (what pulumi-do
 HONOURED: dict[str, str] = {
     "KUBECONFIG": "Kubernetes hosts without `kubeconfig` read their clusters (and, without `context`, the current "
     "context) from the files it names",
+    **{
+        name: "tcp:// Docker engines and clusters are reached through that proxy (the providers' HTTP clients take "
+        "proxies from the environment; no provider setting turns it off)"
+        for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+    },
 }
-"""Environment variables that still decide something, on purpose: the local kubeconfig is where a host without a
-`kubeconfig` key is declared to find its cluster."""
+"""Environment variables that still decide something: the local kubeconfig is where a host without a `kubeconfig`
+key is declared to find its cluster; the proxy variables route the providers' HTTP connections (with TLS, a proxy
+sees only a tunnel; without, it sees the Docker API: the `tcp-without-tls` advisory)."""
 
 
 def ambient_warnings(environ: Mapping[str, str]) -> list[str]:

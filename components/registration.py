@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gitlab as gitlab
 
+from components import naming
 from components.model import RETIRING, RunnerSpec, ScopeKind
 from components.rotation import Registration, registrations
 from components.secrets import secret
@@ -37,8 +38,8 @@ SCOPE_INPUTS = ("runnerType", "groupId", "projectId")
 """The inputs that make the provider replace a registration (reference/provider-semantics.json)."""
 
 
-def description(stack: str, runner_key: str) -> str:
-    return f"runner-fleet {stack}/{runner_key}"
+# Named in components/naming.py, where the spec's check of derived names (spec/names.py) finds it too.
+description = naming.description
 
 
 class RunnerRegistration(pulumi.ComponentResource):

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
+from components.engine_identity import Cluster, DockerEngine, docker_engine
+
 
 class Executor(enum.StrEnum):
     """The gitlab-runner executor of a host's manager, decided by where the manager runs."""
@@ -52,6 +54,11 @@ class DockerTarget:
     def scheme(self) -> str:
         return self.url.split("://", 1)[0]
 
+    @property
+    def engine(self) -> DockerEngine:
+        """The engine and machine this URL reaches, however it is spelled (`engine_identity`)."""
+        return docker_engine(self.url)
+
 
 def default_job_namespace(namespace: str) -> str:
     """Job pods need a laxer Pod Security level than the manager's `restricted`, so they live apart by default."""
@@ -93,6 +100,11 @@ class KubernetesTarget:
     (`kubectl port-forward` still works: it does not pass through the pod network)."""
     monitoring: Monitoring | None = None
     """A ServiceMonitor and alert rules for the Prometheus Operator; none by default."""
+
+    @property
+    def cluster(self) -> Cluster:
+        """The cluster this host may be on (`engine_identity`): its kubeconfig and context."""
+        return Cluster(self.kubeconfig, self.context)
 
     @property
     def scrapers(self) -> tuple[str, ...]:

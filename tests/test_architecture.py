@@ -40,6 +40,8 @@ SUPPORT_MODULES = {
     "site",
     "lifecycle",
     "rotation",
+    "engine_identity",
+    "naming",
 }
 MAX_LINES = 400
 
@@ -176,8 +178,9 @@ def test_only_spec_config_reads_the_configuration_or_the_environment() -> None:
             assert not reads_config, f"{path.relative_to(ROOT)} reads pulumi config"
         names = {n.attr for n in ast.walk(_tree(path)) if isinstance(n, ast.Attribute)}
         if path == COMPONENTS / "spec" / "config.py":
-            # One variable, named in the README: the moment a pipeline plans for (RUNNER_FLEET_NOW).
-            assert "os.environ.get(rotation.NOW_ENV)" in source and source.count("os.environ") == 1
+            # One read, judged in one place: the moment a pipeline plans for (RUNNER_FLEET_NOW, named in the
+            # README), and PULUMI_CONFIG_<KEY> overrides, refused (issue 19, part 8).
+            assert "environment_problems(environ)" in source and source.count("os.environ") == 1
         else:
             assert not names & {"environ", "getenv"}, f"{path.relative_to(ROOT)} reads the environment"
 

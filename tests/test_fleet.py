@@ -145,7 +145,8 @@ def test_secret_variables_and_tls_stay_secret(plan: Plan) -> None:
         "host": "tcp://edge-2.acme.test:2376",
         "tls": {"ca": "edgeCa", "cert": "edgeCert", "key": "edgeKey"},
     }
-    extra = {f"runner-fleet:{k}": {"secure": "v1:AAAA"} for k in ("deployToken", "edgeCa", "edgeCert", "edgeKey")}
+    # One ciphertext each: a copied ciphertext is one value in two roles, refused (issue 19, part 1).
+    extra = {f"runner-fleet:{k}": {"secure": f"v1:{k}"} for k in ("deployToken", "edgeCa", "edgeCert", "edgeKey")}
     result = plan(values, extra=extra)
     (var,) = of_type(result, "gitlab:index/projectVariable:ProjectVariable")
     assert var.display_inputs["value"] == "[secret]" and var.display_inputs["masked"] is True

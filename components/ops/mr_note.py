@@ -25,6 +25,7 @@ import requests
 
 from components.model import REDACTED
 from components.spec.problems import one_line
+from components.spec.safe_text import escaped_output
 
 MARKER = "<!-- runner-fleet:merge-request-note -->"
 """Hidden in the note's body: how the command finds its own note among all the others."""
@@ -115,6 +116,12 @@ def post(env: Mapping[str, str], text: str) -> tuple[str, int]:
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The command; what it prints may quote GitLab's answers: control characters are escaped (safe_text)."""
+    with escaped_output():
+        return _main(argv, env)
+
+
+def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.ops.mr_note", description=__doc__.split("\n\n")[0])
     parser.add_argument("--body-file", required=True, type=Path, help="the note's text (Markdown)")
     args = parser.parse_args(argv)

@@ -38,6 +38,7 @@ from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFileError, read_stack_file
 from components.spec import SpecError
 from components.spec.problems import one_line
+from components.spec.safe_text import escaped_output
 
 TOKEN_ENV = "GITLAB_TOKEN"
 RECENT = timedelta(hours=1)
@@ -237,6 +238,12 @@ def _check_all(
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The command; what it prints may quote GitLab's answers: control characters are escaped (safe_text)."""
+    with escaped_output():
+        return _main(argv, env)
+
+
+def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.ops.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack-file", required=True, type=Path)
     parser.add_argument("--outputs", required=True, type=Path, help="pulumi stack output --json")

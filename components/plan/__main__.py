@@ -18,11 +18,14 @@ from typing import Any
 
 from components import providers, rotation
 from components.model import PROJECT
-from components.plan import engine, gate, impact, report
+from components.plan import compare_base, engine, gate, impact, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFile, StackFileError, read_stack_file
+from components.policy.rules import Violation
 from components.spec import SpecError
+from components.spec import config as spec_config
 from components.spec.problems import one_line
+from components.spec.safe_text import escaped_output
 
 EXIT_INVALID = 2
 EPILOG = """\
@@ -50,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stack", help="stack name (default: from the file name)")
     parser.add_argument(
         "--now",
-        type=_moment,
+        type=_moment_argument,
         metavar="ISO8601",
         help="the moment (UTC) time-based decisions such as token rotation are made for (default: now)",
     )
@@ -63,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _moment(text: str) -> datetime:
+def _moment_argument(text: str) -> datetime:
     try:
         return rotation.parse_now(text)
     except ValueError as exc:
@@ -75,33 +78,40 @@ def _base(args: argparse.Namespace) -> dict[str, Any] | int | None:
     if args.compare is None:
         return None
     try:
-        document = json.loads((args.compare / "plan.json").read_text())
-    except (OSError, ValueError) as exc:
-        print(f"error: --compare {args.compare}: no readable plan.json ({type(exc).__name__})", file=sys.stderr)
+        return compare_base.load_base(args.compare)
+    except compare_base.BaseError as exc:
+        print(one_line(f"error: --compare {args.compare}: {exc}"), file=sys.stderr)
         return EXIT_INVALID
-    if not _is_plan(document):
-        print(f"error: --compare {args.compare}: plan.json is not a plan output", file=sys.stderr)
+
+
+def _moment(args: argparse.Namespace) -> datetime | int:
+    """The moment the plan is made for: --now, else RUNNER_FLEET_NOW as `pulumi up` reads it (the same function,
+    spec/config.py), else the wall clock. An environment `pulumi up` would refuse is refused here too (exit 2):
+    an unparsable RUNNER_FLEET_NOW, or a PULUMI_CONFIG_<KEY> that would replace a stack file value."""
+    problems = spec_config.environment_problems(os.environ)
+    if problems:
+        print(
+            "error: the environment holds what `pulumi up` would refuse, or read instead of the stack file:",
+            file=sys.stderr,
+        )
+        for problem in problems:
+            print(problem, file=sys.stderr)
         return EXIT_INVALID
-    return document
+    requested = spec_config.requested_moment(os.environ)
+    if args.now is not None and requested is not None and args.now != requested:
+        print(
+            f"note: --now {args.now.isoformat()} overrides {rotation.NOW_ENV} ({requested.isoformat()}) for this plan; "
+            f"`pulumi up` in this environment plans for {rotation.NOW_ENV}",
+            file=sys.stderr,
+        )
+    return args.now or requested or rotation.planned_moment()
 
 
-def _is_plan(document: object) -> bool:
-    """The shape impact.compare reads: resources with type, name and urn; hosts; the stack."""
-    if not isinstance(document, dict) or not {"resources", "hosts", "stack"} <= set(document):
-        return False
-    resources, hosts = document["resources"], document["hosts"]
-    return (
-        isinstance(resources, list)
-        and isinstance(hosts, dict)
-        and all(isinstance(r, dict) and {"type", "name", "urn"} <= set(r) for r in resources)
-    )
-
-
-def _run(args: argparse.Namespace) -> tuple[StackFile, PlanResult] | int:
+def _run(args: argparse.Namespace, moment: datetime) -> tuple[StackFile, PlanResult] | int:
     """The stack file and its plan, or the exit status after saying on stderr why there is none."""
     try:
         stack_file = read_stack_file(args.stack_file, args.stack)
-        with rotation.at(args.now or rotation.planned_moment()):
+        with rotation.at(moment):
             return stack_file, _run_with_environments(stack_file)
     except StackFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -155,8 +165,10 @@ def _summary(result: PlanResult, out: Path, hosts: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command; the cyclic garbage collector stays off while it runs (see __main__.py), as in the program."""
-    with engine.collector_off():
+    """The command; the cyclic garbage collector stays off while it runs (see __main__.py), as in the program.
+    Everything it prints has its control characters escaped (spec/safe_text.py): names and messages may come from
+    a stack file or a compare base."""
+    with engine.collector_off(), escaped_output():
         return _main(argv)
 
 
@@ -164,14 +176,11 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     for line in providers.ambient_warnings(os.environ):  # about the real `pulumi up`: the plan itself is immune
         print(line, file=sys.stderr)
-    unreplaceable = report.replaceable(args.out)
-    if unreplaceable is not None:
-        print(f"error: --out {unreplaceable}", file=sys.stderr)
-        return EXIT_INVALID
-    base = _base(args)
-    if isinstance(base, int):
-        return base
-    planned = _run(args)
+    inputs = _inputs(args)
+    if isinstance(inputs, int):
+        return inputs
+    moment, base = inputs
+    planned = _run(args, moment)
     if isinstance(planned, int):
         return planned
     stack_file, result = planned
@@ -179,17 +188,40 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"error: --compare holds a plan of stack {base['stack']!r}, not {result.stack!r}", file=sys.stderr)
         return EXIT_INVALID
     violations = gate.check(result, dict(stack_file.config))
-    document = report.write(result, args.out, violations)
+    try:
+        document = report.write(result, args.out, violations)
+    except OSError as exc:  # a parent that is a file, no space, no permission: say so, as for any bad --out
+        print(one_line(f"error: --out {args.out}: cannot write the report ({exc.strerror or exc})"), file=sys.stderr)
+        return EXIT_INVALID
     _summary(result, args.out, document["hosts"])
     try:
         blocked = _impact(base, args.out, result.stack) if base is not None else []
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a base plan.json edited by hand, or broken
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:  # a base edited by hand
         print(
             f"error: --compare {args.compare}: plan.json does not hold what this command writes "
             f"({type(exc).__name__}); the plan is in {args.out}, with no impact report",
             file=sys.stderr,
         )
         return EXIT_INVALID
+    return _verdict(violations, blocked)
+
+
+def _inputs(args: argparse.Namespace) -> tuple[datetime, dict[str, Any] | None] | int:
+    """What the plan needs besides the stack file (the moment, the compare base), once --out is known to be
+    replaceable; or the exit status after saying why not."""
+    unreplaceable = report.replaceable(args.out)
+    if unreplaceable is not None:
+        print(f"error: --out {unreplaceable}", file=sys.stderr)
+        return EXIT_INVALID
+    moment = _moment(args)
+    if isinstance(moment, int):
+        return moment
+    base = _base(args)
+    return base if isinstance(base, int) else (moment, base)
+
+
+def _verdict(violations: Sequence[Violation], blocked: Sequence[dict[str, Any]]) -> int:
+    """Print the policies' verdicts and the blocked steps; the exit status they make."""
     for violation in violations:
         print(
             f"{'error' if violation.mandatory else 'note' if violation.exempt else 'warning'}: {violation}",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from components.plan import risks
+from components.spec.safe_text import escape_controls
 
 ROOT = Path(__file__).resolve().parents[2]
 SEMANTICS = ROOT / "reference" / "provider-semantics.json"
@@ -320,4 +321,5 @@ def markdown(impact: Mapping[str, Any], stack: str, at_risk: Sequence[str] = ())
     if len(lines) == 2:
         lines.append("- no host, runner or variable changes")
     lines += ["", ", ".join(f"{n} to {a}" for a, n in counts.items()) + " (resources)"]
-    return "\n".join(lines) + "\n"
+    # Names and reasons may come from a compare base edited by anyone: no control character reaches a reader raw.
+    return "\n".join(escape_controls(line) for line in lines) + "\n"

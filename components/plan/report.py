@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import stat
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -212,12 +213,28 @@ def tree(result: PlanResult) -> str:
 
 def replaceable(out: Path) -> str | None:
     """Why `out` must not be replaced by a plan (None when it may): only a missing or empty directory, or an
-    earlier plan's output (it holds plan.json), is replaced whole."""
-    if out.exists() and not out.is_dir():
-        return f"{out} is a file, not a directory"
-    if out.is_dir() and any(out.iterdir()) and not (out / "plan.json").is_file():
+    earlier plan's output (it holds plan.json), is replaced whole. A symbolic link is never followed, neither to
+    delete what it points at nor to write there (a link planted where a pipeline writes its plan would aim the
+    deletion anywhere); nor is a plan.json that is a link taken as the mark of an earlier plan."""
+    try:
+        mode = out.lstat().st_mode
+        if not stat.S_ISDIR(mode):
+            return _not_a_directory(out, mode)
+        empty = not any(out.iterdir())
+        marked = not (out / "plan.json").is_symlink() and (out / "plan.json").is_file()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a parent that is a file, no permission, a name too long
+        return f"{out} cannot be examined ({exc.strerror})"
+    if not empty and not marked:
         return f"{out} is not empty and holds no plan.json: refusing to replace it"
     return None
+
+
+def _not_a_directory(out: Path, mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return f"{out} is a symbolic link: refusing to follow it (give the directory itself)"
+    return f"{out} is a file, not a directory"
 
 
 def write(result: PlanResult, out: Path, violations: Sequence[Violation] = ()) -> dict[str, Any]:

@@ -40,6 +40,11 @@ MAX_VALUES = 200_000
 MAX_BYTES = 1 << 20
 """A stack file larger than 1 MiB is refused (a Kubernetes Secret holds at most 1 MiB of config anyway)."""
 _REFUSED_TAGS = ("set", "binary", "omap", "pairs")
+CIPHERTEXT = re.compile(r"v1(?::[A-Za-z0-9+/]+={0,2}){1,2}")
+"""A `secure:` value as the Pulumi CLI writes it with the passphrase or a cloud KMS secrets provider (the ones a
+self-managed backend uses): `v1:` then base64 (the CLI's symmetricCrypter writes `v1:<base64 nonce>:<base64
+ciphertext>`, pulumi sdk/go/common/resource/config/crypt.go). Pulumi Cloud's own provider writes bare base64,
+which this refuses too: it cannot be told from a pasted plaintext."""
 
 
 class StackFileError(Exception):
@@ -346,6 +351,14 @@ def _unsecure(value: Any, key: str) -> tuple[Any, bool]:
             # Pulumi treats only {secure: <ciphertext string>} as a secret; anything else would reach the program
             # as a plain map.
             raise StackFileError(f"{key}: a secure value is Pulumi's ciphertext string (pulumi config set --secret)")
+        if not CIPHERTEXT.fullmatch(value["secure"]):
+            # The offline plan never decrypts: without this, a pasted plaintext under `secure:` would be planned
+            # as a secret and committed. Never repeat it: it may be the secret itself.
+            raise StackFileError(
+                f"{key}: a secure value must be a ciphertext as `pulumi config set --secret` writes it "
+                "(v1: followed by base64, e.g. v1:<nonce>:<ciphertext>); this one is not (not repeated here): "
+                "if it is a plaintext secret, consider it exposed, rotate it and set it with --secret"
+            )
         # The ciphertext's digest tells one committed secret from the next (the impact report sees a rotation);
         # a digest of ciphertext reveals nothing of the value.
         version = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]

@@ -22,7 +22,7 @@ from typing import Any, assert_never
 
 import tomli_w
 
-from components import cache, images, site
+from components import cache, images, naming, site
 from components.model import REDACTED, ManagerSpec, RunnerSpec
 from components.render import labels
 from components.targets import DockerTarget, KubernetesTarget
@@ -188,7 +188,7 @@ def owned_entry(
     """The keys of `runner`'s [[runners]] entry that runner-fleet sets from the runner's own keys; `secrets`
     (config key -> value) fill the cache's credentials, shown as REDACTED when not given."""
     entry: dict[str, Any] = {
-        "name": f"{manager.stack}-{runner.key}",
+        "name": naming.config_runner_name(manager.stack, runner.key),
         "url": manager.gitlab_url,
         "token": token,
         "executor": manager.host.executor.value,

@@ -48,6 +48,26 @@ def container_name(stack: str, host_key: str) -> str:
     return f"gitlab-runner-{stack}-{host_key}"
 
 
+def config_volume_name(stack: str, host_key: str) -> str:
+    """The Docker volume of the manager's config directory (config.toml, `.runner_system_id`)."""
+    return f"{container_name(stack, host_key)}-config"
+
+
+def network_name(stack: str, host_key: str) -> str:
+    """The manager's own Docker network, which no job joins."""
+    return f"{container_name(stack, host_key)}-manager"
+
+
+def config_writer_name(stack: str, host_key: str) -> str:
+    """The never-started Docker container that uploads config.toml into the config volume."""
+    return f"{container_name(stack, host_key)}-config-writer"
+
+
+def config_reloader_name(stack: str, host_key: str) -> str:
+    """The short-lived Docker container that makes the manager reload config.toml."""
+    return f"{container_name(stack, host_key)}-config-reloader"
+
+
 def ca_volume_name(stack: str, host_key: str) -> str:
     """The Docker volume that holds only the GitLab CA, mounted read-only into job containers."""
     return f"{container_name(stack, host_key)}-{ROLE_GITLAB_CA}"

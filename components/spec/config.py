@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import pulumi
 import pulumi.runtime.config as runtime_config
 
 from components import rotation
 from components.model import REDACTED, FleetSpec
+from components.spec import credentials
 from components.spec.parse import parse_spec
-from components.spec.problems import SpecError
+from components.spec.problems import SpecError, one_line
 
 STACK_CONFIG_DIR = "stacks"  # Pulumi.yaml's stackConfigDir: where problems say the stack file is
 
@@ -55,6 +57,45 @@ class FleetConfig:
     """Referenced secret config values by key, still secret Outputs."""
 
 
+CLI_VARIABLES = frozenset(
+    {"PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"}
+)
+"""PULUMI_CONFIG* variables that belong to the CLI: the language host sets the first two for the program (from
+the stack file); the passphrase provider reads the others. Any other PULUMI_CONFIG_<KEY> is read by the Pulumi
+SDK in place of the stack file's value of the key it names (pulumi/runtime/config.py `get_config`)."""
+NOW_EXPECTED = "expected an ISO 8601 UTC moment ending in Z or +00:00, e.g. 2026-12-05T10:00:00Z"
+
+
+def requested_moment(environ: Mapping[str, str]) -> datetime | None:
+    """The moment RUNNER_FLEET_NOW asks for, None when it is unset or empty; ValueError (NOW_EXPECTED) otherwise.
+    The program and the offline plan read it through this one function, so both accept and refuse alike."""
+    text = environ.get(rotation.NOW_ENV)
+    if not text:
+        return None
+    try:
+        return rotation.parse_now(text)
+    except ValueError:
+        raise ValueError(NOW_EXPECTED) from None  # never repeat the value: it is shown on terminals and in logs
+
+
+def environment_problems(environ: Mapping[str, str]) -> list[str]:
+    """What in the environment of `pulumi up` the stack file does not say and the program would use: an
+    unparsable RUNNER_FLEET_NOW, and PULUMI_CONFIG_<KEY> overrides of config keys. One line each, naming the
+    variable, never its value."""
+    problems = [
+        f"{name} (environment): the Pulumi SDK reads it instead of the stack file's value of the config key it "
+        "names, so the stack file (and the offline plan) would not say what `pulumi up` does; unset it and put "
+        "the value in the stack file"
+        for name in sorted(environ)
+        if name.startswith("PULUMI_CONFIG_") and name not in CLI_VARIABLES
+    ]
+    try:
+        requested_moment(environ)
+    except ValueError as exc:
+        problems.append(f"{rotation.NOW_ENV} (environment): {exc}")
+    return [one_line(problem) for problem in problems]
+
+
 def _config_keys() -> set[str]:
     """Every fully qualified config key: the engine passes config both ways, so look at both."""
     return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
@@ -74,7 +115,7 @@ def load() -> FleetConfig:
     names = sorted(k.removeprefix(prefix) for k in everything if k.startswith(prefix))
     env_secrets = set(runtime_config.get_config_secret_keys_env())
     secret_keys = {k for k in names if runtime_config.is_config_secret(prefix + k) or prefix + k in env_secrets}
-    # Secret values are never read as plain text here: only their presence is checked.
+    # Secret values never reach the parser: only their presence is checked (and their fingerprints, below).
     values = {k: cfg.get(k) for k in names if k not in secret_keys}
     values.update({k: REDACTED for k in secret_keys})
     source = f"{STACK_CONFIG_DIR}/Pulumi.{stack}.yaml"
@@ -84,11 +125,22 @@ def load() -> FleetConfig:
         for k in everything
         if ":" in k and not k.startswith(prefix)
     }
-    try:
-        now = rotation.planned_moment(os.environ.get(rotation.NOW_ENV))
-    except ValueError as exc:
-        raise SpecError(source, [f"{rotation.NOW_ENV} (environment): {exc}"]) from None
-    spec = parse_spec(values, stack=stack, secret_keys=secret_keys, source=source, other_config=other, now=now)
+    environ = dict(os.environ)  # the one read of the environment: RUNNER_FLEET_NOW, and PULUMI_CONFIG_* refused
+    if problems := environment_problems(environ):
+        raise SpecError(source, problems)
+    now = rotation.planned_moment(environ.get(rotation.NOW_ENV))
+    # One credential, one role, by value too: each secret value is read only to be fingerprinted, never kept or shown.
+    other_secrets = {k for k in other if runtime_config.is_config_secret(k) or k in env_secrets}
+    marks = credentials.fingerprints(secret_keys | other_secrets, lambda k: _plain(k if ":" in k else prefix + k))
+    spec = parse_spec(
+        values,
+        stack=stack,
+        secret_keys=secret_keys,
+        source=source,
+        other_config=other,
+        now=now,
+        secret_fingerprints=marks,
+    )
     for warning in spec.warnings:
         pulumi.log.warn(warning)
     secrets = {k: cfg.require_secret(k) for k in sorted(spec.secret_keys)}

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from components.model import REDACTED, Tier
 from components.spec.problems import Problems
+from components.spec.safe_text import UNSAFE_CATEGORIES, url_error
 
 
 def parse_url(p: Problems, url: str | None, tier: Tier, key: str = "gitlabUrl") -> str | None:
     """A URL of the GitLab instance (`gitlabUrl`, or the API's `gitlab:baseUrl`), normalised without a trailing /."""
     if url is None:
         return None
+    if any(c.isspace() or unicodedata.category(c) in UNSAFE_CATEGORIES for c in url):
+        # urllib silently drops tabs and line breaks (WHATWG does too); the provider and gitlab-runner would not.
+        p.add(key, "holds whitespace or a control character; write the URL on one line, without spaces")
+        return None
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
     except ValueError as exc:
-        p.add(key, f"not a valid URL ({exc})")
+        p.add(key, f"not a valid URL ({url_error(exc)})")
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname or not url.isascii() or " " in url:
         p.add(key, f"expected an http(s):// URL of the GitLab instance (ASCII; punycode for IDNs), found {url!r}")

@@ -14,14 +14,14 @@ from urllib.parse import urlsplit
 from components import versions
 from components.images import image_problem, runner_version
 from components.model import HostSpec, default_runner_image
-from components.spec import keys
+from components.spec import keys, ssh_values, tolerations
 from components.spec.problems import Problems
 from components.spec.reader import check_name, read_section
+from components.spec.safe_text import url_error
 from components.spec.site_keys import parse_proxy
 from components.targets import DockerTarget, DockerTls, KubernetesTarget, Monitoring, default_job_namespace
 
 K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
-TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
 def _url_problem(url: str) -> str | None:
@@ -30,11 +30,16 @@ def _url_problem(url: str) -> str | None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:  # a port that is not a number or out of range, a broken IPv6 literal
-        return f"not a valid URL ({exc})"
+        return f"not a valid URL ({url_error(exc)})"
     rules = (
         (
             parts.scheme not in ("ssh", "tcp", "unix"),
             f"expected an ssh://user@host[:port], tcp://host:port or unix:///path URL, found {url!r}",
+        ),
+        (
+            url.split(":", 1)[0] != parts.scheme,
+            "write the scheme in lower case (ssh://, tcp://, unix://): the checks that hold for an engine (TLS for "
+            "tcp://) read it so",
         ),
         (
             parts.scheme == "unix" and not parts.path.startswith("/"),
@@ -58,55 +63,10 @@ def _url_problem(url: str) -> str | None:
     return next((message for broken, message in rules if broken), None)
 
 
-SSH_OPTIONS = frozenset(
-    """AddressFamily BatchMode CertificateFile CheckHostIP Ciphers Compression ConnectionAttempts ConnectTimeout
-    GlobalKnownHostsFile HostKeyAlgorithms HostKeyAlias IdentitiesOnly IdentityFile KbdInteractiveAuthentication
-    KexAlgorithms LogLevel MACs PasswordAuthentication Port PreferredAuthentications ProxyJump
-    PubkeyAcceptedAlgorithms ServerAliveCountMax ServerAliveInterval StrictHostKeyChecking User UserKnownHostsFile
-    VerifyHostKeyDNS""".lower().split()
-)
-"""ssh client options a stack may pass: how to connect and whom to trust. Never one that runs a command on
-the machine running `pulumi` (ProxyCommand, LocalCommand, KnownHostsCommand, Match exec) or reads another
-config file (-F, Include)."""
-SSH_FLAGS_WITH_VALUE = frozenset({"-i", "-p", "-J", "-l"})
-SSH_FLAGS = frozenset({"-4", "-6", "-C", "-q", "-v"})
-
-
-def _ssh_opts_problem(opts: tuple[str, ...]) -> tuple[int, str] | None:
-    """(index, why) of the first ssh option outside the allow-list, or None."""
-    i = 0
-    while i < len(opts):
-        opt = opts[i]
-        if opt in SSH_FLAGS:
-            i += 1
-            continue
-        value = opts[i + 1] if i + 1 < len(opts) else None
-        if opt in SSH_FLAGS_WITH_VALUE or opt == "-o":
-            if value is None or value.startswith("-"):
-                return i, f"{opt} needs a value"
-            if opt == "-o" and (problem := _ssh_option_problem(value)) is not None:
-                return i + 1, problem
-            i += 2
-        elif opt.startswith("-o") and (problem := _ssh_option_problem(opt[2:])) is not None:
-            return i, problem
-        elif opt.startswith("-o"):
-            i += 1
-        else:
-            return i, f"{opt!r} is not an ssh option runner-fleet passes on (allowed: -o Option=value, -i, -p, -J, -l)"
-    return None
-
-
-def _ssh_option_problem(option: str) -> str | None:
-    name, _, value = option.replace(" ", "=", 1).partition("=")
-    name = name.strip().lower()
-    if value.strip().startswith("-"):
-        return f"the value of ssh option {name!r} never starts with '-'"
-    if name not in SSH_OPTIONS:
-        return (
-            f"ssh option {name!r} is not allowed: only options about connecting and trusting hosts, never one that "
-            "runs a command or reads another config file"
-        )
-    return None
+def _user_host(url: str) -> tuple[str | None, str | None]:
+    """The user and host of a valid ssh:// or tcp:// URL (None for unix://)."""
+    parts = urlsplit(url)
+    return (parts.username, parts.hostname) if parts.scheme in ("ssh", "tcp") else (None, None)
 
 
 def _parse_tls(p: Problems, raw: object, path: str) -> DockerTls | None:
@@ -124,9 +84,13 @@ def parse_docker(p: Problems, raw: object, path: str) -> DockerTarget | None:
     if problem is not None:
         p.add(f"{path}.host", problem)
         return None
-    if (found := _ssh_opts_problem(values.get("ssh_opts", ()))) is not None:
+    if (found := ssh_values.ssh_opts_problem(values.get("ssh_opts", ()))) is not None:
         p.add(f"{path}.sshOpts[{found[0]}]", found[1])
+    if (problem := ssh_values.engine_url_problem(*_user_host(values["url"]))) is not None:
+        p.add(f"{path}.host", problem)
     target = DockerTarget(**values)
+    if target.scheme != "ssh" and target.ssh_opts:
+        p.add(f"{path}.sshOpts", "applies only to ssh:// Docker hosts")
     if target.scheme != "tcp" and (target.tls or target.cert_path):
         p.add(f"{path}.tls", "TLS material applies only to tcp:// Docker hosts")
     if target.tls and target.cert_path:
@@ -208,9 +172,9 @@ def parse_kubernetes(p: Problems, raw: object, path: str) -> KubernetesTarget | 
         )
         valid = False
     _check_node_selector(p, f"{path}.nodeSelector", values.get("node_selector", ()))
-    for key, effect in values.get("tolerations", ()):
-        if effect not in TOLERATION_EFFECTS:
-            p.add(f"{path}.tolerations.{key}", f"expected one of {', '.join(TOLERATION_EFFECTS)}, found {effect!r}")
+    tolerations.check(p, f"{path}.tolerations", values.get("tolerations", ()))
+    if (context := values.get("context")) is not None and (problem := ssh_values.context_problem(context)):
+        p.add(f"{path}.context", problem)
     return KubernetesTarget(**values) if valid else None
 
 

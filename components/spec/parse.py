@@ -28,7 +28,7 @@ from components.model import (
     default_protect,
     field_default,
 )
-from components.spec import extra_config, fleet_checks, keys
+from components.spec import credentials, engines, extra_config, fleet_checks, keys, names
 from components.spec.caches import parse_cache, secret_refs
 from components.spec.gitlab_urls import check_provider_config, parse_url
 from components.spec.hosts import parse_host
@@ -130,13 +130,15 @@ def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-
     source: str = "stack configuration",
     other_config: Mapping[str, str | None] | None = None,
     now: datetime | None = None,
+    secret_fingerprints: Mapping[str, str] | None = None,
 ) -> FleetSpec:
     """Parse the project's config values (keys without the `runner-fleet:` prefix) into a FleetSpec.
 
     `secret_keys` are the keys set as secrets; `other_config` holds the fully qualified keys of other namespaces
     with their values (None for secrets): a key that looks like ours is a wrong prefix, and the GitLab provider's
-    `gitlab:baseUrl` and `gitlab:insecure` say where its token goes. Raises SpecError with every problem found;
-    never returns a partly valid spec.
+    `gitlab:baseUrl` and `gitlab:insecure` say where its token goes. `secret_fingerprints` (config key, fully
+    qualified for other namespaces -> `credentials.fingerprint` of its value) tell two secret keys with one value.
+    Raises SpecError with every problem found; never returns a partly valid spec.
     """
     p = Problems()
     other = other_config or {}
@@ -176,8 +178,6 @@ def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-
     refs += [(f"runners.{r.key}.registryAuth", r.registry_auth) for r in runners if r and r.registry_auth]
     refs += [("gitlabCaBundle", gitlab_ca.secret)] if gitlab_ca is not None and gitlab_ca.secret else []
     referenced = fleet_checks.referenced_secrets(p, refs, valid_vars, secrets, config_keys)
-    if gitlab_ca is not None and gitlab_ca.secret is not None:
-        fleet_checks.check_ca_key_alone(p, gitlab_ca.secret, refs, valid_vars)
     for key in sorted(config_keys - set(TOP_LEVEL.names) - referenced):
         p.add(
             key,
@@ -185,9 +185,7 @@ def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-
             + " (or a secret referenced by a variable, a cache, registryAuth, gitlabCaBundle, docker tls or "
             "kubeconfig)",
         )
-    fleet_checks.check_namespaces(p, hosts.values())
-    fleet_checks.check_metrics_ports(p, hosts.values())
-    fleet_checks.check_shared_directories(p, runners)
+    engines.check(p, hosts, runners)  # namespaces, metrics ports, host directories: per machine or cluster
     fleet_checks.warn_about(p, hosts, runners)
 
     spec = FleetSpec(
@@ -208,6 +206,8 @@ def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-
     # The extraConfig policy and the runner's config schema need the rendered files; they run on every valid
     # part, so their problems are reported together with the structural ones.
     extra_config.check(p, spec)
+    names.check(p, spec)  # every derived name against every other (spec/names.py)
+    credentials.check_spec(p, spec, variables or [], secret_fingerprints or {})
     if p.problems:
         raise SpecError(source, p.problems, p.missing_secrets)
     return spec

@@ -15,13 +15,14 @@ Keys are matched exactly: gitlab-runner reads config.toml keys case-insensitivel
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from components.host_paths import SOCKET_NAME, mount_path_problem
+from components.spec import job_environment
+from components.spec.credential_shapes import secret_name
 from components.spec.problems import CREDENTIAL_MESSAGE, looks_like_credential
 
 Check = Callable[[Any], str | None]
@@ -47,10 +48,10 @@ def _environment(value: Any) -> str | None:
     if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
         return "expected a list of NAME=value strings"
     for entry in value:
-        name = str(entry).split("=", 1)[0]
-        if "=" not in str(entry) or not ENV_NAME.match(name):
+        name, equals, setting = str(entry).partition("=")
+        if not equals or not ENV_NAME.match(name):
             return "entries are NAME=value with a NAME of letters, digits and '_'"
-        if (problem := _environment_name(name)) is not None:
+        if (problem := _environment_name(name) or job_environment.value_problem(name, setting)) is not None:
             return problem
     return None
 
@@ -68,7 +69,7 @@ def _environment_name(name: str) -> str | None:
             f"{name} looks like it holds a secret, which config.toml would carry in plain text; make it a "
             "CI/CD variable with `secret:` (variables)"
         )
-    return None
+    return job_environment.name_problem(name)
 
 
 FIRST_CLASS_ENV = {
@@ -101,15 +102,12 @@ FIRST_CLASS_KEYS = {
     "helper_image": "registryMirror (the helper at the manager's release)",
 }
 """config.toml keys that runner-fleet sets from first-class stack keys, and the key to use."""
-SECRET_WORDS = frozenset({"SECRET", "PASSWORD", "PASSWD", "PASS", "TOKEN", "CREDENTIAL", "CREDENTIALS", "APIKEY"})
 SECRET_NAMES = frozenset({"DOCKER_AUTH_CONFIG", "NETRC"})
 
 
 def _secret_name(name: str) -> bool:
     """An environment name that says it holds a secret (AWS_SECRET_ACCESS_KEY, DB_PASSWORD, API_TOKEN, ...)."""
-    words = name.upper().split("_")
-    pairs = {a + b for a, b in itertools.pairwise(words)}
-    return name.upper() in SECRET_NAMES or bool(SECRET_WORDS & set(words)) or bool({"PRIVATEKEY", "APIKEY"} & pairs)
+    return name.upper() in SECRET_NAMES or secret_name(name)
 
 
 def _container_volumes(value: Any) -> str | None:

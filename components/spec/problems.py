@@ -18,6 +18,8 @@ from typing import Any
 import pulumi
 
 from components.model import REDACTED
+from components.spec.credential_shapes import url_userinfo
+from components.spec.safe_text import escape_controls, redact_userinfo
 
 MAX_LINE = 400
 """Characters a problem line may have; longer ones are cut (a message never carries a whole document)."""
@@ -49,9 +51,9 @@ def text_problem(text: str) -> str | None:
 
 
 def looks_like_credential(text: str) -> bool:
-    """Whether `text` holds a known token format, a private key block or a password in a URL (no guessing from
-    randomness: digests and ids are long random strings too)."""
-    return bool(_TOKEN_RE.search(text) or _PASSWORD_RE.search(text))
+    """Whether `text` holds a known token format, a private key block or a URL password in any characters
+    (credential_shapes.url_userinfo); no guessing from randomness: digests and ids are long random strings too."""
+    return bool(_TOKEN_RE.search(text) or _PASSWORD_RE.search(text) or url_userinfo(text))
 
 
 CREDENTIAL_MESSAGE = (
@@ -68,13 +70,15 @@ def looks_secret(text: str) -> bool:
 def redact(text: str) -> str:
     """`text` with everything that looks like a secret replaced by REDACTED."""
     text = _TOKEN_RE.sub(REDACTED, text)
+    text = redact_userinfo(text)  # a password with any characters (`/`, spaces, `@`), which _PASSWORD_RE misses
     text = _PASSWORD_RE.sub(lambda m: f"{m['user']}:{REDACTED}@", text)
     return _RANDOM_RE.sub(lambda m: REDACTED if _random_looking(m[0]) else m[0], text)
 
 
 def one_line(text: str) -> str:
-    """A message as one bounded line, with nothing that looks like a secret."""
-    line = redact(text).replace("\r", "\\r").replace("\n", "\\n")
+    """A message as one bounded line, with nothing that looks like a secret and no control character raw
+    (escape sequences, carriage returns, bidi overrides: components/spec/safe_text.py)."""
+    line = escape_controls(redact(text))
     return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 

@@ -160,7 +160,7 @@ def parse_host_directories(p: Problems, raw: object, path: str) -> tuple[HostDir
     if not isinstance(raw, list):
         p.add(path, f"expected a list of {{hostPath, mountPath, readOnly?}} maps, found {describe(raw)}")
         return None
-    found: list[HostDirectory] = []
+    found: dict[str, HostDirectory] = {}  # by mount path: one lookup per entry, however many a stack lists
     for i, item in enumerate(raw):
         values = read_section(p, item, f"{path}[{i}]", keys.HOST_DIRECTORY)
         if values is None or "host_path" not in values or "mount_path" not in values:
@@ -174,11 +174,11 @@ def parse_host_directories(p: Problems, raw: object, path: str) -> tuple[HostDir
                 p.add(where, problem)
         if all(problem is None for _, problem in problems):
             values.update(host_path=normalise(values["host_path"]), mount_path=normalise(values["mount_path"]))
-            if values["mount_path"] in {d.mount_path for d in found}:
+            if values["mount_path"] in found:
                 p.add(f"{path}[{i}].mountPath", f"{values['mount_path']} is mounted twice")
             else:
-                found.append(HostDirectory(**values))
-    return tuple(found)
+                found[values["mount_path"]] = HostDirectory(**values)
+    return tuple(found.values())
 
 
 def _check_host_directories(p: Problems, path: str, values: dict[str, Any], host: HostSpec | None) -> None:

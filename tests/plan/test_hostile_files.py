@@ -177,7 +177,7 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ),
     (
         "hosts encrypted",
-        _replace("  runner-fleet:hosts:\n", "  runner-fleet:hosts: {secure: CANARYv1cipher}\n  runner-fleet:x:\n"),
+        _replace("  runner-fleet:hosts:\n", "  runner-fleet:hosts: {secure: v1:CANARYcipher}\n  runner-fleet:x:\n"),
         2,
         "hosts: must not be a secret",
     ),

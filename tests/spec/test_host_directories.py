@@ -193,6 +193,8 @@ def test_unprotected_jobs_never_share_a_directory_with_protected_ones() -> None:
     problems = _problems(values)
     assert any(p.startswith("runners.shared.hostDirectories[0].hostPath: ") and "protected" in p for p in problems)
     values["runners"]["shared"]["protectedOnly"] = True
+    # Both protected: one directory may be shared (nested, it would not be: see test_host_directory_containment).
+    values["runners"]["shared"]["hostDirectories"][0]["hostPath"] = "/srv/runner-fleet/cache"
     parse_spec(values, stack="test")
 
 

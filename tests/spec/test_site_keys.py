@@ -133,7 +133,7 @@ CASES: list[tuple[str, Edit, str, str]] = [
         "proxy: a password with a slash",
         _set(f"{PROXY}.https", "http://svc:hunter2/x@proxy.corp.test:3128"),
         f"{PROXY}.https",
-        "with credentials",
+        "credential",  # the generic URL-password check (credential_shapes) may answer first
     ),
     (
         "proxy: percent-encoded credentials",

@@ -159,9 +159,16 @@ def _demux(data: bytes) -> str:
     return b"".join(out).decode(errors="replace")
 
 
+def _installed(package: str) -> bool:
+    """Whether dpkg has `package` installed: Debian's dynamic `busybox` also puts a busybox on the PATH, but the
+    stand-in rootfs needs the static one (no loader or libraries in it)."""
+    done = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False)
+    return done.stdout.strip() == "install ok installed"
+
+
 def ensure_installed() -> None:
     """Debian's docker.io and busybox-static, installed with apt when missing (needs root)."""
-    missing = sorted({pkg for tool, pkg in PACKAGES.items() if shutil.which(tool) is None})
+    missing = sorted({pkg for tool, pkg in PACKAGES.items() if shutil.which(tool) is None or not _installed(pkg)})
     if not missing:
         return
     if os.geteuid() != 0:

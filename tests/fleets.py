@@ -163,3 +163,20 @@ COMPANY_SECRETS = {
     f"runner-fleet:{key}": {"secure": f"v1:CIPHER{key}"} for key in ("cacheAccessKey", "cacheSecretKey", "registryAuth")
 }
 """The secret config keys COMPANY references, as `pulumi config set --secret` writes them (ciphertexts)."""
+
+
+SMALL_STACK_FILE = """config:
+  runner-fleet:gitlabUrl: https://gitlab.acme.test
+  runner-fleet:hosts:
+    edge-1:
+      docker:
+        host: ssh://ci@edge-1.acme.test
+  runner-fleet:runners:
+    unit:
+      host: edge-1
+      scope: {group: acme}
+      tags: [unit]
+      maximumTimeout: 3600
+"""
+"""The smallest valid stack file as a user writes it: one ssh:// Docker host, one runner (the hostile-file corpora
+start from it)."""

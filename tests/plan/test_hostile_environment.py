@@ -27,21 +27,11 @@ from components.plan.__main__ import main
 from components.plan.stack_file import read_stack_file
 from components.spec import SpecError
 from components.spec import config as spec_config
+from tests.fleets import SMALL_STACK_FILE
 
-STACK = """config:
-  runner-fleet:gitlabUrl: https://gitlab.acme.test
-  runner-fleet:tokenRotationDays: 1
-  runner-fleet:hosts:
-    edge-1:
-      docker:
-        host: ssh://ci@edge-1.acme.test
-  runner-fleet:runners:
-    unit:
-      host: edge-1
-      scope: {group: acme}
-      tags: [unit]
-      maximumTimeout: 3600
-"""
+STACK = SMALL_STACK_FILE.replace(
+    "  runner-fleet:hosts:\n", "  runner-fleet:tokenRotationDays: 1\n  runner-fleet:hosts:\n", 1
+)
 
 
 def _plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *extra: str) -> tuple[int, str]:

@@ -13,20 +13,9 @@ from pathlib import Path
 import pytest
 
 from components.plan.__main__ import main
+from tests.fleets import SMALL_STACK_FILE
 
-BASE = """config:
-  runner-fleet:gitlabUrl: https://gitlab.acme.test
-  runner-fleet:hosts:
-    edge-1:
-      docker:
-        host: ssh://ci@edge-1.acme.test
-  runner-fleet:runners:
-    unit:
-      host: edge-1
-      scope: {group: acme}
-      tags: [unit]
-      maximumTimeout: 3600
-"""
+BASE = SMALL_STACK_FILE
 TOKEN = "glpat-Zx9cV8bN7mQ6wE5rT4yU"
 PEM = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\\n"

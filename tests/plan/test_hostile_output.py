@@ -23,20 +23,9 @@ import pytest
 
 from components.plan.__main__ import main
 from components.spec.safe_text import UNSAFE_CATEGORIES
+from tests.fleets import SMALL_STACK_FILE
 
-STACK = """config:
-  runner-fleet:gitlabUrl: https://gitlab.acme.test
-  runner-fleet:hosts:
-    edge-1:
-      docker:
-        host: ssh://ci@edge-1.acme.test
-  runner-fleet:runners:
-    unit:
-      host: edge-1
-      scope: {group: acme}
-      tags: [unit]
-      maximumTimeout: 3600
-"""
+STACK = SMALL_STACK_FILE
 
 
 def _plan(tmp_path: Path, out: Path, *extra: str) -> tuple[int, str, str]:

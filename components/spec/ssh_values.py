@@ -96,6 +96,22 @@ def jump_problem(value: str) -> str | None:
 YES_NO = _words("yes", "no")
 PATH = _pattern(FILE_PATH, "a file path of letters, digits and . _ + @ , / - (no spaces, quotes, '%', '$' or '~user')")
 INTEGER = _pattern(NUMBER, "a whole number")
+
+
+def known_hosts_problem(value: str) -> str | None:
+    """A known_hosts file that keeps what it learns: never `none` or a device (/dev/null forgets every key, so
+    `accept-new` would trust whoever answers, on every connection), and no `..` that could reach one."""
+    if (problem := PATH(value)) is not None:
+        return problem
+    parts = value.split("/")
+    if value.lower() == "none" or ".." in parts or value.startswith(("/dev/", "/proc/", "/sys/")):
+        return (
+            "a real known_hosts file (not none, /dev/null or another device, and no '..'): a file that forgets host "
+            "keys lets whoever answers take the Docker engine"
+        )
+    return None
+
+
 OPTIONS: dict[str, Grammar] = {
     "addressfamily": _words("any", "inet", "inet6"),
     "batchmode": YES_NO,
@@ -105,7 +121,7 @@ OPTIONS: dict[str, Grammar] = {
     "compression": YES_NO,
     "connectionattempts": INTEGER,
     "connecttimeout": INTEGER,
-    "globalknownhostsfile": PATH,
+    "globalknownhostsfile": known_hosts_problem,
     "hostkeyalgorithms": _pattern(ALGORITHMS, "a comma-separated list of algorithm names"),
     "hostkeyalias": lambda value: host_problem(value),
     "identitiesonly": YES_NO,
@@ -130,7 +146,7 @@ OPTIONS: dict[str, Grammar] = {
         "yes", "accept-new", "ask", why=" (host key checking stays on: add the host's key to a known_hosts file)"
     ),
     "user": _pattern(USER_NAME, "a user name of letters, digits, '.', '_', '-'"),
-    "userknownhostsfile": PATH,
+    "userknownhostsfile": known_hosts_problem,
     "verifyhostkeydns": _words("yes", "no", "ask"),
 }
 """ssh client options a stack may pass, with the grammar of their value: how to connect and whom to trust."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from components.model import OFFLINE_PLACEHOLDER, PROJECT
+from components.domain.model import OFFLINE_PLACEHOLDER, PROJECT
 from components.plan import project_config
 from components.spec.keys import MAX_DEPTH
 from components.spec.problems import looks_secret, one_line
@@ -57,6 +57,8 @@ class StackFileError(Exception):
 
 
 _BOOL, _INT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int"
+_BEYOND_64_BITS = 2**64
+"""What a number too long for Python's int parser reads as: any number beyond 64 bits, reported as such at its key."""
 _AMBIGUOUS_NUMBER = "tag:runner-fleet,2026:ambiguous-number"
 
 
@@ -104,6 +106,14 @@ class _StrictLoader(yaml.SafeLoader):
             node.start_mark,
         )
 
+    def construct_int(self, node: yaml.ScalarNode) -> Any:
+        # Python reads at most 4,300 digits into an int (sys.int_info.default_max_str_digits); beyond that the
+        # number is still beyond 64 bits, so it stands in as one and is reported at its key like any other.
+        try:
+            return self.construct_yaml_int(node)
+        except ValueError:
+            return _BEYOND_64_BITS
+
     def refuse_tag(self, node: yaml.Node) -> None:
         raise yaml.constructor.ConstructorError(
             None,
@@ -128,6 +138,7 @@ _StrictLoader.add_implicit_resolver(
     _INT, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"), list("-+0123456789")
 )
 _StrictLoader.add_constructor(_AMBIGUOUS_NUMBER, _StrictLoader.refuse_number)
+_StrictLoader.add_constructor(_INT, _StrictLoader.construct_int)
 
 
 _FAST_LOADER: type[_StrictLoader] | None = None

@@ -450,6 +450,9 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ("an ESC environment with a newline", (BASE + "environment: ['a\\nb']\n").encode(), 2, "Pulumi ESC"),
     ("a lone surrogate", _replace("[unit]", '["a\\ud800b"]'), 2, "unpaired surrogate"),
     ("5000 hex digits", _replace("3600", "0x" + "f" * 5000), 2, "a number beyond 64 bits"),
+    # Past Python's int parser limit (4,300 digits) the number is still reported at its key, like a shorter one.
+    ("5000 decimal digits", _replace("3600", "9" * 5000), 2, "maximumTimeout: a number beyond 64 bits"),
+    ("5000 negative digits", _replace("3600", "-" + "9" * 5000), 2, "maximumTimeout: a number beyond 64 bits"),
     ("20000 binary digits", _replace("3600", "0b" + "1" * 20000), 2, "read differently"),
     (
         "aliases of a large string",

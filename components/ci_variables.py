@@ -16,8 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_gitlab as gitlab
 
-from components import naming
-from components.model import ScopeKind, VariableSpec
+from components.domain import naming
+from components.domain.model import ScopeKind, VariableSpec
 from components.secrets import secret
 
 
@@ -33,7 +33,7 @@ class CiVariablesArgs:
     """Deletion protection of every variable; off by default."""
 
 
-# Named in components/naming.py, where the spec's check of derived names (spec/names.py) finds it too.
+# Named in components/domain/naming.py, where the spec's check of derived names (spec/names.py) finds it too.
 resource_name = naming.variable
 
 

@@ -18,7 +18,7 @@ Declares, through the host's `docker.Provider` (passed in):
   relaxed security options, `no-new-privileges`, bounded logs (the `local` driver), `stop_signal` SIGQUIT. Every input
   that forces its replacement comes from the host alone; when it *is* replaced (image upgrade) or removed, the
   provider stops it with `destroy_grace_seconds` = the drain, under a delete timeout that covers it
-  (components/lifecycle.py), so it stops taking jobs and finishes the running ones instead of being killed.
+  (components/domain/lifecycle.py), so it stops taking jobs and finishes the running ones instead of being killed.
 
 Runner docs: https://docs.gitlab.com/runner/install/docker/ ; provider:
 https://www.pulumi.com/registry/packages/docker/api-docs/container/
@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
-from components import naming, site
-from components.lifecycle import MANAGER_STOP_TIMEOUT, manager_timeouts
-from components.model import ManagerSpec
+from components.domain import naming, site
+from components.domain.lifecycle import MANAGER_STOP_TIMEOUT, manager_timeouts
+from components.domain.model import ManagerSpec
+from components.domain.targets import DockerTarget
 from components.render import config_toml
 from components.render import labels as marks
 from components.secrets import ca_bundle, rendered_config, secret
-from components.targets import DockerTarget
 
 CONFIG_DIR = "/etc/gitlab-runner"
 CONFIG_FILE = f"{CONFIG_DIR}/config.toml"

@@ -14,14 +14,15 @@ from typing import assert_never
 import pulumi
 import pulumi_gitlab as gitlab
 
-from components import naming, providers
+from components import providers
 from components.ci_variables import CiVariables, CiVariablesArgs
 from components.docker_host import DockerRunnerHost, DockerRunnerHostArgs
+from components.domain import naming
+from components.domain.model import ManagerSpec, ScopeKind
+from components.domain.targets import DockerTarget, KubernetesTarget
 from components.kubernetes_host import KubernetesRunnerHost, KubernetesRunnerHostArgs
-from components.model import ManagerSpec, ScopeKind
 from components.registration import RunnerRegistration, RunnerRegistrationArgs
 from components.spec import FleetConfig
-from components.targets import DockerTarget, KubernetesTarget
 
 
 def _resolve_ids(

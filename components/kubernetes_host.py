@@ -21,12 +21,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import naming
-from components.lifecycle import manager_timeouts
-from components.model import ManagerSpec
+from components.domain import naming
+from components.domain.lifecycle import manager_timeouts
+from components.domain.model import ManagerSpec
+from components.domain.targets import KubernetesTarget
 from components.render import admission, config_toml, manifests, monitoring
 from components.secrets import ca_bundle, rendered_config, secret
-from components.targets import KubernetesTarget
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class KubernetesRunnerHostArgs:
 
 
 def _drain_timeouts(manager: ManagerSpec) -> pulumi.CustomTimeouts:
-    """Timeouts of what waits for the manager's pod to drain when deleted (components/lifecycle.py)."""
+    """Timeouts of what waits for the manager's pod to drain when deleted (components/domain/lifecycle.py)."""
     return pulumi.CustomTimeouts(**dataclasses.asdict(manager_timeouts(manager.drain_seconds)))
 
 

@@ -23,10 +23,10 @@ import pulumi_docker as docker
 import pulumi_gitlab as gitlab
 import pulumi_kubernetes as kubernetes
 
-from components import naming
+from components.domain import naming
+from components.domain.targets import DockerTarget, KubernetesTarget
 from components.secrets import secret
 from components.spec import GitlabConnection
-from components.targets import DockerTarget, KubernetesTarget
 
 
 def gitlab_provider(name: str, conn: GitlabConnection, opts: pulumi.ResourceOptions) -> gitlab.Provider:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gitlab as gitlab
 
-from components import naming
-from components.model import RETIRING, RunnerSpec, ScopeKind
-from components.rotation import Registration, registrations
+from components.domain import naming
+from components.domain.model import RETIRING, RunnerSpec, ScopeKind
+from components.domain.rotation import Registration, registrations
 from components.secrets import secret
 
 
@@ -38,7 +38,7 @@ SCOPE_INPUTS = ("runnerType", "groupId", "projectId")
 """The inputs that make the provider replace a registration (reference/provider-semantics.json)."""
 
 
-# Named in components/naming.py, where the spec's check of derived names (spec/names.py) finds it too.
+# Named in components/domain/naming.py, where the spec's check of derived names (spec/names.py) finds it too.
 description = naming.description
 
 
@@ -49,14 +49,14 @@ class RunnerRegistration(pulumi.ComponentResource):
     token: pulumi.Output[str]
     runner_id: pulumi.Output[str]
     retiring: Registration | None
-    """The previous generation's registration while its retiring window lasts (components/rotation.py), else None."""
+    """The previous generation's registration while its retiring window lasts (domain/rotation.py), else None."""
 
     def __init__(self, name: str, args: RunnerRegistrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:registration:RunnerRegistration", name, None, opts)
         self._args = args
         runner = args.runner
         # Without rotation, one registration named like the component; with it, the current generation's slot and,
-        # during its retiring window, the previous generation's (components/rotation.py).
+        # during its retiring window, the previous generation's (components/domain/rotation.py).
         planned = registrations(name, runner.rotation, paused=runner.paused, protect=args.protect)
         active = self._user_runner(planned[0], args)
         self.retiring = planned[1] if len(planned) > 1 else None

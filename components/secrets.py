@@ -10,9 +10,9 @@ from typing import Any
 
 import pulumi
 
-from components.model import OFFLINE_PLACEHOLDER, ManagerSpec
+from components.domain.model import OFFLINE_PLACEHOLDER, ManagerSpec
+from components.domain.site import MAX_CA_BUNDLE, NotCertificates, canonical_certificates
 from components.render import config_toml
-from components.site import MAX_CA_BUNDLE, NotCertificates, canonical_certificates
 
 
 def secret(value: pulumi.Input[Any]) -> pulumi.Output[Any]:

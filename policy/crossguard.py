@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from components.model import PROJECT, Tier
+from components.domain.model import PROJECT, Tier
 from components.policy.resources import UNKNOWN, Declared, Secret
 from components.policy.rules import Exempt, Rule
 

@@ -24,7 +24,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.model import PROJECT
+from components.domain.model import PROJECT
 from components.policy.resources import resource_named
 from components.policy.rules import RULES, Rule
 

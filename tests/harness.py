@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from components.model import FleetSpec, ManagerSpec
+from components.domain.model import FleetSpec, ManagerSpec
+from components.domain.targets import KubernetesTarget
 from components.plan.engine import PlanResult, Resource
 from components.render import admission, config_toml, manifests, schema
 from components.spec import parse_spec
-from components.targets import KubernetesTarget
 
 
 def spec_of(values: dict[str, Any], stack: str = "test", secret_keys: tuple[str, ...] = ()) -> FleetSpec:

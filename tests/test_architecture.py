@@ -18,7 +18,7 @@ from tests.conftest import ROOT, Plan
 from tests.fleets import K8S_MIXED
 
 COMPONENTS = ROOT / "components"
-LAYERS = {"spec", "render", "policy", "plan", "ops"}
+LAYERS = {"domain", "spec", "render", "policy", "plan", "ops"}
 # The declare layer: one ComponentResource per module, named after what it declares.
 COMPONENT_MODULES = {
     "fleet": "RunnerFleet",
@@ -27,22 +27,8 @@ COMPONENT_MODULES = {
     "kubernetes_host": "KubernetesRunnerHost",
     "ci_variables": "CiVariables",
 }
-SUPPORT_MODULES = {
-    "__init__",
-    "model",
-    "targets",
-    "versions",
-    "secrets",
-    "providers",
-    "images",
-    "host_paths",
-    "cache",
-    "site",
-    "lifecycle",
-    "rotation",
-    "engine_identity",
-    "naming",
-}
+# Beside them, what the components share: the explicit providers and the secret helpers (both Pulumi code).
+SUPPORT_MODULES = {"providers", "secrets"}
 MAX_LINES = 400
 
 
@@ -62,7 +48,44 @@ def test_the_folders_are_the_layers() -> None:
     packages = {p.name for p in COMPONENTS.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     modules = {p.stem for p in COMPONENTS.glob("*.py")}
     assert packages == LAYERS
-    assert modules == set(COMPONENT_MODULES) | SUPPORT_MODULES, "a new top-level module belongs to a layer"
+    assert modules == {"__init__"} | set(COMPONENT_MODULES) | SUPPORT_MODULES, (
+        "a new top-level module belongs to a layer"
+    )
+
+
+def _imports_pulumi_itself(path: Path) -> bool:
+    """The module's own import statements name pulumi or a provider SDK (pulumi_docker, ...), wherever they stand."""
+    for node in ast.walk(_tree(path)):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        if any(n.split(".")[0] == "pulumi" or n.startswith("pulumi_") for n in names):
+            return True
+    return False
+
+
+def test_every_module_directly_in_components_declares_with_pulumi() -> None:
+    """A newcomer finds each floor by folder: a module directly in components/ is Pulumi code (issue 21, part 8).
+
+    The package marker is the one exception, and it stays a map: nothing but its docstring, so importing the
+    package (which every import of a domain, spec or render module does) loads nothing."""
+    marker = _tree(COMPONENTS / "__init__.py").body
+    assert len(marker) == 1 and isinstance(marker[0], ast.Expr) and isinstance(marker[0].value, ast.Constant)
+    modules = [p for p in sorted(COMPONENTS.glob("*.py")) if p.name != "__init__.py"]
+    assert modules
+    assert [p.name for p in modules if not _imports_pulumi_itself(p)] == []
+
+
+def test_the_domain_imports_no_pulumi_and_nothing_above_it() -> None:
+    """Every domain module, imported in a fresh interpreter, loads no pulumi and no other floor of components/."""
+    domain = sorted(p.stem for p in (COMPONENTS / "domain").glob("*.py") if p.stem != "__init__")
+    assert {"model", "targets", "rotation", "naming"} <= set(domain)
+    loaded = _modules_after_import(*(f"components.domain.{m}" for m in domain))
+    assert {f"components.domain.{m}" for m in domain} <= set(loaded)
+    assert _pulumi(loaded) == []
+    ours = [m for m in loaded if m.startswith("components.")]
+    assert [m for m in ours if not m.startswith("components.domain")] == []
+    assert [p.name for p in (COMPONENTS / "domain").glob("*.py") if _imports_pulumi_itself(p)] == []
 
 
 # Runs in a fresh interpreter: import every module of the render layer, then render a Docker and a Kubernetes
@@ -72,7 +95,7 @@ import json, pkgutil, sys, importlib
 import components.render
 for info in pkgutil.walk_packages(components.render.__path__, "components.render."):
     importlib.import_module(info.name)
-from components import model, targets
+from components.domain import model, targets
 from components.render import config_toml, manifests, schema
 docker = model.HostSpec(key="d", target=targets.DockerTarget(url="ssh://a@b"))
 k8s = model.HostSpec(key="k", target=targets.KubernetesTarget(namespace="ci", job_namespace="ci-jobs"))
@@ -192,7 +215,7 @@ def test_the_secret_placeholder_is_defined_once() -> None:
         for node in ast.walk(_tree(path))
         if isinstance(node, ast.Constant) and node.value == "[secret]"
     ]
-    assert holders == ["components/model.py"]
+    assert holders == ["components/domain/model.py"]
 
 
 def _documented_dataclasses() -> list[tuple[str, ast.ClassDef]]:

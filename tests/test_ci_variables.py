@@ -22,7 +22,7 @@ def test_variables_are_identified_by_owner_key_and_environment(plan: Plan) -> No
             "protected": True,
             "raw": True,
         },
-        {"group": "acme", "key": "REGISTRY_PASSWORD", "value": "s3cr3t-value_123", "masked": True},
+        {"group": "acme", "key": "REGISTRY_MIRROR", "value": "s3cr3t-value_123", "masked": True},
     ]
     result = plan(fleet(variables=variables))
     project_vars = {r.name: r.display_inputs for r in of_type(result, "gitlab:index/projectVariable:ProjectVariable")}
@@ -33,7 +33,7 @@ def test_variables_are_identified_by_owner_key_and_environment(plan: Plan) -> No
     by_key = {v["key"]: v for v in group_vars.values()}
     assert by_key["KUBECONFIG_DEV"]["variableType"] == "file" and by_key["KUBECONFIG_DEV"]["raw"] is True
     assert by_key["KUBECONFIG_DEV"]["protected"] is True
-    assert by_key["REGISTRY_PASSWORD"]["value"] == "[secret]", "a masked value is sensitive: kept secret"
+    assert by_key["REGISTRY_MIRROR"]["value"] == "[secret]", "a masked value is sensitive: kept secret"
     reordered = plan(fleet(variables=list(reversed(variables))))
     assert {r.name for r in reordered.resources} == {r.name for r in result.resources}
 
@@ -41,12 +41,12 @@ def test_variables_are_identified_by_owner_key_and_environment(plan: Plan) -> No
 def test_a_hidden_variable_is_masked_secret_and_replaced_delete_first(plan: Plan) -> None:
     values = fleet(
         variables=[
-            {"group": "acme", "key": "DEPLOY_KEY", "value": "s3cr3t-value_123", "hidden": True},
+            {"group": "acme", "key": "DEPLOY_TARGET", "value": "s3cr3t-value_123", "hidden": True},
             {"group": "acme", "key": "PLAIN", "value": "x"},
         ]
     )
     by_key = {r.inputs["key"]: r for r in of_type(plan(values), "gitlab:index/groupVariable:GroupVariable")}
-    hidden, plain = by_key["DEPLOY_KEY"], by_key["PLAIN"]
+    hidden, plain = by_key["DEPLOY_TARGET"], by_key["PLAIN"]
     assert hidden.inputs["hidden"] is True and hidden.inputs["masked"] is True
     assert hidden.display_inputs["value"] == "[secret]"
     assert hidden.options["deleteBeforeReplace"] is True, "GitLab refuses a second variable with the same key"

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components import site, versions
+from components.domain import site, versions
 from components.plan import engine, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import SECRET_PLACEHOLDER

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pulumi.runtime.mocks import MockMonitor
 
-from components import lifecycle
+from components.domain import lifecycle
 from components.plan import engine, report
 from components.plan.engine import reveal
 from components.plan.stack_file import read_stack_file

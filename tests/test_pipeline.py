@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import lifecycle, versions
+from components.domain import lifecycle, versions
 from components.plan import report
 from tests.conftest import ROOT, Plan
 

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.model import RunnerSpec, Scope, ScopeKind
+from components.domain.model import RunnerSpec, Scope, ScopeKind
 from components.plan.engine import PlanResult, run_function
 from components.registration import RunnerRegistration, RunnerRegistrationArgs
 from tests.harness import of_type

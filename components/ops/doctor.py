@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.model import HostSpec
+from components.domain.model import HostSpec
+from components.domain.targets import DockerTarget, KubernetesTarget
 from components.plan.stack_file import StackFileError, read_stack_file
 from components.providers import AMBIENT, ambient_warnings
 from components.spec import SpecError, parse_spec
-from components.targets import DockerTarget, KubernetesTarget
 
 MIN_DOCKER = (20, 10)
 MIN_KUBERNETES = (1, 30)

@@ -23,7 +23,7 @@ import gitlab
 import gitlab.exceptions
 import requests
 
-from components.model import REDACTED
+from components.domain.model import REDACTED
 from components.spec.problems import one_line
 from components.spec.safe_text import escaped_output
 

@@ -31,8 +31,8 @@ import gitlab
 import gitlab.exceptions
 import requests
 
-from components.images import runner_version
-from components.model import REDACTED, RETIRING
+from components.domain.images import runner_version
+from components.domain.model import REDACTED, RETIRING
 from components.plan import engine, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFileError, read_stack_file

@@ -16,8 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from components import providers, rotation
-from components.model import PROJECT
+from components import providers
+from components.domain import rotation
+from components.domain.model import PROJECT
 from components.plan import compare_base, engine, gate, impact, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFile, StackFileError, read_stack_file

@@ -29,7 +29,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.model import PROJECT, REDACTED
+from components.domain.model import PROJECT, REDACTED
 from components.plan.stack_file import StackFile
 
 PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.model import PROJECT, Tier
+from components.domain.model import PROJECT, Tier
 from components.plan import engine
 from components.plan.engine import PlanResult
 from components.policy.resources import Declared, Secret

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from components.model import PROJECT
+from components.domain.model import PROJECT
 
 PULUMI_YAML = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
 

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from components.docker_host import CONFIG_FILE
-from components.model import PROJECT, REDACTED
+from components.domain.model import PROJECT, REDACTED
 from components.plan import engine, imports
 from components.plan.engine import PlanResult, Resource
 from components.policy.rules import Violation

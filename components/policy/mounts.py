@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from components import site
-from components.host_paths import host_path_problem, mount_path_problem
+from components.domain import site
+from components.domain.host_paths import host_path_problem, mount_path_problem
 from components.policy.resources import ConfigFile, Declared, plain, runner_entries, where
 from components.render import labels as marks
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from components.images import is_pinned, mirror_of_helper, rootless_buildkit
-from components.model import RETIRING, Tier
+from components.domain.images import is_pinned, mirror_of_helper, rootless_buildkit
+from components.domain.model import RETIRING, Tier
 from components.policy.mounts import no_host_paths_for_jobs
 from components.policy.reach import listener_out_of_jobs_reach, privileged_namespace_unguarded
 from components.policy.resources import ConfigFile, Declared, Secret, config_files, plain, runner_entries, where

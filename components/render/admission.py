@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.model import ManagerSpec
-from components.targets import KubernetesTarget
+from components.domain.model import ManagerSpec
+from components.domain.targets import KubernetesTarget
 
 API_VERSION = "admissionregistration.k8s.io/v1"
 BUILD = "build"  # gitlab-runner's name for the job's own container

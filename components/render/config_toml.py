@@ -22,10 +22,10 @@ from typing import Any, assert_never
 
 import tomli_w
 
-from components import cache, images, naming, site
-from components.model import REDACTED, ManagerSpec, RunnerSpec
+from components.domain import cache, images, naming, site
+from components.domain.model import REDACTED, ManagerSpec, RunnerSpec
+from components.domain.targets import DockerTarget, KubernetesTarget
 from components.render import labels
-from components.targets import DockerTarget, KubernetesTarget
 
 METRICS_PORT = labels.METRICS_PORT
 
@@ -332,7 +332,7 @@ def document(
 
 def token_keys(runner: RunnerSpec) -> tuple[str, ...]:
     """The keys of the tokens a runner's entries need: its current registration's only. A registration that token
-    rotation retires leaves config.toml when its window begins (components/rotation.py): the manager stops polling it,
+    rotation retires leaves config.toml when its window begins (domain/rotation.py): the manager stops polling it,
     and the jobs it already runs finish (each running build keeps its own copy of the runner's settings)."""
     return (runner.key,)
 

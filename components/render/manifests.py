@@ -15,11 +15,11 @@ import hashlib
 import re
 from typing import Any
 
-from components import site
-from components.model import ManagerSpec
+from components.domain import site
+from components.domain.model import ManagerSpec
+from components.domain.targets import KubernetesTarget
 from components.render import labels as marks
 from components.render.config_toml import METRICS_PORT, manager_ca_file
-from components.targets import KubernetesTarget
 
 RUNNER_UID = 100  # gitlab-runner user of the alpine image
 RUNNER_GID = 65533

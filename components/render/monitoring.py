@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from components.model import ManagerSpec
+from components.domain.model import ManagerSpec
+from components.domain.targets import KubernetesTarget
 from components.render import manifests
-from components.targets import KubernetesTarget
 
 JOB = "gitlab-runner"
 """The `job` label of a manager's metrics: the ServiceMonitor sets it (a relabeling), and a Docker user's scrape

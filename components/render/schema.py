@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from components import versions
+from components.domain import versions
 
 SCHEMA_PATH = (
     Path(__file__).resolve().parents[2] / "schemas" / f"gitlab-runner-{versions.RUNNER_VERSION}-config.schema.json"

@@ -1,4 +1,4 @@
-"""Read `cache` and `runners.<r>.cache`: the distributed cache (components/cache.py), credentials by reference.
+"""Read `cache` and `runners.<r>.cache`: the distributed cache (components/domain/cache.py), credentials by reference.
 
 The keys are in `keys.CACHE`, `CACHE_S3`, `CACHE_GCS`, `CACHE_AZURE`. A credential is `{secret: <configKey>}`,
 never a value: plain text is refused without being repeated. `{}` means no distributed cache (for a runner: not
@@ -8,8 +8,8 @@ secret references (fleet_checks.referenced_secrets).
 
 from __future__ import annotations
 
-from components.cache import CREDENTIALS as CREDENTIAL_FIELDS
-from components.cache import AzureCache, CacheSpec, CacheType, GcsCache, S3Authentication, S3Cache
+from components.domain.cache import CREDENTIALS as CREDENTIAL_FIELDS
+from components.domain.cache import AzureCache, CacheSpec, CacheType, GcsCache, S3Authentication, S3Cache
 from components.spec import keys
 from components.spec.problems import Problems
 from components.spec.reader import read_section

@@ -15,8 +15,8 @@ from datetime import datetime
 import pulumi
 import pulumi.runtime.config as runtime_config
 
-from components import rotation
-from components.model import REDACTED, FleetSpec
+from components.domain import rotation
+from components.domain.model import REDACTED, FleetSpec
 from components.spec import credentials
 from components.spec.parse import parse_spec
 from components.spec.problems import SpecError, one_line

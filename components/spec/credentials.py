@@ -30,10 +30,10 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from components.model import OFFLINE_PLACEHOLDER, FleetSpec, HostSpec, RunnerSpec, VariableSpec
+from components.domain.model import OFFLINE_PLACEHOLDER, FleetSpec, HostSpec, RunnerSpec, VariableSpec
+from components.domain.targets import DockerTarget, KubernetesTarget
 from components.spec import keys
 from components.spec.problems import Problems
-from components.targets import DockerTarget, KubernetesTarget
 
 
 class Reach(enum.Enum):

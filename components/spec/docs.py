@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from components.model import FleetSpec, field_default
+from components.domain.model import FleetSpec, field_default
 from components.spec.keys import TOP_LEVEL, Key, Section
 from components.spec.kinds import Choice, Flag, Nested, Text
 

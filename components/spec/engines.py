@@ -1,4 +1,4 @@
-"""Rules that hold per engine, judged by identity (`components/engine_identity.py`), never by host key or spelling.
+"""Rules that hold per engine, judged by identity (`domain/engine_identity.py`), never by host key or spelling.
 
 Two host keys on one machine or cluster are allowed (two managers with their own `concurrent` budgets, proxies
 or images) and are treated as one by every rule that protects what they share:
@@ -19,16 +19,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from components.engine_identity import LOCAL, Cluster, machine_groups
-from components.host_paths import inside
-from components.model import HostDirectory, HostSpec, RunnerSpec
+from components.domain.engine_identity import LOCAL, Cluster, machine_groups
+from components.domain.host_paths import inside
+from components.domain.model import HostDirectory, HostSpec, RunnerSpec
+from components.domain.targets import DockerTarget, KubernetesTarget
 from components.spec.problems import Problems
-from components.targets import DockerTarget, KubernetesTarget
 
 
-def check(p: Problems, hosts: Mapping[str, HostSpec | None], runners: Iterable[RunnerSpec | None]) -> None:
-    """Every per-engine rule over the fleet's hosts (None: invalid) and runners."""
-    check_namespaces(p, hosts.values())
+def check(
+    p: Problems,
+    hosts: Mapping[str, HostSpec | None],
+    runners: Iterable[RunnerSpec | None],
+    marks: Mapping[str, str] | None = None,
+) -> None:
+    """Every per-engine rule over the fleet's hosts (None: invalid) and runners. `marks` (config key -> fingerprint
+    of its value, `credentials.fingerprints`) make two kubeconfig keys with one value one kubeconfig."""
+    check_namespaces(p, hosts.values(), marks or {})
     check_metrics_ports(p, hosts.values())
     check_host_directories(p, hosts, runners)
 
@@ -47,19 +53,27 @@ def _taken(ns: str, owner: str, theirs: Cluster, mine: Cluster) -> str:
     )
 
 
-def check_namespaces(p: Problems, hosts: Iterable[HostSpec | None]) -> None:
+def _cluster(target: KubernetesTarget, marks: Mapping[str, str]) -> Cluster:
+    """The host's cluster, its kubeconfig known by value where it can be (a kubeconfig copied under two keys is one
+    kubeconfig: offline, the same ciphertext; at preview, the same value)."""
+    kubeconfig = target.kubeconfig
+    return Cluster(marks.get(kubeconfig, kubeconfig) if kubeconfig else None, target.context)
+
+
+def check_namespaces(p: Problems, hosts: Iterable[HostSpec | None], marks: Mapping[str, str] | None = None) -> None:
     """A namespace is declared by exactly one host of a cluster, and a manager's listener never admits another
     host's job namespace. Hosts whose clusters may be one (`Cluster.may_be`) count as one cluster."""
     clusters = _kubernetes(hosts)
+    cluster = {key: _cluster(target, marks or {}) for key, target in clusters}
     for n, (key, target) in enumerate(clusters):
-        earlier = [(k, t) for k, t in clusters[:n] if t.cluster.may_be(target.cluster)]
+        earlier = [(k, t) for k, t in clusters[:n] if cluster[k].may_be(cluster[key])]
         for where, ns in (("namespace", target.namespace), ("jobNamespace", target.job_namespace)):
             owner = next(((k, t) for k, t in earlier if ns in (t.namespace, t.job_namespace)), None)
             if owner is not None:
-                p.add(f"hosts.{key}.kubernetes.{where}", _taken(ns, owner[0], owner[1].cluster, target.cluster))
+                p.add(f"hosts.{key}.kubernetes.{where}", _taken(ns, owner[0], cluster[owner[0]], cluster[key]))
         scrapers = [(f"metricsFrom[{i}]", ns) for i, ns in enumerate(target.metrics_from)]
         scrapers += [("monitoring.namespace", target.monitoring.namespace)] if target.monitoring else []
-        others = [(k, t) for k, t in clusters if k != key and t.cluster.may_be(target.cluster)]
+        others = [(k, t) for k, t in clusters if k != key and cluster[k].may_be(cluster[key])]
         for where, ns in scrapers:
             jobs_of = next((k for k, t in others if t.job_namespace == ns), None)
             if jobs_of is not None:

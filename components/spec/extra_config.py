@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import tomllib
 
-from components import versions
-from components.model import FleetSpec, ManagerSpec, RunnerSpec
+from components.domain import versions
+from components.domain.model import FleetSpec, ManagerSpec, RunnerSpec
+from components.domain.site import MAX_CA_BUNDLE
+from components.domain.targets import KubernetesTarget
 from components.render import config_toml, schema
-from components.site import MAX_CA_BUNDLE
 from components.spec import passthrough
 from components.spec.keys import MAX_DEPTH
 from components.spec.problems import Problems
-from components.targets import KubernetesTarget
 
 
 def _check_runner(p: Problems, runner: RunnerSpec, manager: ManagerSpec | None) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from components.model import HostSpec, RunnerSpec, VariableSpec
+from components.domain.model import HostSpec, RunnerSpec, VariableSpec
+from components.domain.targets import DockerTarget, KubernetesTarget
 from components.spec import keys
 from components.spec.problems import Problems, looks_secret
-from components.targets import DockerTarget, KubernetesTarget
 
 
 def _host_secret_refs(host: HostSpec) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from components.model import REDACTED, Tier
+from components.domain.model import REDACTED, Tier
 from components.spec.problems import Problems
 from components.spec.safe_text import UNSAFE_CATEGORIES, url_error
 

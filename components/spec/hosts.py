@@ -11,15 +11,15 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from components import versions
-from components.images import image_problem, runner_version
-from components.model import HostSpec, default_runner_image
+from components.domain import versions
+from components.domain.images import image_problem, runner_version
+from components.domain.model import HostSpec, default_runner_image
+from components.domain.targets import DockerTarget, DockerTls, KubernetesTarget, Monitoring, default_job_namespace
 from components.spec import keys, ssh_values, tolerations
 from components.spec.problems import Problems
 from components.spec.reader import check_name, read_section
 from components.spec.safe_text import url_error
 from components.spec.site_keys import parse_proxy
-from components.targets import DockerTarget, DockerTls, KubernetesTarget, Monitoring, default_job_namespace
 
 K8S_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 

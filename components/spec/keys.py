@@ -2,7 +2,7 @@
 
 One table per section (top level, host, docker, tls, kubernetes, runner, variable). `reader.read_section` reads
 a section by its table; the section parsers (`hosts.py`, `runners.py`, `variables.py`, `parse.py`) only add the
-rules that tie keys together. Defaults are not here: they are the model's field defaults (`components/model.py`),
+rules that tie keys together. Defaults are not here: they are the model's field defaults (`components/domain/model.py`),
 so a key that is absent simply leaves its field out. `Pulumi.yaml`'s config declarations and the README's key
 reference are generated from, or tested against, these tables (`docs.py`).
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from components.cache import CacheType, S3Authentication
-from components.model import LogFormat, LogLevel, PullPolicy, ScopeKind, Tier, VariableType
+from components.domain.cache import CacheType, S3Authentication
+from components.domain.model import LogFormat, LogLevel, PullPolicy, ScopeKind, Tier, VariableType
 from components.spec.kinds import Choice, Flag, Kind, Nested, Ref, Text, TextMap, Texts, Verbatim, Whole
 
 MIN_MAXIMUM_TIMEOUT = 600

@@ -6,7 +6,7 @@ descriptions, config.toml runner names, the manager's `.runner_system_id` and th
 directories. Each is built by runner-fleet appending a suffix to a key (`gitlab-runner-<stack>-<host>-config-writer`,
 `runner-<runner>-b`), so one key can spell another key's derived name: host `x-config-writer`'s manager container is
 host `x`'s config writer. `declared(spec)` lists every name with the same functions the components call
-(components/naming.py, render/labels.py, render/manifests.py, render/admission.py, components/rotation.py; a meta
+(domain/naming.py, render/labels.py, render/manifests.py, render/admission.py, domain/rotation.py; a meta
 test compares it with what the program declares under the mock engine), and `check` refuses, under the key that
 makes it, any name that another key's name already is once case is folded. Names are compared case-insensitively
 everywhere: keys that differ only in case are one name to whoever reads them, and the plan's `hosts/<host>/`
@@ -20,13 +20,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from components import naming, rotation
-from components.engine_identity import Cluster
-from components.model import RETIRING, FleetSpec, HostSpec, ManagerSpec, RunnerSpec, ScopeKind, VariableSpec
+from components.domain import naming, rotation
+from components.domain.engine_identity import Cluster
+from components.domain.model import RETIRING, FleetSpec, HostSpec, ManagerSpec, RunnerSpec, ScopeKind, VariableSpec
+from components.domain.targets import DockerTarget, KubernetesTarget
 from components.render import admission, manifests, monitoring
 from components.render import labels as marks
 from components.spec.problems import Problems
-from components.targets import DockerTarget, KubernetesTarget
 
 PULUMI, DOCKER, KUBERNETES, GITLAB, PLAN = "Pulumi", "Docker", "Kubernetes", "GitLab", "plan output"
 """The systems that hold the names; each has its own rules for what must be unique (the scope)."""

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from components import rotation
-from components.cache import CacheSpec
-from components.images import mirror_problem
-from components.model import (
+from components.domain import rotation
+from components.domain.cache import CacheSpec
+from components.domain.images import mirror_problem
+from components.domain.model import (
     PROJECT,
     FleetSpec,
     HostSpec,
@@ -185,7 +185,7 @@ def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-
             + " (or a secret referenced by a variable, a cache, registryAuth, gitlabCaBundle, docker tls or "
             "kubeconfig)",
         )
-    engines.check(p, hosts, runners)  # namespaces, metrics ports, host directories: per machine or cluster
+    engines.check(p, hosts, runners, secret_fingerprints)  # namespaces, ports, host directories: per machine/cluster
     fleet_checks.warn_about(p, hosts, runners)
 
     spec = FleetSpec(

@@ -20,10 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.host_paths import SOCKET_NAME, mount_path_problem
+from components.domain.host_paths import SOCKET_NAME, mount_path_problem
 from components.spec import job_environment
-from components.spec.credential_shapes import secret_name
-from components.spec.problems import CREDENTIAL_MESSAGE, looks_like_credential
+from components.spec.problems import CREDENTIAL_MESSAGE, credential_shape, looks_like_credential
 
 Check = Callable[[Any], str | None]
 """Checks one allowed value; returns what is wrong with it, or None."""
@@ -51,25 +50,25 @@ def _environment(value: Any) -> str | None:
         name, equals, setting = str(entry).partition("=")
         if not equals or not ENV_NAME.match(name):
             return "entries are NAME=value with a NAME of letters, digits and '_'"
-        if (problem := _environment_name(name) or job_environment.value_problem(name, setting)) is not None:
+        if (problem := _environment_name(name, setting) or job_environment.value_problem(name, setting)) is not None:
             return problem
     return None
 
 
-def _environment_name(name: str) -> str | None:
-    """Why a job environment name is not extraConfig's to set, or None."""
+def _environment_name(name: str, value: str) -> str | None:
+    """Why a job environment name (judged with its value) is not extraConfig's to set, or None."""
     if name.startswith(OWN_ENV):
         return f"{name} is set by runner-fleet (buildkit: true)"
     if name.startswith("FF_"):
         return f"{name}: gitlab-runner feature flags change how jobs are run and are not passed through"
     if name.upper() in FIRST_CLASS_ENV:
         return f"{name} has a key of its own: {FIRST_CLASS_ENV[name.upper()]}"
-    if _secret_name(name):
+    if name.upper() in SECRET_NAMES:
         return (
-            f"{name} looks like it holds a secret, which config.toml would carry in plain text; make it a "
-            "CI/CD variable with `secret:` (variables)"
+            f"{name} holds a credential, which config.toml would carry in plain text; make it a CI/CD variable "
+            "with `secret:` (variables)"
         )
-    return job_environment.name_problem(name)
+    return job_environment.name_problem(name, value)
 
 
 FIRST_CLASS_ENV = {
@@ -103,11 +102,7 @@ FIRST_CLASS_KEYS = {
 }
 """config.toml keys that runner-fleet sets from first-class stack keys, and the key to use."""
 SECRET_NAMES = frozenset({"DOCKER_AUTH_CONFIG", "NETRC"})
-
-
-def _secret_name(name: str) -> bool:
-    """An environment name that says it holds a secret (AWS_SECRET_ACCESS_KEY, DB_PASSWORD, API_TOKEN, ...)."""
-    return name.upper() in SECRET_NAMES or secret_name(name)
+"""Names that hold a credential though no secret word says so (secret names: credential_shapes.holds_secret)."""
 
 
 def _container_volumes(value: Any) -> str | None:
@@ -169,15 +164,26 @@ def _empty_dirs(value: Any) -> str | None:
     return None
 
 
+def _script(value: Any) -> str | None:
+    """A script lands in config.toml as it is: no credential in any shape (a password on a command line,
+    `user:pw@host` without a scheme, a random-looking key), which the runner would also print to every job."""
+    if isinstance(value, str) and credential_shape(value):
+        return (
+            "looks like a credential (a token, a key, a password on a command line or in a URL); it is not "
+            "repeated here: pass it as a CI/CD variable with `secret:` (variables) and use $NAME in the script"
+        )
+    return None
+
+
 RESOURCES = "a resource request or limit of the job's own pod"
 RUNNER: Mapping[str, Allowed | Mapping[str, Any]] = {
     "environment": Allowed("variables of the job's environment (not runner-fleet's own, no FF_* flags)", _environment),
     "output_limit": Allowed("the job log's size"),
     "shell": Allowed("the shell the job's script runs in, inside its container"),
-    "pre_get_sources_script": Allowed("a script run inside the job's container"),
-    "post_get_sources_script": Allowed("a script run inside the job's container"),
-    "pre_build_script": Allowed("a script run inside the job's container"),
-    "post_build_script": Allowed("a script run inside the job's container"),
+    "pre_get_sources_script": Allowed("a script run inside the job's container", _script),
+    "post_get_sources_script": Allowed("a script run inside the job's container", _script),
+    "pre_build_script": Allowed("a script run inside the job's container", _script),
+    "post_build_script": Allowed("a script run inside the job's container", _script),
     "debug_trace_disabled": Allowed("whether jobs may print a debug trace"),
 }
 DOCKER: Mapping[str, Allowed | Mapping[str, Any]] = {

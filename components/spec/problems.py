@@ -17,8 +17,14 @@ from typing import Any
 
 import pulumi
 
-from components.model import REDACTED
-from components.spec.credential_shapes import url_userinfo
+from components.domain.model import REDACTED
+from components.spec.credential_shapes import (
+    bare_userinfo,
+    command_credential,
+    connection_string_password,
+    random_looking,
+    url_userinfo,
+)
 from components.spec.safe_text import escape_controls, redact_userinfo
 
 MAX_LINE = 400
@@ -51,9 +57,23 @@ def text_problem(text: str) -> str | None:
 
 
 def looks_like_credential(text: str) -> bool:
-    """Whether `text` holds a known token format, a private key block or a URL password in any characters
-    (credential_shapes.url_userinfo); no guessing from randomness: digests and ids are long random strings too."""
-    return bool(_TOKEN_RE.search(text) or _PASSWORD_RE.search(text) or url_userinfo(text))
+    """Whether `text` holds a known token format, a private key block, a URL password in any characters
+    (credential_shapes.url_userinfo), `user:password@host` without a scheme or a connection string's password;
+    no guessing from randomness: digests and ids are long random strings too."""
+    return bool(
+        _TOKEN_RE.search(text)
+        or _PASSWORD_RE.search(text)
+        or url_userinfo(text)
+        or bare_userinfo(text)
+        or connection_string_password(text)
+    )
+
+
+def credential_shape(text: str) -> bool:
+    """`looks_like_credential`, and the shapes that only a value meant to be read by a program holds: a key too
+    random to be anything else, a password on a command line (`--password X`, `curl -u user:pw`). For job
+    environments, scripts and CI/CD variables' plain values, never for names and references."""
+    return looks_like_credential(text) or random_looking(text) or command_credential(text)
 
 
 CREDENTIAL_MESSAGE = (

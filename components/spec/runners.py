@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from components.cache import CacheSpec
-from components.host_paths import host_path_problem, mount_path_problem, normalise
-from components.images import image_problem, rootless_buildkit
-from components.model import (
+from components.domain.cache import CacheSpec
+from components.domain.host_paths import host_path_problem, mount_path_problem, normalise
+from components.domain.images import image_problem, rootless_buildkit, shown
+from components.domain.model import (
     HostDirectory,
     HostSpec,
     RunnerSpec,
@@ -28,14 +28,14 @@ from components.model import (
     default_run_untagged,
     field_default,
 )
-from components.rotation import planned_moment, rotation_at, window_problem
+from components.domain.rotation import planned_moment, rotation_at, window_problem
+from components.domain.targets import DockerTarget
 from components.spec import keys
 from components.spec.caches import parse_cache
 from components.spec.kinds import GITLAB_PATH, MAX_INT32
 from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
 from components.spec.reader import check_name, exactly_one_of, read_section
 from components.spec.site_keys import read_secret_ref
-from components.targets import DockerTarget
 
 SCOPE = keys.SCOPE
 
@@ -145,18 +145,19 @@ def _check_images(p: Problems, path: str, values: dict[str, Any], mirror: str | 
                 where = "[docker.io/]" if mirror is None else f"{mirror}/ (the registryMirror) "
                 p.add(
                     f"{path}.allowedImages[{i}]",
-                    f"{pattern!r} is not moby's rootless BuildKit image: a BuildKit runner's jobs run unconfined, so "
-                    f"only {where}moby/buildkit:<tag ending in rootless> (a '*' in the tag only) may run there",
+                    f"{shown(pattern)} is not moby's rootless BuildKit image: a BuildKit runner's jobs run unconfined, "
+                    f"so only {where}moby/buildkit:<tag ending in rootless> (a '*' in the tag only) may run there",
                 )
     allowed, image = values["allowed_images"], values["image"]
     if "image" in values and (problem := image_problem(image)) is not None:
         p.add(f"{path}.image", problem)
     if allowed and not any(glob_match(pattern, image) for pattern in allowed):
-        p.add(f"{path}.image", f"{image!r} is not allowed by allowedImages ({', '.join(allowed)})")
+        patterns = ", ".join(shown(pattern) for pattern in allowed)
+        p.add(f"{path}.image", f"{shown(image)} is not allowed by allowedImages ({patterns})")
 
 
 def parse_host_directories(p: Problems, raw: object, path: str) -> tuple[HostDirectory, ...] | None:
-    """`hostDirectories`: each path normalised and checked (components/host_paths.py); mount paths unique."""
+    """`hostDirectories`: each path normalised and checked (components/domain/host_paths.py); mount paths unique."""
     if not isinstance(raw, list):
         p.add(path, f"expected a list of {{hostPath, mountPath, readOnly?}} maps, found {describe(raw)}")
         return None

@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from components.model import REDACTED
+from components.domain.model import REDACTED
 
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 """Unicode categories never written raw: controls (C0, DEL, C1), formatting (bidi, zero-width), surrogates,

@@ -13,8 +13,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from components.model import PROJECT
-from components.site import MAX_CA_BUNDLE, CaBundle, NotCertificates, Proxy, canonical_certificates
+from components.domain.model import PROJECT
+from components.domain.site import MAX_CA_BUNDLE, CaBundle, NotCertificates, Proxy, canonical_certificates
 from components.spec import keys
 from components.spec.problems import Problems, describe
 from components.spec.reader import read_section

@@ -10,16 +10,34 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from components.model import ScopeKind, VariableSpec, VariableType
+from components.domain.model import ScopeKind, VariableSpec, VariableType
 from components.spec import keys
+from components.spec.credential_shapes import holds_secret
 from components.spec.fleet_checks import check_secret_ref
-from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
+from components.spec.problems import Problems, credential_shape, describe
 from components.spec.reader import read_section
 
 VARIABLE_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,255}\Z")
 # The check GitLab runs on masked values (gitlabhq app/models/concerns/ci/maskable.rb).
 MAX_ARG_STRLEN = 131072 - 1  # one environment string, NUL included, on 4 KiB pages (x86_64, most arm64)
 MASKABLE_RE = re.compile(r"^[a-zA-Z0-9_+=/@:.~-]{8,}\Z")
+
+
+_SECURE_INSTEAD = (
+    "a plain `value` is committed to the stack file in plain text, masked or not; put it in a secure config key "
+    "(`pulumi config set --secret <configKey>`) and write `secret: <configKey>` instead of `value`"
+)
+
+
+def plain_value_problem(key: str, value: str) -> str | None:
+    """Why a plain `value` must be a `secret:` instead (never repeating it): its key says it holds a secret
+    (credential_shapes.holds_secret: `PASSWORD_MIN_LENGTH: 12` is a setting, `CACHE_KEY: v2` no key), or it has a
+    credential's shape. Masking does not help: GitLab masks the job log, the stack file still holds the value."""
+    if holds_secret(key, value):
+        return f"{key} says it holds a secret: {_SECURE_INSTEAD}"
+    if credential_shape(value):
+        return f"looks like a credential (a token, a key, a password or a URL with one; not shown): {_SECURE_INSTEAD}"
+    return None
 
 
 def parse_variable(
@@ -40,8 +58,8 @@ def parse_variable(
             p.add(f"{path}.masked", "a hidden variable is masked (GitLab's 'masked and hidden'); drop masked: false")
         values["masked"] = True
     value = values.get("value")
-    if not values.get("masked") and value is not None and looks_like_credential(value):
-        p.add(f"{path}.value", CREDENTIAL_MESSAGE + " (or set masked: true)")
+    if isinstance(value, str) and (problem := plain_value_problem(key if isinstance(key, str) else "", value)):
+        p.add(f"{path}.value", problem)
     kind = values.get("variable_type", VariableType.ENV_VAR)
     if value is not None and kind is VariableType.ENV_VAR and len(f"{key}={value}".encode()) > MAX_ARG_STRLEN:
         p.add(

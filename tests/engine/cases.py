@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from components import rotation
+from components.domain import rotation
 from components.plan import engine
 from components.plan.engine import PlanResult
 from components.plan.stack_file import read_stack_file

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from components import site
+from components.domain import site
 from tests.engine import provider
 from tests.engine.cases import FLEETS, plan_of
 from tests.engine.daemon import Engine

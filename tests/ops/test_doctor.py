@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from components.domain.targets import DockerTarget, DockerTls, KubernetesTarget
 from components.ops import doctor
-from components.targets import DockerTarget, DockerTls, KubernetesTarget
 from tests.fleets import K8S_MIXED, write_stack
 
 GOOD_DOCKER: dict[str, Any] = {

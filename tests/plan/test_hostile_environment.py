@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import rotation
+from components.domain import rotation
 from components.plan import engine
 from components.plan.__main__ import main
 from components.plan.stack_file import read_stack_file

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from components.model import Tier
+from components.domain.model import Tier
 from components.policy.resources import UNKNOWN, Secret
 from components.policy.rules import RULES, evaluate
 from policy.crossguard import STACKS_ENV, UNKNOWN_SENTINELS, declared, findings, plain_props, stack_of, tier_of

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from components.model import Tier
+from components.domain.model import Tier
 from components.plan import gate, report
 from components.policy.resources import Declared, Secret, plain
 from components.policy.rules import RULES, evaluate
@@ -346,7 +346,7 @@ def test_the_shipped_stacks_pass_every_mandatory_rule(plan: Plan) -> None:
 
 
 def test_production_rules_apply_to_production_only(plan: Plan) -> None:
-    values = fleet(variables=[{"group": "acme", "key": "TOKEN", "value": "s3cr3t-value_123", "masked": True}])
+    values = fleet(variables=[{"group": "acme", "key": "RELEASE", "value": "s3cr3t-value_123", "masked": True}])
     values["runners"]["unit"]["image"] = "alpine:3.22"
     resources = _declared(plan, values)
     production = {v.rule for v in evaluate(resources, Tier.PRODUCTION) if v.mandatory}

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components import model, versions
-from components.model import FleetSpec
+from components.domain import model, versions
+from components.domain.model import FleetSpec
 from components.render import config_toml
 from tests.conftest import GOLDEN
 from tests.fleets import K8S_FLEET, fleet

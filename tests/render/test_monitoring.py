@@ -15,7 +15,7 @@ import promql_parser
 import pytest
 import yaml
 
-from components import versions
+from components.domain import versions
 from components.render import monitoring
 from components.spec import SpecError, parse_spec
 from tests.conftest import ROOT, Plan

@@ -293,3 +293,47 @@ def test_bad_input_names_the_key(case: str, mutate: Mutation, key: str, message:
     assert matching, f"{case}: no problem names {key!r}: {caught.value.problems}"
     assert any(message in p for p in matching), f"{case}: {matching}"
     assert "stacks/Pulumi.test.yaml" in str(caught.value)
+
+
+# A plain `variables[i].value` is committed to the stack file: a secret belongs in a secure config key (`secret:`),
+# masked or not (GitLab masks the job log; the stack file and plan.json still hold the value).
+PLAIN_SECRETS = [
+    ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", {"masked": False}),
+    ("API_TOKEN", "abc123def", {}),
+    ("DB_PW", "hunter2", {}),
+    ("DSN", "app:hunter2@tcp(db:3306)/app", {}),
+    ("CONN", "Server=db;User Id=sa;Password=hunter2;", {}),
+    ("SETTING", "Zx9cV8bN7mQ6wE5rT4yUaB3dF2gH1jK0", {}),
+    ("UPSTREAM", "https://u:1234hunter2@h/", {"masked": True}),
+    ("DB_PASSWORD", "hunter2hunter2", {"masked": True, "protected": True}),
+    ("HELPER", "curl -u admin:hunter2 https://x", {}),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "flags"), PLAIN_SECRETS, ids=[k for k, _, _ in PLAIN_SECRETS])
+def test_a_plain_variable_value_that_is_a_secret_points_to_secret(key: str, value: str, flags: dict[str, Any]) -> None:
+    values = copy.deepcopy(FLEET)
+    values["variables"] = [{"group": "acme", "key": key, "value": value, **flags}]
+    with pytest.raises(SpecError) as caught:
+        parse_spec(values, stack="test")
+    lines = [*caught.value.problems, str(caught.value)]
+    assert any(p.startswith("variables[0].value: ") and "secret: <configKey>" in p for p in caught.value.problems)
+    assert all(value not in line and "hunter2" not in line and "wJalrXUtnFEMI" not in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("PASSWORD_MIN_LENGTH", "12"),
+        ("CACHE_KEY", "v2"),
+        ("DOCKER_BUILDKIT", "1"),
+        ("DEPLOY_ENVIRONMENT", "staging"),
+        ("SIGNING_PASSPHRASE_FILE", "/run/secrets/gpg"),
+        ("APP_URL", "https://app.acme.test/health"),
+        ("IMAGE", "registry.acme.test/app:1.2@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+    ],
+)
+def test_plain_variable_values_that_are_settings_are_accepted(key: str, value: str) -> None:
+    values = copy.deepcopy(FLEET)
+    values["variables"] = [{"group": "acme", "key": key, "value": value}]
+    parse_spec(values, stack="test")

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.model import REDACTED
+from components.domain.model import REDACTED
 from components.plan import engine
 from components.plan.stack_file import read_stack_file
 from components.spec import SpecError, credentials, load, parse_spec

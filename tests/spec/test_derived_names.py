@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import rotation
+from components.domain import rotation
 from components.plan import engine, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import read_stack_file

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from components.domain.targets import KubernetesTarget
 from components.spec import SpecError, parse_spec
-from components.targets import KubernetesTarget
 from tests.fleets import FLEET
 from tests.harness import objects, rendered, validate_text
 

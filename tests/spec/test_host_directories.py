@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.host_paths import host_path_problem, normalise
-from components.model import Tier
+from components.domain.host_paths import host_path_problem, normalise
+from components.domain.model import Tier
 from components.plan import gate
 from components.policy.rules import evaluate
 from components.spec import SpecError, parse_spec

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.host_paths import inside, normalise
+from components.domain.host_paths import inside, normalise
 from components.spec import SpecError, parse_spec
 from tests.fleets import FLEET
 

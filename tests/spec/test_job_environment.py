@@ -198,3 +198,178 @@ def test_a_credential_as_a_value_is_refused_naming_the_variable_never_the_value(
 )
 def test_a_jobs_own_settings_are_accepted(entry: str) -> None:
     assert _problems([entry]) == []
+
+
+# --- Review of issue 19 (F1): credential shapes, tool flags, package sources, and settings about secrets -------
+
+MORE_SECRET_NAMES = _cases("DB_PW", "REDIS_PW", "PW", "SMTP_PASS", "DEPLOY_KEY", "GPG_KEY")
+
+
+@pytest.mark.parametrize("name", MORE_SECRET_NAMES)
+def test_pw_and_other_short_secret_words_are_refused_without_the_value(name: str) -> None:
+    problems = _refused(f"{name}=hunter2")
+    assert any(name in p for p in problems) and all("hunter2" not in p for p in problems), problems
+
+
+# Credentials written as programs read them without a scheme (Go's MySQL driver DSN `user:password@tcp(host)/db`,
+# ADO.NET/ODBC `Password=...;`, libpq `password=...`, JDBC query parameters, scheme-relative URLs).
+SCHEMELESS = [
+    "user:hunter2@tcp(db:3306)/app",
+    "user:hunter2@/app",
+    "app:hunter2@unix(/run/mysqld.sock)/app?parseTime=true",
+    "//user:hunter2@host/x",
+    "Server=db;User Id=sa;Password=hunter2;",
+    "Data Source=db;Initial Catalog=app;User ID=sa;PWD=hunter2",
+    "DRIVER={PostgreSQL};SERVER=db;UID=app;PASSWD=hunter2",
+    "host=db user=app password=hunter2 dbname=app",
+    "jdbc:postgresql://db/app?user=app&password=hunter2",
+    "--password=hunter2",
+]
+
+
+@pytest.mark.parametrize("value", SCHEMELESS)
+def test_credentials_without_a_scheme_are_refused_naming_the_variable(value: str) -> None:
+    problems = _refused(f"CONN={value}")
+    assert any("CONN" in p for p in problems) and all("hunter2" not in p for p in problems), problems
+
+
+# Tool flags that change trust, code loading or package sources, inside *_OPTS and friends (JVM launchers read
+# MAVEN_OPTS / GRADLE_OPTS / SBT_OPTS as command-line flags: `-javaagent` loads code into every build).
+FLAGS = [
+    f"{name}={flags}"
+    for name in ("MAVEN_OPTS", "GRADLE_OPTS", "SBT_OPTS", "JAVA_OPTS", "ANT_OPTS", "my_tool_opts")
+    for flags in (
+        "-Xmx2g -Djavax.net.ssl.trustStore=/tmp/evil.jks",
+        "-javaagent:/tmp/agent.jar",
+        "-agentlib:jdwp=transport=dt_socket,server=y",
+        "-Xbootclasspath/a:/tmp/x.jar",
+        "-XX:OnOutOfMemoryError='sh /tmp/x'",
+        "-Dhttps.proxyHost=evil.test",
+        "-Dmaven.wagon.http.ssl.insecure=true",
+        "-Dmaven.repo.remote=https://evil.test/m2",
+        "-Dsigning.password=hunter2",
+    )
+] + ["JAVA_TOOL_OPTIONS=-javaagent:/x.jar", "_JAVA_OPTIONS=-Xmx1g", "PYTEST_ADDOPTS=--index-url=https://evil.test"]
+
+
+@pytest.mark.parametrize("entry", FLAGS)
+def test_tool_flags_that_change_trust_code_or_sources_are_refused(entry: str) -> None:
+    name = entry.partition("=")[0]
+    problems = _refused(entry)
+    assert any(name in p for p in problems) and all("hunter2" not in p for p in problems), problems
+
+
+# Package sources and their verification, the Go toolchain's module settings, runtime debug switches, an engine
+# or a tool's password file: names tools read (pip, uv, npm, yarn, cargo, bundler, conda, go, libpq, buildkit).
+SOURCES = _cases(
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "UV_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "NPM_CONFIG_REGISTRY",
+    "YARN_NPM_REGISTRY_SERVER",
+    "PNPM_REGISTRY",
+    "CARGO_REGISTRIES_ACME_INDEX",
+    "CARGO_HTTP_CHECK_REVOKE",
+    "BUNDLE_MIRROR__RUBYGEMS__ORG",
+    "CONDA_CHANNEL_ALIAS",
+    "POETRY_REPOSITORIES_ACME_URL",
+    "RUSTUP_DIST_SERVER",
+    "GOSUMDB",
+    "GONOSUMDB",
+    "GONOSUMCHECK",
+    "GOPRIVATE",
+    "GOTOOLCHAIN",
+    "GOFLAGS",
+    "GODEBUG",
+    "GOCACHEPROG",
+    "RUSTC_WRAPPER",
+    "PYTHONUSERBASE",
+    "PYTHONWARNINGS",
+    "PGPASSFILE",
+    "PGSERVICEFILE",
+    "BUILDKIT_HOST",
+    "BUILDX_BUILDER",
+    "CONTAINER_HOST",
+    "DOCKER_TLS",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONTENT_TRUST",
+    "DOCKER_CUSTOM_HEADERS",
+    prefixed=False,
+)
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_package_sources_engines_and_tool_identities_are_refused(name: str) -> None:
+    problems = _refused(f"{name}=tcp://evil.test:1234")
+    assert any(name in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        # The docker CLI and BuildKit's documented switches that only tune a build or the CLI's output
+        # (docs.docker.com: "Environment variables" of the docker CLI; "Build with BuildKit").
+        "DOCKER_BUILDKIT=1",
+        "DOCKER_DRIVER=overlay2",
+        "DOCKER_DEFAULT_PLATFORM=linux/amd64",
+        "DOCKER_CLI_HINTS=false",
+        # A secret word in a name that holds a setting about secrets, with that setting's shape of value.
+        "PASSWORD_MIN_LENGTH=12",
+        "MIN_PASSWORD_LENGTH=12",
+        "PASSWORD_MAX_AGE_DAYS=90",
+        "TOKEN_TTL=1h",
+        "PASSWORD_POLICY=strict",
+        "JWT_TOKEN_ALGORITHM=RS256",
+        "SIGNING_PASSPHRASE_FILE=/run/secrets/gpg",
+        "DB_PASSWORD_FILE=$CI_PROJECT_DIR/.db-password",
+        # A lookup key (a trailing KEY word alone) with a value no cipher key can be.
+        "CACHE_KEY=v2",
+        "CACHE_KEY=${CI_COMMIT_REF_SLUG}-v2",
+        "PARTITION_KEY=3",
+        "FEATURE_KEY=true",
+        # A secret name whose value is only another variable: nothing is written in plain text.
+        "DB_PASSWORD=$DB_PASSWORD_FROM_CI",
+        # JVM tuning and system properties that change neither trust nor sources; Maven's local repository.
+        "MAVEN_OPTS=-Xmx2048m -XX:+UseG1GC -XX:MaxRAMPercentage=75.0 -Dmaven.repo.local=/cache/.m2",
+        "JAVA_OPTS=-Djava.security.egd=file:/dev/./urandom -Dfile.encoding=UTF-8",
+        "PYTEST_ADDOPTS=-x -q --maxfail=2",
+        "GOOS=linux",
+        "GOCACHE=/cache/go",
+        "GOMAXPROCS=4",
+        "PYTHONUNBUFFERED=1",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "PIP_NO_CACHE_DIR=1",
+        "CARGO_TERM_COLOR=always",
+        "NPM_CONFIG_LOGLEVEL=warn",
+        "PWM_CHANNEL=3",
+        "IMAGE=alpine:3.19@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "CONTACT=mailto:ops@acme.test",
+    ],
+)
+def test_settings_that_only_look_like_secrets_or_behaviour_are_accepted(entry: str) -> None:
+    assert _problems([entry]) == []
+
+
+SETTING_NAMES = ["DB_PASSWORD", "API_TOKEN", "GPG_PASSPHRASE", "CLIENT_SECRET"]
+SETTING_CASES = [
+    (f"{name}_{word}", good)
+    for name in SETTING_NAMES
+    for word, good in (("MIN_LENGTH", "12"), ("TTL", "30m"), ("POLICY", "strict"), ("FILE", "/run/secrets/x"))
+]
+
+
+@pytest.mark.parametrize(("name", "good"), SETTING_CASES)
+def test_a_setting_about_a_secret_takes_only_that_settings_shape(name: str, good: str) -> None:
+    """The same name is accepted with its setting's value and refused with a passphrase, never echoing it."""
+    assert _problems([f"{name}={good}"]) == []
+    problems = _refused(f"{name}=correct-horse-battery-staple")
+    assert any(name in p for p in problems) and all("correct-horse" not in p for p in problems), problems
+
+
+@pytest.mark.parametrize("value", ["hunter2", "correct-horse-battery-staple", "Zx9cV8bN", "s3cr3t-value"])
+def test_a_lookup_key_with_a_password_like_value_is_still_refused(value: str) -> None:
+    problems = _refused(f"CACHE_KEY={value}")
+    assert all(value not in p for p in problems), problems

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from components import model, targets
+from components.domain import model, targets
 from components.spec import keys
 from components.spec.docs import PROGRAM_DEFAULTS, pulumi_config
 from components.spec.keys import TOP_LEVEL, Section

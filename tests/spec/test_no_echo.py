@@ -172,3 +172,71 @@ def test_keys_and_values_with_controls_are_escaped_in_problems(control: str, whe
     assert lines, "refused"
     for line in lines:
         assert not _raw_controls(line.replace("\n", "")), line
+
+
+_IMAGE_SHAPES = [
+    "u:{}@registry.acme.test/x:1",
+    "registry.acme.test/x:{}@sha256:abc",
+    "registry.acme.test:5000/x:1:{}",
+    "{}@registry.acme.test/gitlab/gitlab-runner:alpine-v19.3.0",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shape=st.sampled_from(_IMAGE_SHAPES),
+    password=_password,
+    where=st.sampled_from(["image", "allowedImages", "runnerImage", "buildkitImage"]),
+)
+def test_an_image_reference_with_a_credential_is_never_repeated(shape: str, password: str, where: str) -> None:
+    """A registry password put into an image reference (in front of the registry, after a tag) is refused without
+    being shown, wherever an image is named."""
+    values = copy.deepcopy(FLEET)
+    image = shape.format(password)
+    runner = values["runners"]["unit"]
+    if where == "runnerImage":
+        values["hosts"]["edge-1"]["runnerImage"] = image
+    elif where == "allowedImages":
+        runner["allowedImages"] = [image]
+    elif where == "buildkitImage":
+        values["runners"]["images"]["allowedImages"] = [image]
+    else:
+        runner["image"] = image
+    with pytest.raises(SpecError) as error:
+        parse_spec(values, stack="test")
+    assert not any(CANARY in line for line in error.value.problems), error.value.problems
+
+
+# Credentials without a scheme, in every place a plain value lands (F1) ------------------------------------------
+
+_plain_password = st.builds(
+    lambda a, b: a + CANARY + b, st.text("abc12!#%^*+~.-_", max_size=8), st.text("abc12!#%^*+~.-_", max_size=8)
+)
+_SHAPES = [
+    "{user}:{pw}@tcp(db:3306)/app",
+    "//{user}:{pw}@db.acme.test/app",
+    "Server=db;User Id={user};Password={pw};",
+    "host=db user={user} password={pw}",
+    "curl -u {user}:{pw} https://x.acme.test",
+    "mysql -u {user} -p{pw} app",
+    "mysql --password={pw} app",
+]
+
+
+def _placed(where: str, text: str) -> dict[str, Any]:
+    values = copy.deepcopy(FLEET)
+    if where == "variable":
+        values["variables"] = [{"group": "acme", "key": "SETTING", "value": text, "masked": True}]
+    elif where == "environment":
+        values["runners"]["unit"]["extraConfig"] = 'environment = ["SETTING=' + text.replace('"', "") + '"]\n'
+    else:
+        values["runners"]["unit"]["extraConfig"] = "pre_build_script = '" + text.replace("'", "") + "'\n"
+    return values
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["variable", "environment", "script"]), st.sampled_from(_SHAPES), _plain_password)
+def test_a_schemeless_credential_is_refused_and_never_echoed(where: str, shape: str, password: str) -> None:
+    lines = _lines(_placed(where, shape.format(user="app", pw=password)))
+    assert any(line.startswith(("variables[0].value:", "runners.unit.extraConfig.")) for line in lines), lines
+    assert all(CANARY not in line for line in lines), lines

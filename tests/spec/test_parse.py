@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from components import model, versions
-from components.model import AccessLevel, LogFormat, ScopeKind
+from components.domain import model, versions
+from components.domain.model import AccessLevel, LogFormat, ScopeKind
+from components.domain.targets import Executor
 from components.spec import SpecError, parse_spec
-from components.targets import Executor
 from tests.fleets import K8S_MIXED, fleet
 from tests.harness import manager_of, spec_of
 

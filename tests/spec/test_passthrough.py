@@ -130,3 +130,53 @@ def test_anyone_s_image_named_buildkit_is_refused() -> None:
     )
     with pytest.raises(SpecError, match=r"runners\.images\.allowedImages\[0\]: .* is not moby's rootless BuildKit"):
         parse_spec(values, stack="test")
+
+
+SCRIPT_CREDENTIALS = [
+    "curl -u admin:hunter2 https://x.acme.test",
+    "curl --user 'admin:hunter2' https://x.acme.test",
+    "mysql -h db -u root -phunter2 app < dump.sql",
+    "mysqldump --password=hunter2 app",
+    "echo x | docker login -u ci -p hunter2 registry.acme.test",
+    "wget --http-password hunter2 https://x.acme.test",
+    "openssl enc -d -pass pass:hunter2 -in x",
+    "curl -H 'Authorization: Bearer hunter2hunter2' https://x.acme.test",
+    "curl -H 'PRIVATE-TOKEN: hunter2hunter2' https://gitlab.acme.test/api/v4/projects",
+    "PGPASSWORD=hunter2 psql -h db app",
+    "export DB_PW=hunter2",
+    "git clone https://ci:hunter2@git.acme.test/x.git",
+    "migrate -database 'app:hunter2@tcp(db:3306)/app' up",
+    "sqlcmd -Q x -C 'Server=db;User Id=sa;Password=hunter2;'",
+]
+
+
+@pytest.mark.parametrize("key", ["pre_build_script", "post_build_script", "pre_get_sources_script"])
+@pytest.mark.parametrize("script", SCRIPT_CREDENTIALS)
+def test_a_credential_in_a_script_is_refused_without_echo(key: str, script: str) -> None:
+    problems = _problems(FLEET, "unit", f"{key} = {_toml(script)}\n")
+    assert any(p.startswith(f"runners.unit.extraConfig.{key}: ") for p in problems), problems
+    assert all("hunter2" not in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "mysql -h db -u root -p app",  # -p alone prompts
+        'mysql -u root -p"$MYSQL_PASSWORD" app',
+        'echo "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"',
+        'curl --header "PRIVATE-TOKEN: $API_TOKEN" -u "$USER:$PASS" https://x.acme.test',
+        "mkdir -p /cache && docker run --rm -u 1000:1000 -p 8080:80 alpine true",
+        "patch -p1 < fix.diff && gcc -pthread x.c",
+        "export DB_PASSWORD=$DB_PASSWORD_FROM_CI PASSWORD_MIN_LENGTH=12",
+        "docker buildx build --secret id=npmrc,src=$HOME/.npmrc .",
+        "git clone git@git.acme.test:acme/x.git",
+    ],
+)
+def test_scripts_that_take_credentials_from_variables_pass(script: str) -> None:
+    values = copy.deepcopy(FLEET)
+    values["runners"]["unit"]["extraConfig"] = f"pre_build_script = {_toml(script)}\n"
+    parse_spec(values, stack="test")
+
+
+def _toml(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from components import site
+from components.domain import site
 from components.spec import SpecError, parse_spec
 from tests.fleets import COMPANY, GITLAB_CA, MIRROR
 from tests.harness import setter

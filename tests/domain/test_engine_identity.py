@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.engine_identity import LOCAL, Cluster, docker_engine, machine_groups, machine_of, same_machine
-from components.model import REDACTED
+from components.domain.engine_identity import LOCAL, Cluster, docker_engine, machine_groups, machine_of, same_machine
+from components.domain.model import REDACTED
 from components.spec import SpecError, parse_spec
 from tests.fleets import FLEET, K8S_MIXED, write_stack
 from tests.harness import plan_command
@@ -286,3 +286,30 @@ def test_a_scheme_in_capitals_is_refused(url: str) -> None:
     assert any(
         line.startswith("hosts.edge-1.docker.host: write the scheme in lower case") for line in error.value.problems
     )
+
+
+@pytest.mark.parametrize("context", ["eu-1", None])
+def test_one_kubeconfig_copied_under_two_keys_is_one_cluster(tmp_path: Path, context: str | None) -> None:
+    """Two kubeconfig keys holding the same ciphertext are one kubeconfig: the two hosts may not both own a
+    namespace of it (as one key under two hosts may not). Refused naming the key, never the ciphertext."""
+    values = copy.deepcopy(K8S_MIXED)
+    for host, key in (("eu", "kcEu"), ("us", "kcUs")):
+        target = values["hosts"][host]["kubernetes"]
+        target.update({"kubeconfig": key, "namespace": "runners", "jobNamespace": "builds"})
+        if context is None:
+            target.pop("context", None)
+        else:
+            target["context"] = context
+    cipher = "v1:AAAAAAAAAAAAAAAAAAAAAA==:c2FtZSBrdWJlY29uZmlnIGNpcGhlcnRleHQ="
+    secrets = {f"runner-fleet:{k}": {"secure": cipher} for k in ("kcEu", "kcUs")}
+    done = plan_command(
+        "--stack-file", str(write_stack(tmp_path, values, "test", secrets)), "--out", str(tmp_path / "o")
+    )
+    assert done.returncode == 2, done.stderr
+    assert "hosts.us.kubernetes.namespace: namespace 'runners' is already declared by host 'eu'" in done.stderr
+    assert cipher not in done.stderr + done.stdout
+    secrets["runner-fleet:kcUs"] = {"secure": "v1:BBBBBBBBBBBBBBBBBBBBBB==:YW5vdGhlciBrdWJlY29uZmlnIGNpcGhlcnRleHQ="}
+    apart = plan_command(
+        "--stack-file", str(write_stack(tmp_path, values, "test", secrets)), "--out", str(tmp_path / "p")
+    )
+    assert "hosts.us.kubernetes.namespace" not in apart.stderr, "two kubeconfigs are two clusters"

@@ -13,11 +13,11 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from components import images, versions
-from components.cache import CacheSpec
-from components.rotation import Rotation
-from components.site import CaBundle, Proxy
-from components.targets import Executor, Target
+from components.domain import images, versions
+from components.domain.cache import CacheSpec
+from components.domain.rotation import Rotation
+from components.domain.site import CaBundle, Proxy
+from components.domain.targets import Executor, Target
 
 PROJECT = "runner-fleet"
 """The Pulumi project (Pulumi.yaml's name), and so the namespace of every stack key (`runner-fleet:hosts`)."""
@@ -182,7 +182,7 @@ def default_run_untagged(tags: tuple[str, ...]) -> bool:
 
 @dataclass(frozen=True)
 class HostDirectory:
-    """A directory of a Docker host that a runner's job containers see (checked by components.host_paths)."""
+    """A directory of a Docker host that a runner's job containers see (checked by components.domain.host_paths)."""
 
     host_path: str
     """The directory on the host, normalised (absolute, no `//`, `.`, `..` or trailing `/`)."""
@@ -242,7 +242,7 @@ class RunnerSpec:
     token_rotation_days: int = 0
     """Days between token rotations (its own, else the fleet's); 0 (the default): never rotated."""
     rotation: Rotation | None = None
-    """Where its registrations stand at the planned moment (components/rotation.py); None without rotation."""
+    """Where its registrations stand at the planned moment (components/domain/rotation.py); None without rotation."""
 
     @property
     def access_level(self) -> AccessLevel:

@@ -18,6 +18,18 @@ REFERENCE = re.compile(
 MAX_NAME = 255
 
 
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def shown(image: str) -> str:
+    """How a message quotes an image reference: never one with an '@' that is not its digest, or more ':' than a
+    registry port and a tag (`user:password@registry/...`, a password after a tag: a credential would stand there)."""
+    name = _DIGEST.sub("", image)
+    if "@" in name or name.count(":") > 2:
+        return "the value (not repeated: it holds an '@' or a ':' where a credential would stand)"
+    return repr(image)
+
+
 def image_problem(image: str) -> str | None:
     """What Docker would refuse about `image`, or None."""
     name = image.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image.split("@", 1)[0]
@@ -25,11 +37,12 @@ def image_problem(image: str) -> str | None:
         return f"an image name has at most {MAX_NAME} characters"
     first = image.split("/", 1)[0]
     if "/" in image and first != first.lower() and not _is_registry(first):
-        return f"{image!r}: repository names are lower-case (Docker refuses {first!r})"
+        refused = f" (Docker refuses {first!r})" if shown(image) == repr(image) else ""
+        return f"{shown(image)}: repository names are lower-case{refused}"
     if not REFERENCE.fullmatch(image):
         return (
-            f"{image!r} is not an image reference Docker accepts: [registry/]path[:tag][@sha256:digest], lower-case "
-            "path, a tag of at most 128 letters, digits, '_', '.', '-'"
+            f"{shown(image)} is not an image reference Docker accepts: [registry/]path[:tag][@sha256:digest], "
+            "lower-case path, a tag of at most 128 letters, digits, '_', '.', '-'"
         )
     return None
 

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from components.engine_identity import Cluster, DockerEngine, docker_engine
+from components.domain.engine_identity import Cluster, DockerEngine, docker_engine
 
 
 class Executor(enum.StrEnum):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components import rotation
+from components.domain import rotation
 from components.plan.__main__ import main
 from components.spec import SpecError, parse_spec
 from tests.conftest import Plan

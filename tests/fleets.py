@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +109,26 @@ def write_stack(
     return path
 
 
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]+")
+
+
+def ciphertext(label: str) -> str:
+    """A `secure:` value shaped exactly as `pulumi config set --secret` writes it with the passphrase or a KMS
+    provider: `v1:<base64 of a 12-byte nonce>:<base64 of the ciphertext with its 16-byte GCM tag>` (pulumi
+    sdk/go/common/resource/config/crypt.go, symmetricCrypter.EncryptValue). Deterministic: equal labels give equal
+    ciphertexts, as a ciphertext copied under two keys is one value. A label in the base64 alphabet starts the
+    ciphertext segment (whole quads, so any text is canonical base64), so a canary such as CANARYcipherKEY stays
+    findable wherever the value would be echoed; any other label is encoded into it."""
+    digest = hashlib.sha256(label.encode()).digest()
+    nonce = base64.b64encode(digest[:12]).decode()
+    if _BASE64_TEXT.fullmatch(label):
+        size = max(24, -(-len(label) // 4) * 4)  # 24 characters are 18 bytes: more than the 16-byte tag
+        sealed = (label + base64.b64encode(digest).decode().rstrip("="))[:size]
+    else:
+        sealed = base64.b64encode(label.encode() + digest[:16]).decode()
+    return f"v1:{nonce}:{sealed}"
+
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GITLAB_CA = (FIXTURES / "gitlab-ca.pem").read_text()
 """A self-signed CA certificate (the certificate only; its key was thrown away)."""
@@ -160,7 +183,8 @@ COMPANY = fleet(
     },
 )
 COMPANY_SECRETS = {
-    f"runner-fleet:{key}": {"secure": f"v1:CIPHER{key}"} for key in ("cacheAccessKey", "cacheSecretKey", "registryAuth")
+    f"runner-fleet:{key}": {"secure": ciphertext(f"CIPHER{key}")}
+    for key in ("cacheAccessKey", "cacheSecretKey", "registryAuth")
 }
 """The secret config keys COMPANY references, as `pulumi config set --secret` writes them (ciphertexts)."""
 

@@ -19,7 +19,7 @@ from components.plan.engine import PlanResult
 from components.plan.stack_file import SECRET_PLACEHOLDER
 from components.render.schema import errors
 from tests.conftest import ROOT, Plan
-from tests.fleets import COMPANY, COMPANY_SECRETS, GITLAB_CA, MIRROR, write_stack
+from tests.fleets import COMPANY, COMPANY_SECRETS, GITLAB_CA, MIRROR, ciphertext, write_stack
 from tests.harness import of_type, plan_command
 
 HELPER = f"{MIRROR}/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-{versions.RUNNER_VERSION}"
@@ -172,6 +172,6 @@ def test_a_ca_in_a_secret_key_is_checked_when_its_value_is_known(plan: Plan) -> 
         assert "hunter2" not in str(caught.value) and "MC4CAQAw" not in str(caught.value)
     # The offline plan's stand-in cannot be judged: the plan goes on, the CA stays a secret.
     values = dict(COMPANY, gitlabCaBundle={"secret": "gitlabCa"})
-    result = plan(values, extra={**COMPANY_SECRETS, "runner-fleet:gitlabCa": {"secure": "v1:CIPHERca"}})
+    result = plan(values, extra={**COMPANY_SECRETS, "runner-fleet:gitlabCa": {"secure": ciphertext("CIPHERca")}})
     assert [e for e in _entries(result).values() if e.get("tls-ca-file")]
     assert "CIPHERca" not in json.dumps(report.plan_document(result))

@@ -16,7 +16,7 @@ from components.plan.engine import reveal
 from components.plan.stack_file import read_stack_file
 from components.spec import SpecError
 from tests.conftest import Plan
-from tests.fleets import fleet, write_stack
+from tests.fleets import ciphertext, fleet, write_stack
 from tests.harness import of_type, validate_text
 
 USER_RUNNER = "gitlab:index/userRunner:UserRunner"
@@ -146,7 +146,7 @@ def test_secret_variables_and_tls_stay_secret(plan: Plan) -> None:
         "tls": {"ca": "edgeCa", "cert": "edgeCert", "key": "edgeKey"},
     }
     # One ciphertext each: a copied ciphertext is one value in two roles, refused (issue 19, part 1).
-    extra = {f"runner-fleet:{k}": {"secure": f"v1:{k}"} for k in ("deployToken", "edgeCa", "edgeCert", "edgeKey")}
+    extra = {f"runner-fleet:{k}": {"secure": ciphertext(k)} for k in ("deployToken", "edgeCa", "edgeCert", "edgeKey")}
     result = plan(values, extra=extra)
     (var,) = of_type(result, "gitlab:index/projectVariable:ProjectVariable")
     assert var.display_inputs["value"] == "[secret]" and var.display_inputs["masked"] is True

@@ -15,7 +15,7 @@ from components.plan import report
 from components.plan.engine import PlanResult, reveal
 from components.render import config_toml, manifests
 from tests.conftest import Plan
-from tests.fleets import K8S_FLEET, K8S_MIXED
+from tests.fleets import K8S_FLEET, K8S_MIXED, ciphertext
 from tests.harness import named, objects, of_kind, of_type, spec_of, validate_text
 
 VERSIONS = ["1.30.0", "1.34.0", "1.37.0"]
@@ -102,7 +102,7 @@ def test_only_the_buildkit_build_container_is_unconfined(mixed_plan: PlanResult)
 def test_kubeconfig_contents_stay_secret(plan: Plan) -> None:
     values = copy.deepcopy(K8S_MIXED)
     values["hosts"]["us"]["kubernetes"]["kubeconfig"] = "usKubeconfig"
-    result = plan(values, extra={"runner-fleet:usKubeconfig": {"secure": "v1:xyz"}})
+    result = plan(values, extra={"runner-fleet:usKubeconfig": {"secure": ciphertext("xyz")}})
     provider = named(result, "k8s-us", "pulumi:providers:kubernetes").display_inputs
     assert provider["kubeconfig"] == "[secret]" and provider["context"] == "us-1"
 

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from components.plan import report
-from components.plan.stack_file import read_stack_file
+from components.plan.stack_file import is_ciphertext, read_stack_file
 from components.spec.problems import looks_like_credential
 from tests.conftest import ROOT, STACKS, Plan
+from tests.fleets import ciphertext
 from tests.harness import of_type, plan_command, validate_text
 
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
@@ -52,7 +53,7 @@ def test_stack_files_commit_no_plaintext_secret(stack_file: Path) -> None:
         assert not looks_like_credential(value), f"{stack_file.name}: {key} holds a credential in plain text"
     for key, value in (document.get("config") or {}).items():
         if isinstance(value, dict) and set(value) == {"secure"}:
-            assert str(value["secure"]).startswith("v1:"), f"{key}: a secure value is Pulumi's ciphertext (v1:...)"
+            assert is_ciphertext(str(value["secure"])), f"{key}: a secure value is Pulumi's ciphertext (v1:...)"
 
 
 def test_a_stack_file_with_committed_ciphertexts_and_an_esc_environment_plans(tmp_path: Path) -> None:
@@ -64,7 +65,7 @@ def test_a_stack_file_with_committed_ciphertexts_and_an_esc_environment_plans(tm
         "  runner-fleet:gitlabUrl: https://gitlab.example.com\n"
         "  runner-fleet:hosts: {h: {docker: {host: 'ssh://ci@h.example.com'}}}\n"
         "  runner-fleet:runners: {r: {host: h, scope: {instance: true}, tags: [t], registryAuth: {secret: regAuth}}}\n"
-        "  gitlab:token:\n    secure: v1:AAABBBcipher+text==\n"
+        f"  gitlab:token:\n    secure: {ciphertext('AAABBBcipher+text')}\n"
     )
     out = tmp_path / "out"
     done = plan_command("--stack-file", str(stack), "--out", str(out))

@@ -19,7 +19,7 @@ from typing import Any
 from components.plan import gate
 from components.plan.stack_file import read_stack_file
 from tests.conftest import ROOT, Plan
-from tests.fleets import K8S_MIXED, fleet, write_stack
+from tests.fleets import K8S_MIXED, ciphertext, fleet, write_stack
 from tests.harness import of_type
 
 # Docker provider inputs (Pulumi names) that default from the environment when absent, transcribed from upstream:
@@ -62,7 +62,7 @@ def _every_kind_of_docker_host() -> tuple[dict[str, Any], dict[str, Any]]:
     }
     values["runners"]["tls"] = {"host": "tls-1", "scope": {"group": "acme"}, "tags": ["tls"]}
     values["hosts"]["edge-1"]["docker"]["sshOpts"] = ["-o", "ConnectTimeout=10"]
-    return values, {f"runner-fleet:{k}": {"secure": "v1:AAAA"} for k in TLS_KEYS}
+    return values, {f"runner-fleet:{k}": {"secure": ciphertext("AAAA")} for k in TLS_KEYS}
 
 
 def test_every_docker_provider_is_given_what_the_environment_would_fill(plan: Plan) -> None:
@@ -84,7 +84,7 @@ def test_every_docker_provider_is_given_what_the_environment_would_fill(plan: Pl
 def test_every_cluster_provider_is_given_the_provider_s_own_defaults(plan: Plan) -> None:
     values = copy.deepcopy(K8S_MIXED)
     values["hosts"]["us"]["kubernetes"]["kubeconfig"] = "usKubeconfig"
-    result = plan(values, extra={"runner-fleet:usKubeconfig": {"secure": "v1:AAAA"}})
+    result = plan(values, extra={"runner-fleet:usKubeconfig": {"secure": ciphertext("AAAA")}})
     providers = {r.name: r.display_inputs for r in of_type(result, "pulumi:providers:kubernetes")}
     assert set(providers) == {"k8s-eu", "k8s-us"}
     for inputs in providers.values():

@@ -27,6 +27,10 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# Secure values shaped as the Pulumi CLI writes them (v1:<base64 12-byte nonce>:<base64 ciphertext and 16-byte tag>),
+# or the stack file is refused: tests.fleets.ciphertext("planDiffSecret") and ("planDiffVariable").
+CIPHERTEXT = "v1:Q8B2nTs/B6KdnilU:planDiffSecretQ8B2nTs/B6"
+VARIABLE_CIPHERTEXT = "v1:e6jDdsFy7ctD2X04:planDiffVariablee6jDdsFy"
 
 # Runs inside each tree: plan every file of the corpus with that tree's CLI entry point.
 CAPTURE = """
@@ -86,11 +90,11 @@ def _host(rng: random.Random, key: str, extra: dict[str, Any]) -> dict[str, Any]
         _option(rng, k8s, {"appArmorAnnotationFallback": [True]})
         if rng.random() < 0.2:
             k8s["kubeconfig"] = f"kc{key.replace('-', '').replace('.', '')}"
-            extra[f"runner-fleet:{k8s['kubeconfig']}"] = {"secure": "v1:x"}
+            extra[f"runner-fleet:{k8s['kubeconfig']}"] = {"secure": CIPHERTEXT}
         host: dict[str, Any] = {"kubernetes": k8s}
     elif kind == "tls":
         names = {k: f"{k}{key.replace('-', '').replace('.', '')}" for k in ("ca", "cert", "key")}
-        extra.update({f"runner-fleet:{n}": {"secure": "v1:x"} for n in names.values()})
+        extra.update({f"runner-fleet:{n}": {"secure": CIPHERTEXT} for n in names.values()})
         host = {"docker": {"host": f"tcp://{key}.t:2376", "tls": names}}
     else:
         url = {"ssh": f"ssh://ci@{key}.t", "tcp": f"tcp://{key}.t:2376", "unix": "unix:///var/run/docker.sock"}[kind]
@@ -125,7 +129,7 @@ def _valid_fleet(rng: random.Random) -> dict[str, Any]:
         var: dict[str, Any] = {rng.choice(["project", "group"]): rng.choice(["acme/app", "7"]), "key": f"K_{j}"}
         if rng.random() < 0.3:
             var["secret"] = f"sv{j}"
-            extra[f"runner-fleet:sv{j}"] = {"secure": "v1:z"}
+            extra[f"runner-fleet:sv{j}"] = {"secure": VARIABLE_CIPHERTEXT}
         else:
             var["value"] = rng.choice(["plain", "s3cr3t-value_123"])
         _option(rng, var, {"protected": [True], "raw": [True], "environmentScope": ["production"], "type": ["file"]})

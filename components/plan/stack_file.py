@@ -13,6 +13,7 @@ file, the line and the key; none repeats a value.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -40,11 +41,24 @@ MAX_VALUES = 200_000
 MAX_BYTES = 1 << 20
 """A stack file larger than 1 MiB is refused (a Kubernetes Secret holds at most 1 MiB of config anyway)."""
 _REFUSED_TAGS = ("set", "binary", "omap", "pairs")
-CIPHERTEXT = re.compile(r"v1(?::[A-Za-z0-9+/]+={0,2}){1,2}")
-"""A `secure:` value as the Pulumi CLI writes it with the passphrase or a cloud KMS secrets provider (the ones a
-self-managed backend uses): `v1:` then base64 (the CLI's symmetricCrypter writes `v1:<base64 nonce>:<base64
-ciphertext>`, pulumi sdk/go/common/resource/config/crypt.go). Pulumi Cloud's own provider writes bare base64,
-which this refuses too: it cannot be told from a pasted plaintext."""
+NONCE_BYTES, TAG_BYTES = 12, 16  # the AES-GCM nonce the CLI draws per value; the tag Seal appends even to ""
+
+
+def is_ciphertext(text: str) -> bool:
+    """Whether `text` is a `secure:` value as the Pulumi CLI writes it with the passphrase or a cloud KMS provider
+    (those of a self-managed backend): `v1:<base64 of a 12-byte nonce>:<base64 of the ciphertext and its 16-byte
+    tag>`, standard base64 (pulumi sdk/go/common/resource/config/crypt.go, symmetricCrypter). A pasted token
+    (`v1:hunter2`, `v1:` + base64 of a token) is not; nor is Pulumi Cloud's bare base64, not told from a pasted one."""
+    version, *segments = text.split(":")
+    if version != "v1" or len(segments) != 2:
+        return False
+    try:
+        nonce, sealed = (base64.b64decode(segment, validate=True) for segment in segments)
+    except ValueError:  # binascii.Error (not base64), or text beyond ASCII
+        return False
+    # Python accepts padding past the last quad (`AAAA=`), the CLI's Go decoder does not: only the canonical form.
+    canonical = [base64.b64encode(nonce).decode(), base64.b64encode(sealed).decode()] == segments
+    return canonical and len(nonce) == NONCE_BYTES and len(sealed) >= TAG_BYTES
 
 
 class StackFileError(Exception):
@@ -302,7 +316,10 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
         full = _full_key(path, key)
         if full in plain_values:
             raise StackFileError(f"{path}: config key {key!r} is {full!r} written a second time (keep one)")
-        plain, secret = _unsecure(value, full)
+        try:
+            plain, secret = _unsecure(value, full)
+        except StackFileError as exc:  # name the file too, as every other refusal here does
+            raise StackFileError(f"{path}: {exc}") from None
         plain_values[full] = plain
         if secret:
             secret_keys.append(full)
@@ -362,13 +379,13 @@ def _unsecure(value: Any, key: str) -> tuple[Any, bool]:
             # Pulumi treats only {secure: <ciphertext string>} as a secret; anything else would reach the program
             # as a plain map.
             raise StackFileError(f"{key}: a secure value is Pulumi's ciphertext string (pulumi config set --secret)")
-        if not CIPHERTEXT.fullmatch(value["secure"]):
+        if not is_ciphertext(value["secure"]):
             # The offline plan never decrypts: without this, a pasted plaintext under `secure:` would be planned
             # as a secret and committed. Never repeat it: it may be the secret itself.
             raise StackFileError(
-                f"{key}: a secure value must be a ciphertext as `pulumi config set --secret` writes it "
-                "(v1: followed by base64, e.g. v1:<nonce>:<ciphertext>); this one is not (not repeated here): "
-                "if it is a plaintext secret, consider it exposed, rotate it and set it with --secret"
+                f"{key}: a secure value must be a ciphertext as `pulumi config set --secret` writes it (v1:<base64 "
+                "12-byte nonce>:<base64 ciphertext with its 16-byte tag>); this one is not (not repeated here): if it "
+                "is a plaintext secret, consider it exposed, rotate it and set it with --secret"
             )
         # The ciphertext's digest tells one committed secret from the next (the impact report sees a rotation);
         # a digest of ciphertext reveals nothing of the value.

@@ -53,23 +53,34 @@ def escape_controls(text: str, keep: str = "") -> str:
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}://")
+URL_SCHEMES = frozenset(
+    {"http", "https", "ssh", "tcp", "unix", "npipe", "fd", "git", "git+ssh", "git+https", "ftp", "ftps", "ws", "wss"}
+    | {"socks4", "socks4a", "socks5", "socks5h", "s3", "gs", "azblob", "file", "ldap", "ldaps", "redis", "rediss"}
+)
+"""Schemes that start a new URL after another one; any other `word://` inside a line that already holds a URL is
+read as part of that URL's user information (a password such as `@ b://`), so it is hidden with it."""
 _PLAIN_SSH_USER = re.compile(r"[A-Za-z0-9._-]{1,64}")
 """An ssh:// user name shown as it is (ssh URLs carry no password; Docker refuses one): `ssh://ci@edge-1`."""
 
 
 def _groups(text: str) -> list[tuple[int, int, str]]:
     """(start of the authority, end of the region it may extend to, scheme) per URL. A `scheme://` that follows
-    another with no whitespace between, or with a `:` between (a password such as `a://b`), belongs to the same
-    URL: conservative, it widens what is hidden."""
+    another with no whitespace between, with a `:` between (a password such as `a://b`), or with no `@` between
+    (a password such as ` b://` whose user part is empty) belongs to the same URL: conservative, it widens what is
+    hidden."""
     matches = list(_SCHEME.finditer(text))
     groups: list[tuple[int, int, str]] = []
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         between = text[matches[index - 1].end() : match.start()] if index else ""
-        if groups and (":" in between or not any(c.isspace() for c in between)):
+        region = text[groups[-1][0] : match.start()] if groups else ""
+        scheme = match[0][:-3].lower()
+        if groups and (
+            ":" in between or not any(c.isspace() for c in between) or "@" not in region or scheme not in URL_SCHEMES
+        ):
             groups[-1] = (groups[-1][0], end, groups[-1][2])
             continue
-        groups.append((match.end(), end, match[0][:-3].lower()))
+        groups.append((match.end(), end, scheme))
     return groups
 
 

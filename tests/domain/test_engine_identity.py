@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from components.domain.engine_identity import LOCAL, Cluster, docker_engine, machine_groups, machine_of, same_machine
 from components.domain.model import REDACTED
 from components.spec import SpecError, parse_spec
-from tests.fleets import FLEET, K8S_MIXED, write_stack
+from tests.fleets import FLEET, K8S_MIXED, ciphertext, write_stack
 from tests.harness import plan_command
 
 ONE_MACHINE = [
@@ -300,7 +300,7 @@ def test_one_kubeconfig_copied_under_two_keys_is_one_cluster(tmp_path: Path, con
             target.pop("context", None)
         else:
             target["context"] = context
-    cipher = "v1:AAAAAAAAAAAAAAAAAAAAAA==:c2FtZSBrdWJlY29uZmlnIGNpcGhlcnRleHQ="
+    cipher = ciphertext("sameKubeconfig")
     secrets = {f"runner-fleet:{k}": {"secure": cipher} for k in ("kcEu", "kcUs")}
     done = plan_command(
         "--stack-file", str(write_stack(tmp_path, values, "test", secrets)), "--out", str(tmp_path / "o")
@@ -308,7 +308,7 @@ def test_one_kubeconfig_copied_under_two_keys_is_one_cluster(tmp_path: Path, con
     assert done.returncode == 2, done.stderr
     assert "hosts.us.kubernetes.namespace: namespace 'runners' is already declared by host 'eu'" in done.stderr
     assert cipher not in done.stderr + done.stdout
-    secrets["runner-fleet:kcUs"] = {"secure": "v1:BBBBBBBBBBBBBBBBBBBBBB==:YW5vdGhlciBrdWJlY29uZmlnIGNpcGhlcnRleHQ="}
+    secrets["runner-fleet:kcUs"] = {"secure": ciphertext("anotherKubeconfig")}
     apart = plan_command(
         "--stack-file", str(write_stack(tmp_path, values, "test", secrets)), "--out", str(tmp_path / "p")
     )

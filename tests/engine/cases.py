@@ -17,7 +17,7 @@ from components.domain import rotation
 from components.plan import engine
 from components.plan.engine import PlanResult
 from components.plan.stack_file import read_stack_file
-from tests.fleets import COMPANY, COMPANY_SECRETS, fleet, write_stack
+from tests.fleets import COMPANY, COMPANY_SECRETS, ciphertext, fleet, write_stack
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 
@@ -86,7 +86,7 @@ FLEETS = [
     Fleet(
         "tls",
         _tls_fleet(),
-        tuple((f"runner-fleet:{k}", {"secure": "v1:AAAA"}) for k in ("edgeCa", "edgeCert", "edgeKey")),
+        tuple((f"runner-fleet:{k}", {"secure": ciphertext("AAAA")}) for k in ("edgeCa", "edgeCert", "edgeKey")),
     ),
     Fleet("rotation", _rotating(), now=ROTATION_WINDOW),
 ]

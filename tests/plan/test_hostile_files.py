@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 import pytest
 
 from components.plan.__main__ import main
-from tests.fleets import SMALL_STACK_FILE
+from tests.fleets import SMALL_STACK_FILE, ciphertext
 
 BASE = SMALL_STACK_FILE
 TOKEN = "glpat-Zx9cV8bN7mQ6wE5rT4yU"
@@ -22,6 +23,11 @@ PEM = (
     "-----END OPENSSH PRIVATE KEY-----"
 )
 NEVER_PRINTED = (TOKEN, "hunter2", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ", "CANARY")
+
+
+def _secure(label: str) -> str:
+    """A YAML `{secure: ...}` holding a well-formed ciphertext that carries `label` (a canary stays findable)."""
+    return "{secure: " + ciphertext(label) + "}"
 
 
 def _replace(old: str, new: str) -> bytes:
@@ -167,7 +173,7 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ),
     (
         "hosts encrypted",
-        _replace("  runner-fleet:hosts:\n", "  runner-fleet:hosts: {secure: v1:CANARYcipher}\n  runner-fleet:x:\n"),
+        _replace("  runner-fleet:hosts:\n", f"  runner-fleet:hosts: {_secure('CANARYcipher')}\n  runner-fleet:x:\n"),
         2,
         "hosts: must not be a secret",
     ),
@@ -392,15 +398,21 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     # found by the second attack
     (
         "the API URL as a secret",
-        BASE.replace("config:\n", "config:\n  gitlab:baseUrl: {secure: v1:CANARYcipherURL}\n").encode(),
+        BASE.replace("config:\n", f"config:\n  gitlab:baseUrl: {_secure('CANARYcipherURL')}\n").encode(),
         2,
         "gitlab:baseUrl: must not be a secret",
     ),
     (
         "TLS switch as a secret",
-        BASE.replace("config:\n", "config:\n  gitlab:insecure: {secure: v1:CANARYcipherTLS}\n").encode(),
+        BASE.replace("config:\n", f"config:\n  gitlab:insecure: {_secure('CANARYcipherTLS')}\n").encode(),
         2,
         "gitlab:insecure: must not be a secret",
+    ),
+    (
+        "the API token pasted under secure:",
+        BASE.replace("config:\n", f"config:\n  gitlab:token: {{secure: 'v1:{TOKEN}:hunter2'}}\n").encode(),
+        2,
+        "gitlab:token: a secure value must be a ciphertext",
     ),
     (
         "the API token in plain text",
@@ -619,6 +631,7 @@ def test_hostile_files_end_cleanly(tmp_path: Path, case: str, content: bytes, st
         assert (tmp_path / "plan" / "plan.json").is_file()
 
 
+# The canaries are the labels of well-formed ciphertexts (tests.fleets.ciphertext): a stack file the CLI would read.
 CANARY_STACK = """config:
   gitlab:token: {secure: v1:CANARYcipherGITLAB}
   runner-fleet:gitlabUrl: https://gitlab.acme.test
@@ -656,6 +669,7 @@ CANARY_STACK = """config:
   - {group: acme, key: DEPLOY_TOKEN, secret: deployToken, masked: true, protected: true}
   - {project: acme/app, key: MASKED_LITERAL, value: CanaryMaskedLiteral_7f3a9c, masked: true}
 """
+CANARY_STACK = re.sub(r"v1:(CANARY\w+)", lambda label: ciphertext(label[1]), CANARY_STACK)
 CANARIES = ("CANARYcipher", "CanaryMaskedLiteral_7f3a9c", "glrt-mock", "mock-secret-value-of")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from components.plan import impact
 from components.plan.__main__ import main
-from tests.fleets import COMPANY, COMPANY_SECRETS, K8S_MIXED, fleet, write_stack
+from tests.fleets import COMPANY, COMPANY_SECRETS, K8S_MIXED, ciphertext, fleet, write_stack
 
 PROD = fleet(protect=True)
 
@@ -89,7 +89,7 @@ def test_a_protected_replacement_is_blocked_unless_unprotected_in_the_same_chang
 
 def test_a_rotated_secret_is_seen_without_being_revealed(tmp_path: Path) -> None:
     _, base = _plan(tmp_path, "base", COMPANY, secrets=COMPANY_SECRETS)
-    rotated = dict(COMPANY_SECRETS, **{"runner-fleet:cacheSecretKey": {"secure": "v1:CIPHERrotated"}})
+    rotated = dict(COMPANY_SECRETS, **{"runner-fleet:cacheSecretKey": {"secure": ciphertext("CIPHERrotated")}})
     code, out = _plan(tmp_path, "rotated", COMPANY, base, secrets=rotated)
     assert code == 0
     found = _impact(out)

@@ -25,12 +25,12 @@ from components.plan import engine, gate
 from components.plan.engine import PlanResult
 from components.plan.stack_file import read_stack_file
 from tests.conftest import ROOT
-from tests.fleets import COMPANY, COMPANY_SECRETS, K8S_FLEET, fleet, write_stack
+from tests.fleets import COMPANY, COMPANY_SECRETS, K8S_FLEET, ciphertext, fleet, write_stack
 from tests.policy.analyzer import Analysis, analyze, material
 
 
 def _secure(*keys: str) -> dict[str, Any]:
-    return {key: {"secure": f"v1:CIPHER{key.rpartition(':')[2]}"} for key in keys}
+    return {key: {"secure": ciphertext(f"CIPHER{key.rpartition(':')[2]}")} for key in keys}
 
 
 # Docker engines over tcp:// with TLS material from secret keys, and one without TLS (advisory, on its provider);

@@ -9,7 +9,6 @@ reaches every job) and the GitLab token share with nothing. Every refusal names 
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import itertools
@@ -27,7 +26,7 @@ from components.domain.model import REDACTED
 from components.plan import engine
 from components.plan.stack_file import read_stack_file
 from components.spec import SpecError, credentials, load, parse_spec
-from tests.fleets import write_stack
+from tests.fleets import ciphertext, write_stack
 from tests.harness import plan_command
 
 BASE: dict[str, Any] = {
@@ -255,14 +254,7 @@ def test_generated_assignments(assignment: dict[str, str]) -> None:
 
 # The same value under two keys: equal ciphertexts in the stack file (the Pulumi CLI encrypts with a fresh nonce, so
 # a copied ciphertext is the one way two keys hold the same committed value).
-def _cipher(seed: str) -> str:
-    """A ciphertext shaped as the passphrase provider writes it: v1:<base64 12-byte nonce>:<base64 AES-GCM output>
-    (pulumi sdk/go/common/resource/config/crypt.go, symmetricCrypter.EncryptValue)."""
-    digest = hashlib.sha256(seed.encode()).digest()
-    return f"v1:{base64.b64encode(digest[:12]).decode()}:{base64.b64encode(digest + digest[:8]).decode()}"
-
-
-CIPHER = _cipher("the engine's key")
+CIPHER = ciphertext("the engine's key")
 
 
 def _stack(tmp_path: Path, values: dict[str, Any], ciphers: dict[str, str]) -> Path:
@@ -270,7 +262,7 @@ def _stack(tmp_path: Path, values: dict[str, Any], ciphers: dict[str, str]) -> P
     extra = {
         (key if ":" in key else f"runner-fleet:{key}"): {"secure": cipher}
         for key, cipher in {
-            **{k: _cipher(k) for k in used},
+            **{k: ciphertext(k) for k in used},
             **ciphers,
         }.items()
     }
@@ -331,7 +323,7 @@ def test_one_value_under_two_keys_in_two_roles(
     assert all(part not in text for part in CIPHER.split(":")[1:]) and "mock-secret-value" not in text
     assert hashlib.sha256(CIPHER.encode()).hexdigest()[:12] not in text  # not even the ciphertext's digest
     # A different value under each key: accepted.
-    different = {key: _cipher(f"another value for {key}") for key in ciphers}
+    different = {key: ciphertext(f"another value for {key}") for key in ciphers}
     assert _plan_problems(_stack(tmp_path, _values(edit), different)) == []
 
 
@@ -412,7 +404,7 @@ def test_equal_ciphertexts_under_two_keys_have_one_fingerprint_and_esc_stand_ins
 # Generated: slots get keys (case matters: k1 and K1 are two keys), keys get ciphertexts from a small pool; two uses
 # hold one credential when their keys or their ciphertexts are equal, and the plan refuses exactly the pairs the
 # issue forbids, naming both uses, never a ciphertext.
-CIPHERS = (_cipher("a"), _cipher("b"), _cipher("c"))
+CIPHERS = (ciphertext("a"), ciphertext("b"), ciphertext("c"))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -33,6 +33,10 @@ def _url_problem(url: str) -> str | None:
         return f"not a valid URL ({url_error(exc)})"
     rules = (
         (
+            any(c.isspace() or not c.isprintable() for c in url),
+            "a Docker engine URL has no whitespace or control characters (URL parsers drop some of them silently)",
+        ),
+        (
             parts.scheme not in ("ssh", "tcp", "unix"),
             f"expected an ssh://user@host[:port], tcp://host:port or unix:///path URL, found {url!r}",
         ),
@@ -95,6 +99,15 @@ def parse_docker(p: Problems, raw: object, path: str) -> DockerTarget | None:
         p.add(f"{path}.tls", "TLS material applies only to tcp:// Docker hosts")
     if target.tls and target.cert_path:
         p.add(f"{path}.certPath", "set either certPath or tls, not both")
+    if target.cert_path is not None and (
+        not target.cert_path.startswith("/") or ssh_values.PATH(target.cert_path) is not None
+    ):
+        # It reaches the provider and doctor's docker command line: a plain absolute directory, nothing a shell or
+        # another program would read differently.
+        p.add(
+            f"{path}.certPath",
+            "expected an absolute directory path of letters, digits and . _ + @ , / - (no spaces, quotes, ';', '$')",
+        )
     return target
 
 

@@ -260,3 +260,27 @@ def test_cloud_context_names_pass(context: str) -> None:
     values = copy.deepcopy(K8S_MIXED)
     values["hosts"]["eu"]["kubernetes"]["context"] = context
     assert _problems(values) == []
+
+
+@pytest.mark.parametrize(
+    "cert_path", ["/etc/certs;id", "$(id)", "/etc/certs dir", "~root/x", "relative/dir", "/etc/c\tx"]
+)
+def test_a_cert_path_is_a_plain_absolute_directory(cert_path: str) -> None:
+    """certPath reaches the provider and doctor's docker command line: a plain absolute path, never shell text."""
+    values = copy.deepcopy(FLEET)
+    values["hosts"]["edge-1"]["docker"] = {"host": "tcp://edge-1.acme.test:2376", "certPath": cert_path}
+    with pytest.raises(SpecError) as error:
+        parse_spec(values, stack="test")
+    assert any(line.startswith("hosts.edge-1.docker.certPath: ") for line in error.value.problems)
+
+
+@pytest.mark.parametrize(
+    "url", ["tcp://edge-1.acme.test:2376\n/", "ssh://ci@edge\t-1", "ssh://ci@edge-1\u00a0.acme.test"]
+)
+def test_a_docker_url_with_whitespace_or_controls_is_refused(url: str) -> None:
+    """URL parsers drop tabs and line breaks silently: what the plan checked would not be what the provider gets."""
+    values = copy.deepcopy(FLEET)
+    values["hosts"]["edge-1"]["docker"] = {"host": url}
+    with pytest.raises(SpecError) as error:
+        parse_spec(values, stack="test")
+    assert any(line.startswith("hosts.edge-1.docker.host: ") for line in error.value.problems), error.value.problems

@@ -70,8 +70,11 @@ def _parser() -> argparse.ArgumentParser:
 def _moment_argument(text: str) -> datetime:
     try:
         return rotation.parse_now(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    except ValueError:
+        # Never the text itself: the parser's message quotes it, and a pasted token would reach the terminal.
+        raise argparse.ArgumentTypeError(
+            "expected an ISO 8601 UTC moment ending in Z or +00:00, e.g. 2026-12-05T10:00:00Z (not repeated here)"
+        ) from None
 
 
 def _base(args: argparse.Namespace) -> dict[str, Any] | int | None:

@@ -48,7 +48,7 @@ def _random_looking(run: str) -> bool:
 def text_problem(text: str) -> str | None:
     """What makes `text` unfit for a plain one-line value: a credential, a control or invisible formatting
     character (newlines, NUL, bidi overrides, zero-width marks); None when it is fit."""
-    if looks_like_credential(text):
+    if looks_like_credential(text) or random_looking(text):  # a key pasted where a name belongs, too
         return CREDENTIAL_MESSAGE
     odd = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")), None)
     if odd is not None:

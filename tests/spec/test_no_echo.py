@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from components.spec import SpecError, parse_spec
 from components.spec.problems import one_line
 from components.spec.safe_text import UNSAFE_CATEGORIES, escape_controls, redact_userinfo, url_error
-from tests.fleets import FLEET
+from tests.fleets import FLEET, K8S_FLEET
+from tests.harness import plan_command
 
 CANARY = "kX9wQ"
 """The core of every generated password: it must never be shown, whatever surrounds it."""
@@ -240,3 +241,34 @@ def test_a_schemeless_credential_is_refused_and_never_echoed(where: str, shape: 
     lines = _lines(_placed(where, shape.format(user="app", pw=password)))
     assert any(line.startswith(("variables[0].value:", "runners.unit.extraConfig.")) for line in lines), lines
     assert all(CANARY not in line for line in lines), lines
+
+
+RANDOM_KEY = "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY"
+
+
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [
+        (("runners", "lint", "tags"), "runners.lint.tags[0]"),
+        (("hosts", "cluster", "kubernetes", "context"), "hosts.cluster.kubernetes.context"),
+    ],
+)
+def test_a_random_key_pasted_where_a_name_belongs_is_refused_unrepeated(where: tuple[str, ...], path: str) -> None:
+    """A generated key (letters of both cases and digits, as random as its length allows) is no tag or context:
+    refused at its key, never written to the plan or repeated."""
+    values = copy.deepcopy(K8S_FLEET)
+    node: Any = values
+    for part in where[:-1]:
+        node = node[part]
+    node[where[-1]] = [RANDOM_KEY] if where[-1] == "tags" else RANDOM_KEY
+    with pytest.raises(SpecError) as error:
+        parse_spec(values, stack="test")
+    assert any(line.startswith(f"{path}: looks like a credential") for line in error.value.problems), error.value
+    assert not any(RANDOM_KEY in line for line in error.value.problems)
+
+
+def test_a_token_given_as_now_is_not_repeated() -> None:
+    done = plan_command(
+        "--stack-file", "stacks/Pulumi.dev.yaml", "--out", "/nonexistent/x", "--now", "glpat-" + "a" * 20
+    )
+    assert done.returncode == 2 and "--now" in done.stderr and "glpat-" not in done.stderr + done.stdout

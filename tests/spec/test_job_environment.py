@@ -47,7 +47,7 @@ def _cases(*names: str, prefixed: bool = True) -> list[str]:
     return sorted({v for name in names for p in prefixes for v in (f"{p}{name}", f"{p}{name}".lower())})
 
 
-BEHAVIOUR = _cases(
+MEANINGS_IN_WORDS = (
     "GIT_SSL_NO_VERIFY",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
@@ -68,36 +68,19 @@ BEHAVIOUR = _cases(
     "GOPROXY",
     "LD_PRELOAD",
     "LD_LIBRARY_PATH",
-) + _cases(
+)
+"""Names whose meaning is in their words: refused with a tool's prefix too."""
+BEHAVIOUR = _cases(*MEANINGS_IN_WORDS) + _cases(
+    *MEANINGS_IN_WORDS,
     "GIT_CONFIG_COUNT",
     "GIT_CONFIG_KEY_0",
     "GIT_CONFIG_VALUE_0",
     "GIT_CONFIG_PARAMETERS",
-    "GIT_SSL_NO_VERIFY",
     "GIT_SSL_CAINFO",
     "GIT_SSH_COMMAND",
     "GIT_ASKPASS",
     "GIT_EXEC_PATH",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "NODE_TLS_REJECT_UNAUTHORIZED",
-    "NODE_EXTRA_CA_CERTS",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "AWS_CA_BUNDLE",
-    "PYTHONHTTPSVERIFY",
-    "PIP_CERT",
-    "PIP_TRUSTED_HOST",
-    "GOINSECURE",
-    "OPENSSL_CONF",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "GOPROXY",
     "HOSTALIASES",
-    "LD_PRELOAD",
-    "LD_LIBRARY_PATH",
     "BASH_ENV",
     "NODE_OPTIONS",
     "JAVA_TOOL_OPTIONS",

@@ -33,7 +33,7 @@ from components.domain.targets import DockerTarget
 from components.spec import keys
 from components.spec.caches import parse_cache
 from components.spec.kinds import GITLAB_PATH, MAX_INT32
-from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, looks_like_credential
+from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, text_problem
 from components.spec.reader import check_name, exactly_one_of, read_section
 from components.spec.site_keys import read_secret_ref
 
@@ -74,7 +74,7 @@ def parse_scope(p: Problems, raw: object, path: str) -> Scope | None:
             p.add(f"{path}.instance", f"expected true, found {describe(ref)}")
             return None
         return Scope(kind)
-    if isinstance(ref, str) and looks_like_credential(ref):
+    if isinstance(ref, str) and text_problem(ref) == CREDENTIAL_MESSAGE:  # a token, or a random key, as a path
         p.add(f"{path}.{kind}", CREDENTIAL_MESSAGE)
         return None
     scope = _group_or_project(kind, ref)

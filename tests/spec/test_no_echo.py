@@ -251,6 +251,7 @@ RANDOM_KEY = "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY"
     [
         (("runners", "lint", "tags"), "runners.lint.tags[0]"),
         (("hosts", "cluster", "kubernetes", "context"), "hosts.cluster.kubernetes.context"),
+        (("runners", "lint", "scope"), "runners.lint.scope.group"),
     ],
 )
 def test_a_random_key_pasted_where_a_name_belongs_is_refused_unrepeated(where: tuple[str, ...], path: str) -> None:
@@ -260,7 +261,7 @@ def test_a_random_key_pasted_where_a_name_belongs_is_refused_unrepeated(where: t
     node: Any = values
     for part in where[:-1]:
         node = node[part]
-    node[where[-1]] = [RANDOM_KEY] if where[-1] == "tags" else RANDOM_KEY
+    node[where[-1]] = {"tags": [RANDOM_KEY], "scope": {"group": RANDOM_KEY}}.get(where[-1], RANDOM_KEY)
     with pytest.raises(SpecError) as error:
         parse_spec(values, stack="test")
     assert any(line.startswith(f"{path}: looks like a credential") for line in error.value.problems), error.value

@@ -66,11 +66,19 @@ class Rotation:
         return SLOTS[(self.generation + 1) % 2]
 
 
+NOW_EXPECTED = "expected an ISO 8601 UTC moment ending in Z or +00:00, e.g. 2026-12-05T10:00:00Z"
+"""What a moment must look like (`--now`, RUNNER_FLEET_NOW); the text that failed is never repeated with it."""
+
+
 def parse_now(text: str) -> datetime:
-    """An ISO 8601 moment with an explicit UTC offset of zero (`2026-12-05T10:00:00Z`); ValueError otherwise."""
-    moment = datetime.fromisoformat(text.strip())
+    """An ISO 8601 moment with an explicit UTC offset of zero (`2026-12-05T10:00:00Z`); ValueError(NOW_EXPECTED)
+    otherwise, without the text (a pasted token would reach the terminal and the logs)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(NOW_EXPECTED) from None
     if moment.tzinfo is None or moment.utcoffset() != UTC.utcoffset(None):
-        raise ValueError("expected a UTC moment (ending in Z or +00:00), e.g. 2026-12-05T10:00:00Z")
+        raise ValueError(NOW_EXPECTED)
     return moment.astimezone(UTC)
 
 

@@ -70,11 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 def _moment_argument(text: str) -> datetime:
     try:
         return rotation.parse_now(text)
-    except ValueError:
-        # Never the text itself: the parser's message quotes it, and a pasted token would reach the terminal.
-        raise argparse.ArgumentTypeError(
-            "expected an ISO 8601 UTC moment ending in Z or +00:00, e.g. 2026-12-05T10:00:00Z (not repeated here)"
-        ) from None
+    except ValueError as exc:  # rotation.NOW_EXPECTED: never the text itself
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _base(args: argparse.Namespace) -> dict[str, Any] | int | None:

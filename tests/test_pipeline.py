@@ -263,9 +263,7 @@ def test_the_component_has_typed_documented_inputs_and_builds_as_the_fleet_expec
     script = " ".join(job["script"])
     assert "buildctl-daemonless.sh build" in script
     assert '--export-cache "type=registry,ref=$BK_CACHE:$CI_COMMIT_REF_SLUG,mode=max"' in script
-    assert '--import-cache "type=registry,ref=$BK_CACHE:$CI_DEFAULT_BRANCH"' in script, (
-        "branches read the default cache"
-    )
+    assert '--import-cache "type=registry,ref=$BK_CACHE:$DEFAULT_SLUG"' in script, "branches read the default cache"
     assert "set -f" in script and "eval" not in " ".join(job["before_script"])
     assert "--secret id=ci_job_token,env=CI_JOB_TOKEN" in script
     assert "build-arg" not in script and "CI_JOB_TOKEN" not in " ".join(job["before_script"])

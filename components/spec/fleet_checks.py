@@ -27,7 +27,7 @@ def check_secret_ref(p: Problems, path: str, name: str, config_keys: frozenset[s
     if looks_secret(name):
         p.add(path, "holds what looks like a secret value itself; it must name a secret config key that holds it")
     elif name not in config_keys:
-        p.add(path, f"config key {name!r} is not set (pulumi config set --secret {name} ...)")
+        p.add(path, f"config key {name!r} is not set (pulumi config set --secret {name}: it prompts, or reads stdin)")
         p.missing_secrets.add(name)
     elif name not in secrets:
         p.add(path, f"config key {name!r} is not a secret; set it with pulumi config set --secret")

@@ -22,3 +22,4 @@ fleet = RunnerFleet("fleet", config)
 
 pulumi.export("runnerIds", fleet.runner_ids)
 pulumi.export("managers", fleet.managers)
+pulumi.export("managerGenerations", fleet.manager_generations)

@@ -89,7 +89,7 @@ def _floor_body(result: PlanResult) -> Callable[[], None]:
                 depends_on=[made[urn] for n in options.get("dependsOn") or [] for urn, _ in by_name.get(n, [])],
                 custom_timeouts=pulumi.CustomTimeouts(**timeouts) if timeouts else None,
                 ignore_changes=options.get("ignoreChanges") or None,
-                delete_before_replace=options.get("deleteBeforeReplace") or None,
+                delete_before_replace=options.get("deleteBeforeReplace"),  # true, false or None (the provider decides)
                 additional_secret_outputs=options.get("additionalSecretOutputs") or None,
                 retain_on_delete=options.get("retainOnDelete") or None,
             )

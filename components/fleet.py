@@ -48,6 +48,8 @@ def _resolve_ids(
 class RunnerFleet(pulumi.ComponentResource):
     runner_ids: pulumi.Output[dict[str, str]]
     managers: pulumi.Output[dict[str, str]]
+    manager_generations: dict[str, str]
+    """Docker host key -> its manager's generation (the suffix of the manager's name), known before `up`."""
 
     def __init__(self, name: str, config: FleetConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("runner-fleet:fleet:RunnerFleet", name, None, opts)
@@ -66,11 +68,14 @@ class RunnerFleet(pulumi.ComponentResource):
             )
 
         managers: dict[str, pulumi.Output[str]] = {}
+        generations: dict[str, str] = {}
         for manager in spec.managers:
             # Each manager polls its runners' current registrations only; a retiring one is paused after the host
             # (its config.toml without it) is in place, and feeds nothing, so the order has no cycle.
             tokens = {r.key: registrations[r.key].token for r in manager.runners}
             host, managers[manager.host.key] = self._host(manager, tokens, config.secrets)
+            if isinstance(host, DockerRunnerHost):
+                generations[manager.host.key] = host.generation
             for runner in manager.runners:
                 registrations[runner.key].retire(after=[host])
 
@@ -83,7 +88,10 @@ class RunnerFleet(pulumi.ComponentResource):
 
         self.runner_ids = pulumi.Output.all(**{k: r.runner_id for k, r in registrations.items()})
         self.managers = pulumi.Output.all(**managers)
-        self.register_outputs({"runnerIds": self.runner_ids, "managers": self.managers})
+        self.manager_generations = generations
+        self.register_outputs(
+            {"runnerIds": self.runner_ids, "managers": self.managers, "managerGenerations": generations}
+        )
 
     def _host(
         self, manager: ManagerSpec, tokens: Mapping[str, pulumi.Output[str]], secrets: Mapping[str, pulumi.Output[str]]

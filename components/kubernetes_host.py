@@ -7,6 +7,10 @@ ServiceAccount, Role + RoleBinding with the executor's documented
 rules, a Secret with config.toml, the Deployment and the metrics Service. The Deployment's pod template
 carries a checksum of config.toml, so any config change (token, runner, limit) rolls the manager: the new
 pod starts first, the old one drains (SIGTERM rewritten to SIGQUIT) within the grace period.
+With `kubernetes.replicas` >= 2: one Deployment per manager (each its own GitLab system id, all loading the
+same config.toml), never two on one node, and a PodDisruptionBudget that lets evictions take one at a time.
+One Deployment per identity rather than a StatefulSet: a StatefulSet rolls delete-first (no surge), so each
+step would take a manager out for its whole drain, and its per-ordinal identity would need a start script.
 Which objects exist never depends on a secret: only the Secret's data and the checksum come from the tokens.
 https://docs.gitlab.com/runner/executors/kubernetes/ , https://www.pulumi.com/registry/packages/kubernetes/
 """
@@ -14,6 +18,7 @@ https://docs.gitlab.com/runner/executors/kubernetes/ , https://www.pulumi.com/re
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +53,10 @@ class KubernetesRunnerHostArgs:
             raise ValueError(f"target of host {self.manager.host.key!r} is not the manager's host target")
 
 
+def _deployment_spec(manager: ManagerSpec, replica: manifests.Replica, checksum: str) -> dict[str, Any]:
+    return manifests.deployment_spec(manager, checksum, replica)
+
+
 def _drain_timeouts(manager: ManagerSpec) -> pulumi.CustomTimeouts:
     """Timeouts of what waits for the manager's pod to drain when deleted (components/domain/lifecycle.py)."""
     return pulumi.CustomTimeouts(**dataclasses.asdict(manager_timeouts(manager.drain_seconds)))
@@ -66,12 +75,12 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
         checksum = pulumi.Output.unsecret(files.apply(lambda f: config_toml.checksum(f[0], f[1])))
         # Typed as Any: the SDK wants its own Args types; these plain dicts are what it serialises them to.
         secret_metadata: Any = manifests.config_secret_metadata(manager, target)
-        identity = manifests.system_id(manager)
+        identity: str | dict[str, str] = manifests.identities(manager)
+        if len(identity) == 1:
+            identity = manifests.system_id(manager)  # one manager: the Secret as it was before replicas existed
         secret_data: pulumi.Output[Any] = secret(
             files.apply(lambda f: manifests.config_secret_data(f[0], f[1], identity))
         )
-        deployment_metadata: Any = manifests.deployment_metadata(manager, target)
-        deployment_spec: pulumi.Output[Any] = checksum.apply(lambda c: manifests.deployment_spec(manager, c))
 
         namespaces = self._namespaces(name, manager, target)
         guard = self._admission(name, manager, target)
@@ -117,13 +126,16 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
                 opts=in_namespaces,
             ),
         ]
-        # Deleting the Deployment (foreground) waits for its pod, whose grace period is the drain.
-        k8s.apps.v1.Deployment(
-            naming.child(name, naming.K8S_MANAGER),
-            metadata=deployment_metadata,
-            spec=deployment_spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=ready, custom_timeouts=_drain_timeouts(manager)),
-        )
+        deployments = self._managers(name, manager, target, checksum, ready)
+        budget = manifests.disruption_budget(manager, target)
+        if budget is not None:
+            # After the managers: a budget over pods that do not exist yet would only report them missing.
+            k8s.policy.v1.PodDisruptionBudget(
+                naming.child(name, naming.K8S_DISRUPTION_BUDGET),
+                metadata=budget["metadata"],
+                spec=budget["spec"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=deployments),
+            )
         k8s.core.v1.Service(
             naming.child(name, naming.K8S_METRICS),
             metadata=service["metadata"],
@@ -146,6 +158,33 @@ class KubernetesRunnerHost(pulumi.ComponentResource):
                 )
         self.manager_name = pulumi.Output.from_input(manifests.object_name(manager.host.key))
         self.register_outputs({"managerName": self.manager_name})
+
+    def _managers(
+        self,
+        name: str,
+        manager: ManagerSpec,
+        target: KubernetesTarget,
+        checksum: pulumi.Output[str],
+        ready: list[pulumi.Resource],
+    ) -> list[pulumi.Resource]:
+        """One Deployment per manager (manifests.replicas). They depend on nothing of each other, so one
+        `pulumi up` rolls them side by side, each starting its successor before its old pod drains."""
+        declared: list[pulumi.Resource] = []
+        for replica in manifests.replicas(manager):
+            metadata: Any = manifests.deployment_metadata(manager, target, replica)
+            spec: pulumi.Output[Any] = checksum.apply(functools.partial(_deployment_spec, manager, replica))
+            # Deleting the Deployment (foreground) waits for its pod, whose grace period is the drain.
+            declared.append(
+                k8s.apps.v1.Deployment(
+                    naming.child(name, naming.k8s_manager(replica.index)),
+                    metadata=metadata,
+                    spec=spec,
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=ready, custom_timeouts=_drain_timeouts(manager)
+                    ),
+                )
+            )
+        return declared
 
     def _job_ca(
         self,

@@ -204,3 +204,30 @@ SMALL_STACK_FILE = """config:
 """
 """The smallest valid stack file as a user writes it: one ssh:// Docker host, one runner (the hostile-file corpora
 start from it)."""
+
+
+# A Docker host whose BuildKit runner scales an AWS Auto Scaling group (docker-autoscaler) beside a fixed runner,
+# written as the issue's example: a pinned plugin, an office-hours idle policy in Berlin.
+AUTOSCALED = fleet(
+    hosts={"build-1": {"docker": {"host": "ssh://ci@build-1.acme.test"}, "concurrent": 24}},
+    runners={
+        "images": {
+            "host": "build-1",
+            "scope": {"group": "acme/platform"},
+            "tags": ["buildkit"],
+            "buildkit": True,
+            "autoscaler": {
+                "plugin": "aws:1.0.0",
+                "capacityPerInstance": 1,
+                "maxUseCount": 1,
+                "maxInstances": 20,
+                "pluginConfig": {"name": "acme-ci-builders", "region": "eu-west-1"},
+                "connectorConfig": {"username": "ec2-user", "useExternalAddr": False},
+                "policies": [
+                    {"periods": ["* 7-19 * * mon-fri"], "timezone": "Europe/Berlin", "idleCount": 3, "idleTime": "20m"}
+                ],
+            },
+        },
+        "unit": {"host": "build-1", "scope": {"project": 42}, "tags": ["unit"]},
+    },
+)

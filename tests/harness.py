@@ -51,12 +51,16 @@ def objects(spec: FleetSpec, host_key: str, checksum: str = "sha256:" + "0" * 64
         "type": manifests.SECRET_TYPE,
         "stringData": manifests.config_secret_data(text),
     }
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": manifests.deployment_metadata(manager, target),
-        "spec": manifests.deployment_spec(manager, checksum),
-    }
+    deployments = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": manifests.deployment_metadata(manager, target, replica),
+            "spec": manifests.deployment_spec(manager, checksum, replica),
+        }
+        for replica in manifests.replicas(manager)
+    ]
+    budget = manifests.disruption_budget(manager, target)
     guard = (
         [
             admission.policy(manager, target, manifests.labels(manager)),
@@ -74,7 +78,8 @@ def objects(spec: FleetSpec, host_key: str, checksum: str = "sha256:" + "0" * 64
         manifests.role_binding(manager, target),
         secret,
         manifests.metrics_network_policy(manager, target),
-        deployment,
+        *deployments,
+        *([budget] if budget is not None else []),
         manifests.metrics_service(manager, target),
     ]
 

@@ -22,7 +22,7 @@ from tests.conftest import ROOT, Plan
 from tests.fleets import COMPANY, COMPANY_SECRETS, GITLAB_CA, MIRROR, ciphertext, write_stack
 from tests.harness import of_type, plan_command
 
-HELPER = f"{MIRROR}/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-{versions.RUNNER_VERSION}"
+HELPER = f"{MIRROR}/gitlab-org/gitlab-runner/gitlab-runner-helper:alpine-latest-{versions.RUNNER_VERSION}"
 MANAGER_IMAGE = f"{MIRROR}/gitlab/gitlab-runner:alpine-{versions.RUNNER_VERSION}"
 PROXY = "http://proxy.corp.test:3128"
 
@@ -108,7 +108,9 @@ def test_the_ca_is_delivered_with_the_config_and_never_from_a_host_path(company:
     assert uploads[manager_copy]["content"] == GITLAB_CA.strip() + "\n"
     assert uploads[f"/gitlab-ca/{site.CA_FILE}"]["content"] == GITLAB_CA.strip() + "\n"
     volumes = {v.inputs["name"] for v in of_type(company, "docker:index/volume:Volume")}
-    assert volumes == {"gitlab-runner-test-build-config", "gitlab-runner-test-build-gitlab-ca"}
+    manager = next(c for c in of_type(company, "docker:index/container:Container") if c.name.endswith("-manager"))
+    generation = {x["label"]: x["value"] for x in manager.inputs["labels"]}["runner-fleet.io/generation"]
+    assert volumes == {f"gitlab-runner-test-build-{generation}-config", "gitlab-runner-test-build-gitlab-ca"}
     entry = _entries(company)["images"]
     assert entry["docker"]["volumes"][-1] == f"gitlab-runner-test-build-gitlab-ca:{site.CA_DIR}:ro"
     secrets = {s.inputs["metadata"]["name"]: s for s in of_type(company, "kubernetes:core/v1:Secret")}

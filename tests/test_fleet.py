@@ -62,7 +62,8 @@ def test_one_draining_manager_per_host(plan: Plan) -> None:
     expected_grace = {"edge-1": 7260, "edge-2": 3660, "edge-3": 1260}
     for host, grace in expected_grace.items():
         manager = managers[f"host-{host}-manager"]
-        assert manager["name"] == f"gitlab-runner-test-{host}"
+        generation = {x["label"]: x["value"] for x in manager["labels"]}["runner-fleet.io/generation"]
+        assert manager["name"] == f"gitlab-runner-test-{host}-{generation}"
         assert manager["stopSignal"] == "SIGQUIT"
         # The drain waits on destroyGraceSeconds (in place) under a delete timeout that covers it; the stop
         # timeout (which forces a replacement) is a constant.
@@ -92,8 +93,9 @@ def test_config_files_are_the_rendered_ones_and_stay_secret(plan: Plan) -> None:
     writers = [r for r in of_type(result, CONTAINER) if r.name.endswith("-config-writer")]
     for writer in writers:
         assert writer.display_inputs["uploads"] == "[secret]"
-        (upload,) = reveal(writer.inputs)["uploads"]
+        upload, identity = reveal(writer.inputs)["uploads"]
         assert upload["permissions"] == "0600" and upload["file"] == "/etc/gitlab-runner/config.toml"
+        assert identity["file"] == "/etc/gitlab-runner/.runner_system_id" and identity["permissions"] == "0600"
         assert "glrt-mock-" in upload["content"], "the real token reaches the file on the host"
 
 

@@ -6,6 +6,7 @@ import copy
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -158,3 +159,75 @@ def test_a_rollout_keeps_the_manager_s_identity_in_gitlab(plan: Plan) -> None:
         "subPath": ".runner_system_id",
         "readOnly": True,
     } in mounts
+
+
+def _replicated(count: object) -> dict[str, Any]:
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["eu"]["kubernetes"]["replicas"] = count
+    return values
+
+
+def test_a_host_with_three_managers_plans_each_by_a_descriptive_name(plan: Plan, tmp_path: Path) -> None:
+    """Three Deployments and a budget, named for what they are, validated as declared, and a config Secret that
+    carries one system id per manager; the other host is untouched."""
+    result = plan(_replicated(3))
+    names = sorted(r.name for r in of_type(result, "kubernetes:apps/v1:Deployment"))
+    assert names == ["host-eu-manager", "host-eu-manager-1", "host-eu-manager-2", "host-us-manager"]
+    budget = named(result, "host-eu-manager-disruption-budget", "kubernetes:policy/v1:PodDisruptionBudget")
+    assert set(budget.options["dependsOn"]) >= {"host-eu-manager", "host-eu-manager-1", "host-eu-manager-2"}
+    for name in names[:3]:
+        deployment = named(result, name, "kubernetes:apps/v1:Deployment")
+        assert deployment.options["customTimeouts"]["delete"], "each one may drain as long as a lone manager"
+    for obj in report.manifests(result)["eu"]:
+        kubernetes_validate.validate(obj, "1.30.0", strict=True)
+    (secret,) = [r for r in of_type(result, "kubernetes:core/v1:Secret") if r.name == "host-eu-config"]
+    data = reveal(secret.inputs)["stringData"]
+    ids = [data[k] for k in (".runner_system_id", ".runner_system_id.1", ".runner_system_id.2")]
+    assert len(set(ids)) == 3 and all(re.fullmatch(r"s_[0-9a-zA-Z]{12}", i) for i in ids)
+    report.write(result, tmp_path)
+    kinds = [o["kind"] for o in yaml.safe_load_all((tmp_path / "hosts" / "eu" / "manifests.yaml").read_text())]
+    assert kinds.count("Deployment") == 3 and kinds.count("PodDisruptionBudget") == 1
+    assert kinds.index("PodDisruptionBudget") > kinds.index("Deployment")
+    assert len(of_type(result, "kubernetes:policy/v1:PodDisruptionBudget")) == 1, "a lone manager gets none"
+
+
+def test_a_config_change_rolls_every_manager_of_the_host(plan: Plan) -> None:
+    changed = _replicated(2)
+    before = _checksums(plan(changed))
+    changed["runners"]["eu-tests"]["limit"] = 3
+    after = _checksums(plan(changed))
+    assert before["gitlab-runner-eu"] == before["gitlab-runner-eu-1"], "one config.toml for all"
+    assert after["gitlab-runner-eu"] != before["gitlab-runner-eu"]
+    assert after["gitlab-runner-eu-1"] != before["gitlab-runner-eu-1"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (0, "must be >= 1 (1 is one manager, as without the key), found 0"),
+        (-1, "must be >= 1"),
+        ("2", "expected a whole number >= 1, found"),
+        (10**30, "must be <= 10"),
+        (11, "must be <= 10 (each replica is a manager polling GitLab; add hosts instead), found 11"),
+        (True, "expected a whole number >= 1, found"),
+        (2.0, "expected a whole number >= 1, found"),
+    ],
+)
+def test_hostile_replicas_are_refused_at_their_key(value: object, message: str) -> None:
+    from components.spec import SpecError, parse_spec
+
+    with pytest.raises(SpecError) as caught:
+        parse_spec(_replicated(value), stack="test", source="stacks/Pulumi.test.yaml")
+    (problem,) = caught.value.problems
+    assert problem.startswith("hosts.eu.kubernetes.replicas"), problem
+    assert message in problem, problem
+
+
+def test_replicas_is_a_kubernetes_key_only() -> None:
+    from components.spec import SpecError, parse_spec
+
+    values = copy.deepcopy(K8S_MIXED)
+    values["hosts"]["edge-1"]["docker"]["replicas"] = 2
+    with pytest.raises(SpecError) as caught:
+        parse_spec(values, stack="test")
+    assert any(p.startswith("hosts.edge-1.docker.replicas") for p in caught.value.problems), caught.value.problems

@@ -80,8 +80,18 @@ MIRROR = re.compile(rf"{_DOMAIN}(?:/{_COMPONENT})*")
 UPSTREAM_REGISTRIES = ("docker.io/", "index.docker.io/", "registry-1.docker.io/", "registry.gitlab.com/")
 HELPER_REPOSITORY = "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper"
 """Where gitlab-runner's helper images are published (only there since runner 15.0)."""
-HELPER_FLAVOUR = "x86_64"
-"""The helper image flavour runner-fleet pins: Alpine on x86_64, the runner's default on amd64 hosts."""
+HELPER_INDEX = "alpine-latest"
+"""The helper tag prefix runner-fleet names: `alpine-latest-<release>` is a multi-arch image index of the runner's
+default helper (flavour alpine; `x86_64-<release>`, `arm64-<release>`, ... are its single-arch images), so each node
+pulls its own architecture. Published with every stable release from 19.2.0 on: the release job pushes helper
+images with `scripts/pusher -gen-indexes helper-images.json`, which joins tags that differ only in architecture
+(`alpine-latest-x86_64-%`, `alpine-latest-arm64-%`, ...) into one index (`alpine-latest-%`, scripts/pusher/indexes.go).
+gitlab-runner itself has no placeholder for the architecture in `helper_image` (it only expands job variables), and
+no setting for the helper's registry; left unset, the docker executor picks the helper by the engine's architecture
+but the kubernetes executor takes amd64 unless the job node selector names `kubernetes.io/arch`
+(helpers/container/helperimage/linux_info.go, executors/kubernetes/kubernetes.go `retrieveHelperImageConfig`)."""
+HELPER_INDEX_SINCE = (19, 2)
+"""The first gitlab-runner release whose helper images have the multi-arch `HELPER_INDEX` tag."""
 MAX_MIRROR = MAX_NAME - len("/gitlab-org/gitlab-runner/gitlab-runner-helper")
 RUNNER_VERSION_TAG = re.compile(r"(?:^|-)(v\d+\.\d+\.\d+)$")
 """A gitlab-runner image tag that names its exact release: v19.3.0, alpine-v19.3.0, ubuntu-v19.3.0."""
@@ -127,13 +137,22 @@ def runner_version(runner_image: str) -> str | None:
     return found.group(1) if found else None
 
 
-def helper_image(runner_image: str, mirror: str | None) -> str | None:
-    """The helper image jobs get under a mirror, at the manager's exact version; None without a mirror (the
-    runner then pulls its own version's helper from upstream)."""
+def release(version: str) -> tuple[int, int]:
+    """major.minor of a runner release tag (v19.3.0 -> (19, 3))."""
+    major, minor = version.removeprefix("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def helper_image(runner_image: str, mirror: str | None, *, kubernetes: bool = False) -> str | None:
+    """The helper image jobs get, at the manager's exact release, multi-arch (`HELPER_INDEX`): from the mirror
+    under one, upstream on Kubernetes (whose executor would otherwise assume amd64 nodes); None for a Docker host
+    without a mirror (the runner then picks its own release's helper by the engine's architecture), or when the
+    image names no release, or a release older than HELPER_INDEX_SINCE (the spec refuses both under a mirror, and
+    the latter on Kubernetes, but still renders the config to report every problem at once)."""
     version = runner_version(runner_image)
-    if mirror is None or version is None:
+    if version is None or (mirror is None and not kubernetes) or release(version) < HELPER_INDEX_SINCE:
         return None
-    return mirrored(f"{HELPER_REPOSITORY}:{HELPER_FLAVOUR}-{version}", mirror)
+    return mirrored(f"{HELPER_REPOSITORY}:{HELPER_INDEX}-{version}", mirror)
 
 
 def rootless_buildkit(mirror: str | None) -> re.Pattern[str]:
@@ -150,7 +169,8 @@ def buildkit_allowed_images(mirror: str | None) -> tuple[str, ...]:
 
 
 def mirror_of_helper(helper: str) -> str | None:
-    """The mirror a rendered `helper_image` names (for the policies, which read config.toml alone), or None."""
+    """The mirror a rendered `helper_image` names (for the policies, which read config.toml alone), or None (none, or
+    the upstream helper that Kubernetes hosts without a mirror name)."""
     repository = HELPER_REPOSITORY.removeprefix("registry.gitlab.com")
     name = helper.split("@", 1)[0].rsplit(":", 1)[0]
-    return name.removesuffix(repository) if name.endswith(repository) and name != repository else None
+    return name.removesuffix(repository) if name.endswith(repository) and name != HELPER_REPOSITORY else None

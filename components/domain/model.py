@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.domain import images, versions
+from components.domain.autoscaler import AutoscalerSpec
 from components.domain.cache import CacheSpec
 from components.domain.rotation import Rotation
 from components.domain.site import CaBundle, Proxy
@@ -243,6 +244,9 @@ class RunnerSpec:
     """Days between token rotations (its own, else the fleet's); 0 (the default): never rotated."""
     rotation: Rotation | None = None
     """Where its registrations stand at the planned moment (components/domain/rotation.py); None without rotation."""
+    autoscaler: AutoscalerSpec | None = None
+    """Its instance group (docker-autoscaler, Docker hosts only; components/domain/autoscaler.py); none by default:
+    jobs run on the host's own engine."""
 
     @property
     def access_level(self) -> AccessLevel:

@@ -38,9 +38,16 @@ K8S_CONFIG = "config"
 K8S_JOB_CA = "job-gitlab-ca"
 K8S_METRICS_POLICY = "metrics-policy"
 K8S_MANAGER = "manager"
+K8S_DISRUPTION_BUDGET = "manager-disruption-budget"
 K8S_METRICS = "metrics"
 K8S_SERVICE_MONITOR = "service-monitor"
 K8S_ALERT_RULES = "alert-rules"
+
+
+def k8s_manager(index: int) -> str:
+    """The suffix of a Kubernetes host's manager Deployment: replica 0 keeps the name it had before replicas
+    existed (`K8S_MANAGER`), so raising `replicas` never renames (replaces) it; the others add their index."""
+    return f"{K8S_MANAGER}-{index}" if index else K8S_MANAGER
 
 
 def host(key: str) -> str:

@@ -46,9 +46,6 @@ class DockerTarget:
     """Directory with ca.pem, cert.pem and key.pem on the machine running pulumi (tcp:// only); unset by default."""
     tls: DockerTls | None = None
     """TLS material from secret config keys (tcp:// only); unset by default."""
-    metrics_port: int = 9252
-    """The host port, on the host's loopback only, where the manager's metrics listener is published; 9252 by
-    default (set another when two managers share one engine)."""
 
     @property
     def scheme(self) -> str:
@@ -100,6 +97,10 @@ class KubernetesTarget:
     (`kubectl port-forward` still works: it does not pass through the pod network)."""
     monitoring: Monitoring | None = None
     """A ServiceMonitor and alert rules for the Prometheus Operator; none by default."""
+    replicas: int = 1
+    """Managers of this host, each a Deployment with its own GitLab system id, on distinct nodes, under a
+    PodDisruptionBudget; 1 by default (one Deployment, no budget). `concurrent` (and each runner's `limit`) is
+    every manager's own: the host runs up to replicas x concurrent jobs."""
 
     @property
     def cluster(self) -> Cluster:

@@ -10,6 +10,10 @@ are not reachable without a privileged pod, which this command never starts: it 
 build node instead. `--facts FILE` judges recorded facts (host key -> facts, as `gather_*` return them)
 without touching any host.
 Exit 0 when nothing blocks BuildKit, 1 when something does, 2 on bad input.
+
+What it runs here: `ssh` (the OpenSSH client) for ssh:// Docker hosts (the docker CLI then runs on the host), the
+docker CLI for tcp:// and unix:// Docker hosts, `kubectl` for Kubernetes hosts. A missing one is named, with how to
+install it (`TOOLS`); every error is shown whole (controls escaped, never cut).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,6 +35,7 @@ from components.domain.targets import DockerTarget, KubernetesTarget
 from components.plan.stack_file import StackFileError, read_stack_file
 from components.providers import AMBIENT, ambient_warnings
 from components.spec import SpecError, parse_spec
+from components.spec.safe_text import escaped_output
 
 MIN_DOCKER = (20, 10)
 MIN_KUBERNETES = (1, 30)
@@ -199,11 +205,61 @@ IGNORED_ENVIRONMENT = frozenset(AMBIENT) | {"DOCKER_TLS_VERIFY", "DOCKER_TLS"}
 the docker CLI would otherwise switch TLS on or off, or take certificates, from them."""
 
 
+@dataclass(frozen=True)
+class Tool:
+    """A program doctor runs on this machine, and how to get it."""
+
+    name: str
+    """What it is, for the message."""
+    needed_for: str
+    """Which hosts need it."""
+    install: str
+    """How to install it."""
+
+
+TOOLS: Mapping[str, Tool] = {
+    "ssh": Tool(
+        "the OpenSSH client",
+        "ssh:// Docker hosts (pulumi up reaches them through it too)",
+        "Debian/Ubuntu: apt-get install openssh-client; Fedora/RHEL: dnf install openssh-clients; macOS and "
+        "Windows 10+ ship it",
+    ),
+    "docker": Tool(
+        "the Docker CLI",
+        "tcp:// and unix:// Docker hosts",
+        "Debian/Ubuntu: apt-get install docker.io (or docker-ce-cli from Docker's apt repository); macOS: brew "
+        "install docker; see https://docs.docker.com/engine/install/",
+    ),
+    "kubectl": Tool(
+        "kubectl",
+        "Kubernetes hosts",
+        "see https://kubernetes.io/docs/tasks/tools/ (Debian/Ubuntu: the pkgs.k8s.io apt repository; macOS: brew "
+        "install kubectl)",
+    ),
+}
+
+
+class MissingTool(RuntimeError):
+    """A program doctor needs is not on PATH."""
+
+    def __init__(self, command: str) -> None:
+        tool = TOOLS[command]
+        super().__init__(f"{tool.name} (`{command}`) is not on PATH; doctor needs it for {tool.needed_for}")
+        self.fix = f"install it: {tool.install}"
+
+
 def _run(command: list[str]) -> str:
     environment = {k: v for k, v in os.environ.items() if k not in IGNORED_ENVIRONMENT}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=environment)
+    if shutil.which(command[0], path=environment.get("PATH", os.defpath)) is None:
+        raise MissingTool(command[0])
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=environment)
+    except FileNotFoundError as exc:  # gone between the look-up and the start
+        raise MissingTool(command[0]) from exc
     if done.returncode != 0:
-        raise RuntimeError(f"{shlex.join(command[:3])} ...: {done.stderr.strip()[:200] or 'failed'}")
+        # Whole: the last line of an ssh or kubectl error is rarely the one that says why.
+        said = done.stderr.strip() or done.stdout.strip() or "no output"
+        raise RuntimeError(f"`{shlex.join(command)}` exited with {done.returncode}:\n{said}")
     return done.stdout
 
 
@@ -273,6 +329,8 @@ def examine(host: HostSpec, facts: Mapping[str, Any] | None, *, buildkit: bool =
             if facts is not None
             else (gather_docker(target) if isinstance(target, DockerTarget) else gather_kubernetes(target))
         )
+    except MissingTool as exc:
+        return [Finding(host.key, "block", f"cannot read the host: {exc}", exc.fix)]
     except (RuntimeError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
         return [Finding(host.key, "block", f"cannot read the host: {exc}", "check the URL, context and credentials")]
     if isinstance(target, DockerTarget):
@@ -280,7 +338,19 @@ def examine(host: HostSpec, facts: Mapping[str, Any] | None, *, buildkit: bool =
     return judge_kubernetes(host.key, target, gathered, buildkit=buildkit)
 
 
+def _show(finding: Finding) -> str:
+    """A finding for the terminal, whole: a multi-line `what` (a command's error) indented under its host."""
+    what = finding.what.replace("\n", "\n    ")
+    return f"{finding.host}: {finding.level}: {what}" + (f"\n  fix: {finding.fix}" if finding.fix else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # What remote commands print reaches this terminal: controls are escaped (components/spec/safe_text.py).
+    with escaped_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.ops.doctor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack-file", required=True, type=Path)
     parser.add_argument("--host", help="only this host key")
@@ -294,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = parse_spec(values, stack=stack.stack, secret_keys=[k.split(":", 1)[1] for k in stack.secret_keys])
         recorded = json.loads(args.facts.read_text()) if args.facts else None
     except (StackFileError, SpecError, OSError, ValueError) as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)  # every problem, not the first line
         return 2
     hosts = [h for h in spec.hosts if args.host in (None, h.key)]
     if not hosts:
@@ -315,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 Finding(h.key, "warn", "no recorded facts for this host", "gather them, or leave --facts out")
             )
     for f in findings:
-        print(f"{f.host}: {f.level}: {f.what}" + (f"\n  fix: {f.fix}" if f.fix else ""))
+        print(_show(f))
     return 1 if any(f.level == "block" for f in findings) else 0
 
 

@@ -6,14 +6,17 @@ Runs in a merge-request pipeline: GitLab's predefined variables say where (`CI_S
 `CI_PROJECT_ID`; `CI_MERGE_REQUEST_IID`), and `RUNNER_FLEET_NOTE_TOKEN` holds a project access token with the
 `api` scope and at least the Reporter role (the job token cannot write notes; keep the variable masked). The
 note carries a hidden marker; the command finds it across every page of notes and edits it, so a merge request
-has exactly one runner-fleet note however often the pipeline runs. Exit 0 when posted, 1 when GitLab refuses
-(its status and message, never the token), 2 when the environment or the body file is missing.
+has exactly one runner-fleet note however often the pipeline runs. A body longer than NOTE_BUDGET is summarized
+(diff blocks first, then each section's details) and says where the full report is (`--full-report`). Exit 0 when
+posted, 1 when GitLab refuses (its status and message, never the token), 2 when the environment or the body file is
+missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -31,7 +34,13 @@ MARKER = "<!-- runner-fleet:merge-request-note -->"
 """Hidden in the note's body: how the command finds its own note among all the others."""
 TOKEN_ENV = "RUNNER_FLEET_NOTE_TOKEN"
 MAX_BODY = 1_000_000
-"""GitLab's limit for a note's text, in characters."""
+"""GitLab's limit for a note's text, in characters: app/models/note.rb validates `note` with
+`length: { maximum: Gitlab::Database::MAX_TEXT_SIZE_LIMIT }`, and lib/gitlab/database.rb sets
+`MAX_TEXT_SIZE_LIMIT = 1_000_000` ("to avoid DoS attacks via parsing huge text fields", gitlab-foss commit 5af535d9,
+issue gitlab-foss#61974); a longer note is refused (HTTP 400)."""
+NOTE_BUDGET = 100_000
+"""What the note aims for: well under MAX_BODY, since a reviewer reads it and GitLab renders long notes slowly."""
+FENCE = re.compile(r"^```")
 EXIT_REFUSED, EXIT_USAGE = 1, 2
 PER_PAGE, MAX_PAGES = 100, 1000
 TIMEOUT_SECONDS = 30
@@ -57,13 +66,64 @@ def server_url(env: Mapping[str, str]) -> str:
     return url
 
 
-def note_body(text: str) -> str:
-    """The note as posted: the marker, then the body, cut to GitLab's limit with a word that it was."""
-    body = f"{MARKER}\n{text.strip()}\n"
-    if len(body) > MAX_BODY:
-        cut = "\n\n_(cut: the full report is in the pipeline's artifacts)_\n"
-        body = body[: MAX_BODY - len(cut)] + cut
-    return body
+def _without_blocks(lines: list[str]) -> list[str]:
+    """Fenced blocks (the config.toml diffs) replaced by a line that says where they are."""
+    out: list[str] = []
+    inside: list[str] | None = None
+    for line in lines:
+        if FENCE.match(line):
+            if inside is None:
+                inside = []
+                continue
+            out.append(f"  _({len(inside)} lines of diff: in the full report)_")
+            inside = None
+            continue
+        if inside is not None:
+            inside.append(line)
+        else:
+            out.append(line)
+    return out
+
+
+def _sections_cut(lines: list[str], keep: int) -> list[str]:
+    """Each `####` section cut to its first `keep` lines, with a count of the rest."""
+    out: list[str] = []
+    left, dropped = keep, 0
+    for line in [*lines, "#### "]:
+        if line.startswith("###"):
+            if dropped:
+                out.append(f"- _({dropped} more lines: in the full report)_")
+            left, dropped = keep, 0
+            if line != "#### ":
+                out.append(line)
+        elif left > 0:
+            out.append(line)
+            left -= bool(line.strip())
+        else:
+            dropped += 1
+    return out
+
+
+def summarize(text: str, where: str, budget: int = NOTE_BUDGET) -> str:
+    """`text` when it fits `budget`, else summarized: diff blocks out, then each section cut shorter, then only its
+    headings and alerts, finally cut at a line; always with where the full report is."""
+    if len(text) <= budget:
+        return text
+    note = f"\n\n_Summarized to stay under GitLab's note size limit: the full report is in {where}._\n"
+    lines = _without_blocks(text.splitlines())
+    candidate = ""
+    for shorter in (lines, _sections_cut(lines, 8), _sections_cut(lines, 3), _sections_cut(lines, 0)):
+        candidate = "\n".join(shorter)
+        if len(candidate) + len(note) <= budget:
+            return candidate + note
+    cut = candidate[: max(0, budget - len(note))]
+    return cut[: cut.rfind("\n") + 1] + note
+
+
+def note_body(text: str, where: str = "the pipeline's artifacts") -> str:
+    """The note as posted: the marker, then the body, summarized when long (never past GitLab's limit)."""
+    body = f"{MARKER}\n{summarize(text.strip(), where, NOTE_BUDGET - len(MARKER) - 2)}\n"
+    return body[:MAX_BODY]
 
 
 def _client(env: Mapping[str, str], token: str) -> gitlab.Gitlab:
@@ -93,7 +153,7 @@ def _pages(client: gitlab.Gitlab, path: str) -> Iterator[list[dict[str, Any]]]:
             return
 
 
-def post(env: Mapping[str, str], text: str) -> tuple[str, int]:
+def post(env: Mapping[str, str], text: str, where: str = "the pipeline's artifacts") -> tuple[str, int]:
     """Create or update the note; returns ("created" or "updated", the note's id)."""
     token = env.get(TOKEN_ENV, "").strip()
     if not token:
@@ -103,7 +163,7 @@ def post(env: Mapping[str, str], text: str) -> tuple[str, int]:
     path = f"/projects/{project}/merge_requests/{_required(env, 'CI_MERGE_REQUEST_IID')}/notes"
     client.auth()  # who the token is: only its own note is ever edited, never one a person wrote the marker into
     me = client.user.id if client.user is not None else None
-    body = note_body(text)
+    body = note_body(text, where)
     for notes in _pages(client, path):
         for note in notes:
             mine = (note.get("author") or {}).get("id") == me
@@ -124,6 +184,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.ops.mr_note", description=__doc__.split("\n\n")[0])
     parser.add_argument("--body-file", required=True, type=Path, help="the note's text (Markdown)")
+    parser.add_argument(
+        "--full-report",
+        default="the pipeline's artifacts",
+        metavar="WHERE",
+        help="where the full report is, named in a note that had to be summarized (e.g. a CI artifact path)",
+    )
     args = parser.parse_args(argv)
     environment = os.environ if env is None else env
     try:
@@ -132,7 +198,7 @@ def _main(argv: Sequence[str] | None, env: Mapping[str, str] | None) -> int:
         print(f"error: cannot read --body-file {args.body_file} as UTF-8 text ({type(exc).__name__})", file=sys.stderr)
         return EXIT_USAGE
     try:
-        done, note_id = post(environment, text)
+        done, note_id = post(environment, text, args.full_report)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

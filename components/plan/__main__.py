@@ -2,7 +2,8 @@
 
     python -m components.plan --stack-file stacks/Pulumi.dev.yaml --out plan/dev
 
-Prints the resource tree and a line per host, and writes the report (`report.py`) to --out.
+Prints a summary (counts, then per host what happens; findings aggregated per rule: console.py) and writes the
+report (`report.py`: plan.json, hosts/, tree.txt; with --compare also impact.json and impact.md) to --out.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from components import providers
 from components.domain import rotation
 from components.domain.model import PROJECT
-from components.plan import compare_base, engine, gate, impact, report
+from components.plan import compare_base, config_diff, console, engine, gate, impact, impact_report, report
 from components.plan.engine import PlanResult
 from components.plan.stack_file import StackFile, StackFileError, read_stack_file
 from components.policy.rules import Violation
@@ -74,15 +75,17 @@ def _moment_argument(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _base(args: argparse.Namespace) -> dict[str, Any] | int | None:
-    """The earlier plan document --compare names (read before --out is replaced: they may be the same)."""
+def _base(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]] | int | None:
+    """The earlier plan document --compare names and its hosts' config.toml files (read before --out is replaced:
+    they may be the same)."""
     if args.compare is None:
         return None
     try:
-        return compare_base.load_base(args.compare)
+        document = compare_base.load_base(args.compare)
     except compare_base.BaseError as exc:
         print(one_line(f"error: --compare {args.compare}: {exc}"), file=sys.stderr)
         return EXIT_INVALID
+    return document, config_diff.read_configs(args.compare, document["hosts"])
 
 
 def _moment(args: argparse.Namespace) -> datetime | int:
@@ -108,29 +111,22 @@ def _moment(args: argparse.Namespace) -> datetime | int:
     return args.now or requested or rotation.planned_moment()
 
 
-def _run(args: argparse.Namespace, moment: datetime) -> tuple[StackFile, PlanResult] | int:
-    """The stack file and its plan, or the exit status after saying on stderr why there is none."""
+def _run(args: argparse.Namespace, moment: datetime) -> tuple[StackFile, PlanResult] | tuple[int, list[str]]:
+    """The stack file and its plan, or the exit status and the lines that say on stderr why there is none (printed
+    by the caller, once the progress bar is gone)."""
     try:
         stack_file = read_stack_file(args.stack_file, args.stack)
         with rotation.at(moment):
             return stack_file, _run_with_environments(stack_file)
     except StackFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_INVALID, [f"error: {exc}", *exc.problems]
     except SpecError as exc:
         # Name the file this command read; under `pulumi up` the program can only guess it from the stack.
-        print(f"error: {args.stack_file}: {len(exc.problems)} problem(s); nothing was declared:", file=sys.stderr)
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_INVALID
+        heading = f"error: {args.stack_file}: {len(exc.problems)} problem(s); nothing was declared:"
+        return EXIT_INVALID, [heading, *exc.problems]
     except Exception as exc:
         # A bug, not a stack problem: still one line, and nothing that looks like a secret.
-        print(
-            one_line(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}"), file=sys.stderr
-        )
-        return 1
+        return 1, [one_line(f"error: the program failed under the mock engine: {type(exc).__name__}: {exc}")]
 
 
 def _run_with_environments(stack_file: StackFile) -> PlanResult:
@@ -155,25 +151,22 @@ def _run_with_environments(stack_file: StackFile) -> PlanResult:
 
 
 def _summary(result: PlanResult, out: Path, hosts: dict[str, Any]) -> None:
-    print(report.tree(result))
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print()
-    for host, info in hosts.items():
-        runners = ", ".join(f"{name}{' (buildkit)' if r['buildkit'] else ''}" for name, r in info["runners"].items())
-        print(f"host {host}: {info['executor']} manager {info['manager']}, drains {info['drainSeconds']} s; {runners}")
-    print(f"{len(result.resources)} resources for stack '{result.stack}'; written to {out}/")
+    for line in console.warning_lines(result.warnings):
+        print(line, file=sys.stderr)
+    for line in console.plan_lines(hosts, result.resources, result.stack, out):
+        print(line)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command; the cyclic garbage collector stays off while it runs (see __main__.py), as in the program.
     Everything it prints has its control characters escaped (spec/safe_text.py): names and messages may come from
-    a stack file or a compare base."""
+    a stack file or a compare base. Progress, which is drawn with control characters, goes to stderr as it was."""
+    terminal = sys.stderr
     with engine.collector_off(), escaped_output():
-        return _main(argv)
+        return _main(argv, terminal)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, terminal: TextIO) -> int:
     args = _parser().parse_args(argv)
     for line in providers.ambient_warnings(os.environ):  # about the real `pulumi up`: the plan itself is immune
         print(line, file=sys.stderr)
@@ -181,33 +174,62 @@ def _main(argv: Sequence[str] | None) -> int:
     if isinstance(inputs, int):
         return inputs
     moment, base = inputs
-    planned = _run(args, moment)
-    if isinstance(planned, int):
-        return planned
+    written: Any = None
+    status: int | None
+    with console.progress(3 if base is not None else 2, terminal) as step:
+        step("running the program under the mock engine")
+        planned = _run(args, moment)
+        if isinstance(planned[0], int):
+            status, lines = planned
+        else:
+            step("writing the report")
+            status, lines, written = _write(args, planned, base, step)
+    for line in lines:
+        print(line, file=sys.stderr)
+    if written is None:
+        return int(status or 0)
+    result, violations, document, found = written
+    _summary(result, args.out, document["hosts"])
+    blocked = _print_impact(*found) if found is not None else []
+    return _verdict(violations, blocked)
+
+
+def _write(
+    args: argparse.Namespace, planned: tuple[Any, Any], base: tuple[dict[str, Any], dict[str, str]] | None, step: Any
+) -> tuple[int | None, list[str], Any]:
+    """Write the report (and with --compare the impact report); (exit status or None, lines for stderr, what was
+    written: violations, plan document, impact)."""
     stack_file, result = planned
-    if base is not None and base["stack"] != result.stack:
-        print(f"error: --compare holds a plan of stack {base['stack']!r}, not {result.stack!r}", file=sys.stderr)
-        return EXIT_INVALID
+    if base is not None and base[0]["stack"] != result.stack:
+        return (
+            EXIT_INVALID,
+            [f"error: --compare holds a plan of stack {base[0]['stack']!r}, not {result.stack!r}"],
+            None,
+        )
     violations = gate.check(result, dict(stack_file.config))
     try:
         document = report.write(result, args.out, violations)
     except OSError as exc:  # a parent that is a file, no space, no permission: say so, as for any bad --out
-        print(one_line(f"error: --out {args.out}: cannot write the report ({exc.strerror or exc})"), file=sys.stderr)
-        return EXIT_INVALID
-    _summary(result, args.out, document["hosts"])
-    try:
-        blocked = _impact(base, args.out, result.stack) if base is not None else []
-    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:  # a base edited by hand
-        print(
-            f"error: --compare {args.compare}: plan.json does not hold what this command writes "
-            f"({type(exc).__name__}); the plan is in {args.out}, with no impact report",
-            file=sys.stderr,
+        return (
+            EXIT_INVALID,
+            [one_line(f"error: --out {args.out}: cannot write the report ({exc.strerror or exc})")],
+            None,
         )
-        return EXIT_INVALID
-    return _verdict(violations, blocked)
+    if base is None:
+        return None, [], (result, violations, document, None)
+    step("comparing with the base")
+    try:
+        found = _impact(base, args.out, result.stack)
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:  # a base edited by hand
+        lines = [
+            f"error: --compare {args.compare}: plan.json does not hold what this command writes "
+            f"({type(exc).__name__}); the plan is in {args.out}, with no impact report"
+        ]
+        return EXIT_INVALID, lines, None
+    return None, [], (result, violations, document, found)
 
 
-def _inputs(args: argparse.Namespace) -> tuple[datetime, dict[str, Any] | None] | int:
+def _inputs(args: argparse.Namespace) -> tuple[datetime, tuple[dict[str, Any], dict[str, str]] | None] | int:
     """What the plan needs besides the stack file (the moment, the compare base), once --out is known to be
     replaceable; or the exit status after saying why not."""
     unreplaceable = report.replaceable(args.out)
@@ -222,12 +244,15 @@ def _inputs(args: argparse.Namespace) -> tuple[datetime, dict[str, Any] | None] 
 
 
 def _verdict(violations: Sequence[Violation], blocked: Sequence[dict[str, Any]]) -> int:
-    """Print the policies' verdicts and the blocked steps; the exit status they make."""
-    for violation in violations:
-        print(
-            f"{'error' if violation.mandatory else 'note' if violation.exempt else 'warning'}: {violation}",
-            file=sys.stderr,
-        )
+    """Print the policies' verdicts (aggregated per rule and severity) and the blocked steps; the exit status."""
+    for severity in ("error", "warning", "note"):
+        found = [
+            (v.rule, v.resource, v.message)
+            for v in violations
+            if severity == ("error" if v.mandatory else "note" if v.exempt else "warning")
+        ]
+        for line in console.aggregated_policies(severity, found):
+            print(line, file=sys.stderr)
     blocking = [v for v in violations if v.mandatory]
     if blocking:
         print(f"error: {len(blocking)} mandatory policy violation(s): pulumi up must not run", file=sys.stderr)
@@ -236,21 +261,31 @@ def _verdict(violations: Sequence[Violation], blocked: Sequence[dict[str, Any]])
     return gate.EXIT_POLICY if blocking or blocked else 0
 
 
-def _impact(base: dict[str, Any], out: Path, stack: str) -> list[dict[str, Any]]:
-    """Write impact.json and impact.md into `out`; print each host's effect; return the blocked steps."""
+def _impact(base: tuple[dict[str, Any], dict[str, str]], out: Path, stack: str) -> tuple[Any, ...]:
+    """Write impact.json and impact.md into `out`; return what the terminal summary needs."""
+    document, configs = base
     new = json.loads((out / "plan.json").read_text())
-    between = impact.steps(base["resources"], new["resources"])
-    found, at_risk = impact.compare(base, new, between), impact.warnings(base, new, between)
+    between = impact.steps(document["resources"], new["resources"])
+    news = config_diff.read_configs(out, new["hosts"])
+    found = impact.compare(document, new, between, (configs, news))
+    at_risk = impact.warnings(document, new, between)
     (out / "impact.json").write_text(json.dumps(found, indent=2) + "\n")
     (out / "impact.md").write_text(impact.markdown(found, stack, at_risk))
-    for risk in at_risk:
-        print(f"warning: running jobs at risk: {risk}", file=sys.stderr)
-    for host, effect in found["hosts"].items():
-        print(f"impact: host {host}: {effect['effect']}: {effect['why']}")
+    return found, at_risk, out
+
+
+def _print_impact(found: dict[str, Any], at_risk: Sequence[Any], out: Path) -> list[dict[str, Any]]:
+    """Print the impact summary; return the blocked steps."""
+    risks = [(r.rule, r.resource, r.message) for r in at_risk]
+    for line in console.aggregated("warning: running jobs at risk: ", risks, f"in {out}/impact.md"):
+        print(line, file=sys.stderr)
+    counts = ", ".join(f"{sum(s['action'] == a for s in found['resources'])} to {a}" for a in impact_report.ACTIONS)
+    print(f"impact: {counts} (resources); every step, host and runner in {out}/impact.md")
+    for line in console.host_impact_lines(found["hosts"]):
+        print(line)
     blocked = [s for s in found["resources"] if s["blocked"]]
-    for step in blocked:
-        print(f"error: blocked: {step['action']} {step['name']}: {step['blocked']['reason']}", file=sys.stderr)
-        print(f"  fix: {step['blocked']['fix']}", file=sys.stderr)
+    for line in console.blocked_lines(blocked):
+        print(line, file=sys.stderr)
     return blocked
 
 

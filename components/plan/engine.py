@@ -89,6 +89,9 @@ class Resource:
     custom: bool
     inputs: dict[str, Any]  # as the engine received them; secrets still wrapped (see `display`)
     options: dict[str, Any]
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """Input -> names of the resources its value came from: what a delete-before-replace cascades through (the
+    engine's calculateDependentReplacements); `options.dependsOn` holds these and the explicit `depends_on`."""
 
     @functools.cached_property
     def display_inputs(self) -> dict[str, Any]:
@@ -118,7 +121,9 @@ class _RecordingMonitor(MockMonitor):
             "protect": bool(request.protect),
             "provider": provider_urn[-1] if provider_urn else None,
             "dependsOn": sorted(self._names.get(u, u) for u in request.dependencies),
-            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            # As the program set it: true, false, or None when left to the provider (the SDK sends `false` and
+            # `deleteBeforeReplaceDefined: false` then, and the engine takes the provider's answer).
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace) if request.deleteBeforeReplaceDefined else None,
             "ignoreChanges": list(request.ignoreChanges),
             "additionalSecretOutputs": list(request.additionalSecretOutputs),
             "retainOnDelete": bool(request.retainOnDelete),
@@ -133,6 +138,11 @@ class _RecordingMonitor(MockMonitor):
                 custom=bool(request.custom),
                 inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
                 options=options,
+                property_dependencies={
+                    key: sorted(self._names.get(u, u) for u in deps.urns)
+                    for key, deps in request.propertyDependencies.items()
+                    if deps.urns
+                },
             )
         )
         return response

@@ -18,8 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from components.plan import risks
-from components.spec.safe_text import escape_controls
+from components.plan import capacity, config_diff, impact_report, risks
 
 ROOT = Path(__file__).resolve().parents[2]
 SEMANTICS = ROOT / "reference" / "provider-semantics.json"
@@ -132,17 +131,19 @@ def steps(base: Iterable[Mapping[str, Any]], new: Iterable[Mapping[str, Any]]) -
                 continue
             forced = forced_by(resource["type"], before, after)
             action = "replace" if forced else "update"
-        out.append(
-            {
-                "type": resource["type"],
-                "name": resource["name"],
-                "action": action,
-                "changed": changed,
-                "forcedBy": forced,
-                "blocked": _blocked(action, before, after),
-                "urn": urn,
-            }
-        )
+        step = {
+            "type": resource["type"],
+            "name": resource["name"],
+            "action": action,
+            "changed": changed,
+            "forcedBy": forced,
+            "blocked": _blocked(action, before, after),
+            "urn": urn,
+        }
+        if action == "replace" and before is not None and after is not None:
+            first = capacity.delete_first(step, before, after, semantics())
+            step["order"] = "delete-before-replace" if first else "create-before-delete"
+        out.append(step)
     return out
 
 
@@ -201,10 +202,14 @@ def _host_effect(
 ) -> dict[str, Any]:
     """none / reload / drain / roll for one host, from its resources' steps and its runners' new tokens (the mock
     engine's tokens never change, a real new registration's do: config.toml changes with them)."""
-    for step in host_steps:
-        resource = resources[step["urn"]]
-        if _is_manager(resource) and (effect := _manager_effect(step, resource)) is not None:
-            return effect
+    effects = [
+        effect
+        for step in host_steps
+        if _is_manager(resources[step["urn"]]) and (effect := _manager_effect(step, resources[step["urn"]])) is not None
+    ]
+    # A manager deleted beside a new one (a successor under a new name) drains: that outweighs the new one.
+    for effect in sorted(effects, key=lambda e: e["effect"] == "none"):
+        return effect
     if new_token and manager is not None and manager["type"] == DEPLOYMENT:
         why = "a new token changes config.toml: a new manager pod starts, the old one drains"
         return _effect("roll", why, _drain(manager))
@@ -258,68 +263,116 @@ def _runners_on(document: Mapping[str, Any], host: str) -> set[str]:
     return {name.removeprefix(prefix) for name in document["hosts"].get(host, {}).get("runners", {})}
 
 
+def _host_of(resources: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """URN -> host key, for every resource a host component owns."""
+    owned = {}
+    for urn, resource in resources.items():
+        if (host := _owner(resource.get("parent", ""), HOST_COMPONENTS, "host-")) is not None:
+            owned[urn] = host
+    return owned
+
+
+def _registration_changes(
+    runner_steps: list[dict[str, Any]], old: Mapping[str, Any], new: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """A registration's settings that change in GitLab only (config.toml does not carry them): before and after."""
+    kept = set(semantics()["resources"][USER_RUNNER]["inPlace"])
+    found = []
+    for step in runner_steps:
+        if step["type"] != USER_RUNNER or step["action"] != "update":
+            continue
+        was, now = old[step["urn"]].get("inputs", {}), new[step["urn"]].get("inputs", {})
+        changes = {k: [was.get(k), now.get(k)] for k in step["changed"] if k in kept}
+        if changes:
+            found.append({"resource": step["name"], "changes": changes})
+    return found
+
+
+def _host_entry(
+    effect: dict[str, Any], host_steps: list[dict[str, Any]], managed: list[capacity.Managed]
+) -> dict[str, Any]:
+    """impact.json `hosts.<host>`: the effect, the names of what is replaced, deleted and drained, the capacity."""
+    cap = capacity.host_capacity(managed, semantics(), _drain)
+    names = {
+        action: sorted(s["name"] for s in host_steps if s["action"] == action)
+        for action in ("replace", "delete", "create", "update")
+    }
+    return effect | {
+        "names": {"replaced": names["replace"], "deleted": names["delete"], "created": names["create"]}
+        | {"updated": names["update"]},
+        "drained": [d["name"] for d in cap["drained"]],
+        "capacity": cap,
+        "capacityLine": capacity.sentence(cap),
+    }
+
+
 def compare(
-    base: Mapping[str, Any], new: Mapping[str, Any], all_steps: list[dict[str, Any]] | None = None
+    base: Mapping[str, Any],
+    new: Mapping[str, Any],
+    all_steps: list[dict[str, Any]] | None = None,
+    configs: tuple[Mapping[str, str], Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """impact.json for going from the plan document `base` to `new` (both as plan.json holds them); `all_steps`
-    are their `steps` when the caller has them already."""
+    are their `steps` when the caller has them already; `configs`: the hosts' config.toml files of both plans
+    (`config_diff.read_configs`), for the masked diff each manager will load."""
     all_steps = steps(base["resources"], new["resources"]) if all_steps is None else all_steps
-    resources = {r["urn"]: r for r in base["resources"]} | {r["urn"]: r for r in new["resources"]}
     old_resources = {r["urn"]: r for r in base["resources"]}
+    new_resources = {r["urn"]: r for r in new["resources"]}
+    resources = old_resources | new_resources
+    hosts_of = _host_of(resources)
     by_runner: dict[str, list[dict[str, Any]]] = {}
     by_host: dict[str, list[dict[str, Any]]] = {}
     for step in all_steps:
-        parent = resources[step["urn"]].get("parent", "")
-        if (runner := _owner(parent, (REGISTRATION,), "runner-")) is not None:
+        if (runner := _owner(resources[step["urn"]].get("parent", ""), (REGISTRATION,), "runner-")) is not None:
             by_runner.setdefault(runner, []).append(step)
-        if (host := _owner(parent, HOST_COMPONENTS, "host-")) is not None:
-            by_host.setdefault(host, []).append(step)
+        if step["urn"] in hosts_of:
+            by_host.setdefault(hosts_of[step["urn"]], []).append(step)
     runners = {
         key: _runner_effect(by_runner.get(key, []), resources) for key in sorted(_runner_keys(base) | _runner_keys(new))
     }
-    hosts = {}
+    # A manager is drained with the grace period of the container or pod that runs now (the old one).
+    seen = {urn: old_resources.get(urn, r) for urn, r in resources.items()}
+    step_of = {s["urn"]: s for s in all_steps}
+    managed: dict[str, list[capacity.Managed]] = {}
+    for urn, host in hosts_of.items():
+        if _is_manager(resources[urn]):
+            managed.setdefault(host, []).append((step_of.get(urn), old_resources.get(urn), new_resources.get(urn)))
+    hosts, placement = {}, {}
     for host in sorted(set(base["hosts"]) | set(new["hosts"])):
         placed = _runners_on(base, host) | _runners_on(new, host)
+        placement.update(dict.fromkeys(placed, host))
         new_token = any(runners.get(r, {}).get("effect") in ("new-token", "added", "removed") for r in placed)
-        # A manager is drained with the grace period of the container or pod that runs now (the old one).
-        seen = {urn: old_resources.get(urn, r) for urn, r in resources.items()}
-        managers = [r for r in seen.values() if _owner(r.get("parent", ""), HOST_COMPONENTS, "host-") == host]
-        manager = next((r for r in managers if _is_manager(r)), None)
-        hosts[host] = _host_effect(by_host.get(host, []), seen, manager, new_token)
+        manager = next((seen[u] for u, h in hosts_of.items() if h == host and _is_manager(seen[u])), None)
+        effect = _host_effect(by_host.get(host, []), seen, manager, new_token)
+        hosts[host] = _host_entry(effect, by_host.get(host, []), sorted(managed.get(host, []), key=_managed_key))
+        hosts[host]["registrations"] = [
+            change | {"runner": key}
+            for key in sorted(placed)
+            for change in _registration_changes(by_runner.get(key, []), old_resources, new_resources)
+        ]
+    if configs is not None:
+        for host, found in config_diff.diffs(*configs).items():
+            if host in hosts:
+                hosts[host]["configDiff"] = found
     return {
-        "resources": [{k: v for k, v in s.items() if k != "urn"} for s in all_steps],
+        "resources": [{k: v for k, v in s.items() if k != "urn"} | {"host": hosts_of.get(s["urn"])} for s in all_steps],
         "hosts": hosts,
         "runners": runners,
     }
 
 
+def _managed_key(managed: capacity.Managed) -> str:
+    return str(next(r["urn"] for r in managed[1:] if r is not None))
+
+
 def warnings(
     base: Mapping[str, Any], new: Mapping[str, Any], all_steps: list[dict[str, Any]] | None = None
-) -> list[str]:
+) -> list[risks.Risk]:
     """What in the change would cut running jobs short although every step succeeds (components/plan/risks.py)."""
     all_steps = steps(base["resources"], new["resources"]) if all_steps is None else all_steps
     return risks.warnings(base, new, all_steps, semantics())
 
 
-def markdown(impact: Mapping[str, Any], stack: str, at_risk: Sequence[str] = ()) -> str:
-    """impact.md: what merging does, short enough for a merge request note."""
-    lines = [f"### runner-fleet `{stack}`: what this change does", ""]
-    lines += [f"- :warning: **running jobs at risk**: {risk}" for risk in at_risk]
-    changed_hosts = {k: v for k, v in impact["hosts"].items() if v["effect"] != "none"}
-    for host, effect in impact["hosts"].items():
-        drain = f" for up to {effect['drainSeconds']} s" if effect["effect"] in ("drain", "roll") else ""
-        if host in changed_hosts:
-            lines.append(f"- host **{host}**: {effect['effect']}{drain}: {effect['why']}")
-    for runner, effect in impact["runners"].items():
-        if effect["effect"] != "none":
-            lines.append(f"- runner **{runner}**: {effect['effect']}: {effect['why']}")
-    blocked = [s for s in impact["resources"] if s["blocked"]]
-    for step in blocked:
-        block = step["blocked"]
-        lines.append(f"- **blocked**: {step['action']} {step['name']}: {block['reason']}; {block['fix']}")
-    counts = {a: sum(s["action"] == a for s in impact["resources"]) for a in ("create", "update", "replace", "delete")}
-    if len(lines) == 2:
-        lines.append("- no host, runner or variable changes")
-    lines += ["", ", ".join(f"{n} to {a}" for a, n in counts.items()) + " (resources)"]
-    # Names and reasons may come from a compare base edited by anyone: no control character reaches a reader raw.
-    return "\n".join(escape_controls(line) for line in lines) + "\n"
+def markdown(impact: Mapping[str, Any], stack: str, at_risk: Sequence[risks.Risk] = ()) -> str:
+    """impact.md (components/plan/impact_report.py)."""
+    return impact_report.markdown(impact, stack, at_risk)

@@ -3,7 +3,8 @@
 - plan.json: every resource (type, name, urn, parent, inputs as the engine receives them with secrets
   shown as "[secret]", options incl. protect), a per-host summary, the GitLab lookups, outputs and warnings;
 - hosts/<host>/config.toml for every host (runner tokens shown as [secret]);
-- hosts/<host>/manifests.yaml for every Kubernetes host (Secret data shown as [secret]).
+- hosts/<host>/manifests.yaml for every Kubernetes host (Secret data shown as [secret]);
+- tree.txt: every resource under its parent (the terminal shows a summary: console.py).
 Everything is read back from the declared resources, never re-rendered: the report shows what `pulumi up`
 would send. Labels, file paths and kinds come from the modules that declare them.
 """
@@ -249,6 +250,7 @@ def write(result: PlanResult, out: Path, violations: Sequence[Violation] = ()) -
     document = plan_document(result, violations, files)
     (out / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     (out / "imports.sh").write_text(imports.script(result))
+    (out / "tree.txt").write_text(tree(result) + "\n")
     for host, text in files.items():
         (out / "hosts" / host).mkdir(parents=True, exist_ok=True)
         (out / "hosts" / host / "config.toml").write_text(text)

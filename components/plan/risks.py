@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 DOCKER_CONTAINER = "docker:index/container:Container"
@@ -21,6 +22,21 @@ ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
 USER_RUNNER = "gitlab:index/userRunner:UserRunner"
 RETIRING = " (retiring)"
 _UNITS = {"h": 3600, "m": 60, "s": 1}
+
+
+@dataclass(frozen=True)
+class Risk:
+    """One way a change cuts running jobs short: the rule that found it, the resource, what happens and the fix."""
+
+    rule: str
+    """A stable id, so that a report can count findings per rule (e.g. registration-removed-while-active)."""
+    resource: str
+    """The resource's name."""
+    message: str
+    """What happens to its jobs and the safe way to make the change."""
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {self.message}"
 
 
 def seconds(duration: str | None) -> int | None:
@@ -37,7 +53,7 @@ def _delete_timeout(resource: Mapping[str, Any], semantics: Mapping[str, Any]) -
     return custom if custom is not None else int(default)
 
 
-def _manager_risk(step: Mapping[str, Any], old: Mapping[str, Any], semantics: Mapping[str, Any]) -> str | None:
+def _manager_risk(step: Mapping[str, Any], old: Mapping[str, Any], semantics: Mapping[str, Any]) -> Risk | None:
     """A manager replaced or removed is stopped with its old grace, under its old delete timeout."""
     inputs = old.get("inputs", {})
     manager = {"label": "runner-fleet.io/role", "value": "manager"} in (inputs.get("labels") or [])
@@ -46,41 +62,51 @@ def _manager_risk(step: Mapping[str, Any], old: Mapping[str, Any], semantics: Ma
     if old["type"] == DOCKER_CONTAINER:
         grace = inputs.get("destroyGraceSeconds")
         if not grace:
-            return f"{old['name']}: its old state has no destroyGraceSeconds, so it is killed at once, jobs and all"
+            return Risk(
+                "manager-killed-without-drain",
+                old["name"],
+                "its old state has no destroyGraceSeconds, so it is killed at once, jobs and all",
+            )
     else:
         grace = ((inputs.get("spec") or {}).get("template") or {}).get("spec", {}).get("terminationGracePeriodSeconds")
     timeout = _delete_timeout(old, semantics)
     if grace and int(grace) > timeout:
-        return (
-            f"{old['name']}: its old state gives the delete {timeout} s, less than its drain ({grace} s): the drain is "
-            "cut off and pulumi up fails. Apply the new timeouts in a pulumi up of their own first"
+        return Risk(
+            "delete-timeout-below-drain",
+            old["name"],
+            f"its old state gives the delete {timeout} s, less than its drain ({grace} s): the drain is cut off and "
+            "pulumi up fails. Apply the new timeouts in a pulumi up of their own first",
         )
     return None
 
 
-def _registration_risk(step: Mapping[str, Any], old: Mapping[str, Any], new_timeouts: Mapping[str, int]) -> str | None:
+def _registration_risk(step: Mapping[str, Any], old: Mapping[str, Any], new_timeouts: Mapping[str, int]) -> Risk | None:
     """A registration deleted or replaced while it takes jobs (not paused) fails them; a retiring one removed after
     its runner's maximumTimeout went down may still run jobs started under the longer one."""
     if old["type"] != USER_RUNNER or step["action"] not in ("replace", "delete"):
         return None
     inputs = old.get("inputs", {})
     if not inputs.get("paused"):
-        return (
-            f"{old['name']}: the registration is removed while it takes jobs: its running jobs fail. Pause the runner "
-            "(paused: true) in an earlier pulumi up, wait for its longest job, then make this change"
+        return Risk(
+            "registration-removed-while-active",
+            old["name"],
+            "the registration is removed while it takes jobs: its running jobs fail. Pause the runner "
+            "(paused: true) in an earlier pulumi up, wait for its longest job, then make this change",
         )
     runner = str(inputs.get("description", "")).removesuffix(RETIRING)
     before, after = inputs.get("maximumTimeout"), new_timeouts.get(runner)
     if str(inputs.get("description", "")).endswith(RETIRING) and before and after and after < before:
-        return (
-            f"{old['name']}: a retiring registration goes after a window sized by the new, shorter maximumTimeout "
-            f"({after} s < {before} s): jobs started under the old one may still run. Lower maximumTimeout outside a "
-            "rotation's retiring window"
+        return Risk(
+            "retiring-window-shortened",
+            old["name"],
+            f"a retiring registration goes after a window sized by the new, shorter maximumTimeout ({after} s < "
+            f"{before} s): jobs started under the old one may still run. Lower maximumTimeout outside a rotation's "
+            "retiring window",
         )
     return None
 
 
-def _timeout_risk(step: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any] | None) -> str | None:
+def _timeout_risk(step: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any] | None) -> Risk | None:
     """A registration whose maximumTimeout goes down (or is declared for the first time: GitLab had no limit of its
     own for it) cuts the jobs of projects whose own timeout is longer. runner-fleet always declares it (unset: one
     hour), because the provider keeps the old value when the input disappears."""
@@ -90,24 +116,30 @@ def _timeout_risk(step: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[
     if after is None or (before is not None and int(after) >= int(before)):
         return None
     was = f"{int(before)} s" if before is not None else "no limit of its own"
-    return (
-        f"{old['name']}: GitLab stops this runner's jobs after {int(after)} s from now on (was: {was}); jobs of "
-        "projects with a longer timeout fail at that limit. Set runners.<runner>.maximumTimeout to keep longer jobs "
-        "(unset means one hour)"
+    return Risk(
+        "maximum-timeout-lowered",
+        old["name"],
+        f"GitLab stops this runner's jobs after {int(after)} s from now on (was: {was}); jobs of projects with a "
+        "longer timeout fail at that limit. Set runners.<runner>.maximumTimeout to keep longer jobs (unset means "
+        "one hour)",
     )
 
 
-def _namespace_risk(step: Mapping[str, Any], old: Mapping[str, Any]) -> str | None:
+def _namespace_risk(step: Mapping[str, Any], old: Mapping[str, Any]) -> Risk | None:
     """The job namespace or the manager's RBAC changing while the old manager pod drains."""
     if old["type"] == NAMESPACE and step["action"] in ("replace", "delete") and old["name"].endswith("-job-namespace"):
-        return (
-            f"{old['name']}: the old job namespace is deleted at the end of the run, with the job pods of the manager "
-            "that is still draining. Pause the host's runners first, wait for their longest job, then change it"
+        return Risk(
+            "job-namespace-deleted-under-drain",
+            old["name"],
+            "the old job namespace is deleted at the end of the run, with the job pods of the manager that is still "
+            "draining. Pause the host's runners first, wait for their longest job, then change it",
         )
     if old["type"] == ROLE_BINDING and step["action"] in ("replace", "update") and "subjects" in step["changed"]:
-        return (
-            f"{old['name']}: the draining manager loses its rights in the job namespace mid-drain: its running jobs "
-            "fail. Pause the host's runners first"
+        return Risk(
+            "manager-rights-changed-under-drain",
+            old["name"],
+            "the draining manager loses its rights in the job namespace mid-drain: its running jobs fail. Pause the "
+            "host's runners first",
         )
     return None
 
@@ -117,8 +149,8 @@ def warnings(
     new: Mapping[str, Any],
     steps: Iterable[Mapping[str, Any]],
     semantics: Mapping[str, Any],
-) -> list[str]:
-    """Every way the change cuts running jobs short, one line each."""
+) -> list[Risk]:
+    """Every way the change cuts running jobs short, one each."""
     old = {r["urn"]: r for r in base["resources"]}
     now = {r["urn"]: r for r in new["resources"]}
     timeouts = {
@@ -143,12 +175,16 @@ def warnings(
     return found
 
 
-def _provider_changes(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+def _provider_changes(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[Risk]:
     """A provider whose connection changes (a Docker host URL, a cluster context): not modelled."""
     old = {r["urn"]: r for r in base["resources"] if str(r["type"]).startswith("pulumi:providers:")}
     return [
-        f"{r['name']}: the provider's connection settings change; runner-fleet does not model this: every resource "
-        "it manages may be replaced or orphaned. Move a host by adding a new one and removing the old one"
+        Risk(
+            "provider-connection-changed",
+            r["name"],
+            "the provider's connection settings change; runner-fleet does not model this: every resource it manages "
+            "may be replaced or orphaned. Move a host by adding a new one and removing the old one",
+        )
         for r in new["resources"]
         if r["urn"] in old and r.get("inputs") != old[r["urn"]].get("inputs")
     ]

@@ -22,9 +22,10 @@ Finding = tuple[str, str]
 
 def _ca_volume(config: ConfigFile) -> str:
     """The one volume (not a host path) a Docker job may mount: its host's GitLab CA volume, read-only, at CA_DIR.
-    The host is the config writer's: its container name is the manager's plus `-config-writer`."""
-    base = str(plain(config.resource.inputs.get("name", ""))).removesuffix("-config-writer")
-    return f"{base}-{marks.ROLE_GITLAB_CA}:{site.CA_DIR}:ro"
+    The host is the config writer's, by its stack and host labels (its name also holds the manager's generation)."""
+    found = plain(config.resource.inputs.get("labels")) or []
+    labels = {str(x.get("label")): str(x.get("value")) for x in found if isinstance(x, dict)}
+    return f"{marks.ca_volume_name(labels.get(marks.STACK, ''), labels.get(marks.HOST, ''))}:{site.CA_DIR}:ro"
 
 
 def _ca_secret_mount(config: ConfigFile) -> list[dict[str, Any]]:

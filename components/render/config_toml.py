@@ -22,7 +22,7 @@ from typing import Any, assert_never
 
 import tomli_w
 
-from components.domain import cache, images, naming, site
+from components.domain import autoscaler, cache, images, naming, site
 from components.domain.model import REDACTED, ManagerSpec, RunnerSpec
 from components.domain.targets import DockerTarget, KubernetesTarget
 from components.render import labels
@@ -78,9 +78,10 @@ def _image_policy(runner: RunnerSpec) -> dict[str, Any]:
     return policy
 
 
-def _helper(manager: ManagerSpec) -> dict[str, Any]:
-    """Under a registry mirror, the helper image from the mirror at the manager's exact release."""
-    helper = images.helper_image(manager.host.runner_image, manager.registry_mirror)
+def _helper(manager: ManagerSpec, *, kubernetes: bool = False) -> dict[str, Any]:
+    """The helper image at the manager's exact release, multi-arch (images.helper_image): from the mirror under one,
+    and on Kubernetes always (its executor assumes amd64 nodes otherwise)."""
+    helper = images.helper_image(manager.host.runner_image, manager.registry_mirror, kubernetes=kubernetes)
     return {"helper_image": helper} if helper is not None else {}
 
 
@@ -134,7 +135,7 @@ def _kubernetes_owned(manager: ManagerSpec, target: KubernetesTarget, runner: Ru
     k8s: dict[str, Any] = {
         "namespace": target.job_namespace,
         **_image_policy(runner),
-        **_helper(manager),
+        **_helper(manager, kubernetes=True),
         "privileged": False,
         "pod_security_context": {"seccomp_profile": {"type": "RuntimeDefault"}},
         "helper_container_security_context": _confined_context(),
@@ -167,7 +168,8 @@ def secret_keys(manager: ManagerSpec) -> tuple[str, ...]:
     """The secret config keys the manager's config.toml holds values of (cache credentials, registry auth)."""
     caches = {key for r in manager.runners if r.cache is not None for key in r.cache.secret_keys}
     ca = {manager.gitlab_ca.secret} if manager.gitlab_ca is not None and manager.gitlab_ca.secret else set()
-    return tuple(sorted(caches | ca | {r.registry_auth for r in manager.runners if r.registry_auth}))
+    scalers = {key for r in manager.runners if r.autoscaler is not None for key in r.autoscaler.secret_keys}
+    return tuple(sorted(caches | ca | scalers | {r.registry_auth for r in manager.runners if r.registry_auth}))
 
 
 def _environment(manager: ManagerSpec, runner: RunnerSpec, secrets: Mapping[str, str] | None) -> list[str]:
@@ -182,6 +184,14 @@ def _environment(manager: ManagerSpec, runner: RunnerSpec, secrets: Mapping[str,
     return env
 
 
+def executor(manager: ManagerSpec, runner: RunnerSpec) -> str:
+    """The runner's gitlab-runner executor: its host's, or docker-autoscaler for a runner with an instance group
+    (which wraps the Docker executor: main.go registers it as `autoscaler.NewProvider(dockerProvider)`)."""
+    if runner.autoscaler is not None and isinstance(manager.host.target, DockerTarget):
+        return autoscaler.EXECUTOR
+    return manager.host.executor.value
+
+
 def owned_entry(
     manager: ManagerSpec, runner: RunnerSpec, token: str = REDACTED, secrets: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -191,7 +201,7 @@ def owned_entry(
         "name": naming.config_runner_name(manager.stack, runner.key),
         "url": manager.gitlab_url,
         "token": token,
-        "executor": manager.host.executor.value,
+        "executor": executor(manager, runner),
         "limit": runner.limit,
     }
     if manager.gitlab_ca is not None:
@@ -201,7 +211,11 @@ def owned_entry(
     target = manager.host.target
     match target:
         case DockerTarget():
+            # With docker-autoscaler this section still configures the job's containers, on the instance.
             entry["docker"] = _docker_owned(manager, runner)
+            if runner.autoscaler is not None:
+                values = secrets if secrets is not None else dict.fromkeys(runner.autoscaler.secret_keys, REDACTED)
+                entry["autoscaler"] = autoscaler.table(runner.autoscaler, values)
         case KubernetesTarget():
             entry["kubernetes"] = _kubernetes_owned(manager, target, runner)
         case _:
@@ -286,8 +300,9 @@ def runner_entry(
     env = merged.pop("environment", [])
     merged = _overlay(merged, owned)
     binds = [d.volume for d in runner.host_directories]  # the checked host directories
-    if manager.gitlab_ca is not None and isinstance(manager.host.target, DockerTarget):
-        # The CA in a volume of its own (never the config volume, never a host path), read-only.
+    if manager.gitlab_ca is not None and isinstance(manager.host.target, DockerTarget) and runner.autoscaler is None:
+        # The CA in a volume of its own (never the config volume, never a host path), read-only. Instances have
+        # no such volume (an empty one would be created): autoscaled jobs get the CA from gitlab-runner only.
         binds.append(f"{labels.ca_volume_name(manager.stack, manager.host.key)}:{site.CA_DIR}:ro")
     if binds:  # after the container's own volumes, replacing an anonymous volume at the same path
         mounts = {b.split(":")[1] for b in binds}

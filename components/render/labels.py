@@ -1,12 +1,24 @@
 """Labels that mark what runner-fleet declares, on Docker containers and volumes and on Kubernetes objects.
 
 The plan report finds a host's config.toml and manager by these labels, so they are defined once, here, with
-the one port the policies also need (this module imports nothing, so the CrossGuard pack can load it).
+the one port the policies also need (this module imports nothing but the pure `domain.generation`, so the CrossGuard
+pack can load it).
+
+A Docker manager's container, config volume, writer and reloader are named per generation
+(`domain/generation.py`): `<base>-<generation>[-config|-config-writer|-config-reloader]`, so that a successor never
+takes a name the draining manager holds. The network and the CA volume are the host's, shared by generations.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+from components.domain import fleeting
+from components.domain.generation import DIRECT, METRICS_BIND, ManagerInputs
+
+if TYPE_CHECKING:
+    from components.domain.model import ManagerSpec
 
 STACK = "runner-fleet.io/stack"
 """Label: the Pulumi stack that declared the object."""
@@ -25,6 +37,11 @@ ROLE_NETWORK = "manager-network"
 """The manager's own network, which no job joins."""
 ROLE_CONFIG_RELOADER = "config-reloader"
 """The short-lived container that tells the manager to reload config.toml (SIGHUP) after each upload."""
+GENERATION = "runner-fleet.io/generation"
+AUTOSCALER = "runner-fleet.io/autoscaler"
+"""On a manager with docker-autoscaler runners: the digest of what only its restart applies; such a manager is
+replaced delete-first (two managers must never scale one instance group)."""
+"""Label (Docker): the manager generation a container or config volume belongs to (`domain/generation.py`)."""
 CONFIG_DIGEST = "runner-fleet.io/config-digest"
 """Label (Docker reloader): the digest of the config.toml and CA it made the manager reload."""
 ROLE_GITLAB_CA = "gitlab-ca"
@@ -44,28 +61,56 @@ def object_name(host_key: str) -> str:
 
 
 def container_name(stack: str, host_key: str) -> str:
-    """The Docker manager container's name; the host's other Docker objects are named after it."""
+    """The base of a Docker host's object names (before generations, the manager container's own name)."""
     return f"gitlab-runner-{stack}-{host_key}"
 
 
-def config_volume_name(stack: str, host_key: str) -> str:
-    """The Docker volume of the manager's config directory (config.toml, `.runner_system_id`)."""
-    return f"{container_name(stack, host_key)}-config"
+def manager_name(stack: str, host_key: str, generation: str) -> str:
+    """The Docker manager container of one generation."""
+    return f"{container_name(stack, host_key)}-{generation}"
+
+
+def config_volume_name(stack: str, host_key: str, generation: str) -> str:
+    """The Docker volume of one generation's config directory (config.toml, `.runner_system_id`)."""
+    return f"{manager_name(stack, host_key, generation)}-config"
 
 
 def network_name(stack: str, host_key: str) -> str:
-    """The manager's own Docker network, which no job joins."""
+    """The manager's own Docker network, which no job joins; every generation joins it."""
     return f"{container_name(stack, host_key)}-manager"
 
 
-def config_writer_name(stack: str, host_key: str) -> str:
-    """The never-started Docker container that uploads config.toml into the config volume."""
-    return f"{container_name(stack, host_key)}-config-writer"
+def config_writer_name(stack: str, host_key: str, generation: str) -> str:
+    """The never-started Docker container that uploads config.toml into one generation's config volume."""
+    return f"{manager_name(stack, host_key, generation)}-config-writer"
 
 
-def config_reloader_name(stack: str, host_key: str) -> str:
-    """The short-lived Docker container that makes the manager reload config.toml."""
-    return f"{container_name(stack, host_key)}-config-reloader"
+def config_reloader_name(stack: str, host_key: str, generation: str) -> str:
+    """The short-lived Docker container that makes one generation's manager reload config.toml."""
+    return f"{manager_name(stack, host_key, generation)}-config-reloader"
+
+
+def manager_labels(stack: str, host_key: str, role: str) -> tuple[tuple[str, str], ...]:
+    """The labels of a Docker host's object (stack, host, role), sorted, without the generation."""
+    return tuple(sorted({STACK: stack, HOST: host_key, ROLE: role}.items()))
+
+
+def manager_inputs(manager: ManagerSpec) -> ManagerInputs:
+    """What forces the replacement of a Docker host's manager container, as docker_host declares it; its
+    `.generation` names the host's manager objects."""
+    proxy = manager.host.proxy
+    labels = manager_labels(manager.stack, manager.host.key, ROLE_MANAGER)
+    # What only a restart applies to autoscaled runners (plugin, capacity, plugin settings): a new generation.
+    restart = fleeting.restart_digest(manager)
+    return ManagerInputs(
+        image=manager.host.runner_image,
+        network=network_name(manager.stack, manager.host.key),
+        labels=tuple(sorted((*labels, (AUTOSCALER, restart)))) if restart else labels,
+        ports=((METRICS_PORT, METRICS_BIND, "tcp"),),
+        envs=tuple(f"{k}={v}" for k, v in proxy.environment(DIRECT)) if proxy else (),
+        entrypoints=tuple(fleeting.manager_entrypoint(manager) or ()),
+        command=tuple(fleeting.manager_command(manager) or ()),
+    )
 
 
 def ca_volume_name(stack: str, host_key: str) -> str:

@@ -13,27 +13,29 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from components.domain import site
 from components.domain.model import ManagerSpec
 from components.domain.targets import KubernetesTarget
 from components.render import labels as marks
-from components.render.config_toml import METRICS_PORT, manager_ca_file
+from components.render.config_toml import METRICS_PORT
+from components.render.manager_pod import (
+    CA_KEY,
+    CONFIG_KEY,
+    RUNNER_GID,
+    RUNNER_UID,
+    SYSTEM_ID_KEY,
+    manager_container,
+)
+from components.render.manager_pod import CONFIG_DIR as CONFIG_DIR  # re-exported: where the manager's files are
 
-RUNNER_UID = 100  # gitlab-runner user of the alpine image
-RUNNER_GID = 65533
-HOME = "/home/gitlab-runner"
-CONFIG_DIR = f"{HOME}/.gitlab-runner"
-CONFIG_KEY = "config.toml"  # the Secret's key, and the file name under CONFIG_DIR
-CA_KEY = site.CA_FILE  # the GitLab CA's key in the config Secret and in the job namespace's CA Secret
-SYSTEM_ID_KEY = ".runner_system_id"  # the Secret's key, and the file gitlab-runner reads next to config.toml
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-MANAGER_ALWAYS_DIRECT = ("$(KUBERNETES_SERVICE_HOST)", ".svc", ".cluster.local", "localhost", "127.0.0.1")
-"""Never through the proxy for the manager: the API server (its service IP, which the kubelet expands from the
-service environment), cluster-internal names and the pod itself."""
 SECRET_TYPE = "Opaque"
 CHECKSUM_ANNOTATION = "runner-fleet.io/config-checksum"
+REPLICA_LABEL = "runner-fleet.io/replica"
+"""Label (hosts with `replicas` >= 2): which of the host's managers a pod is, "0", "1", ..."""
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 APPLY_ORDER = (
     "Namespace",
     "ValidatingAdmissionPolicy",
@@ -44,6 +46,7 @@ APPLY_ORDER = (
     "Secret",
     "NetworkPolicy",
     "Deployment",
+    "PodDisruptionBudget",
     "Service",
     "ServiceMonitor",
     "PrometheusRule",
@@ -92,6 +95,69 @@ def labels(manager: ManagerSpec) -> dict[str, str]:
 def selector(manager: ManagerSpec) -> dict[str, str]:
     keys = ("app.kubernetes.io/name", "app.kubernetes.io/instance")
     return {k: v for k, v in labels(manager).items() if k in keys}
+
+
+def _replica_count(manager: ManagerSpec) -> int:
+    target = manager.host.target
+    return target.replicas if isinstance(target, KubernetesTarget) else 1
+
+
+def managers_selector(manager: ManagerSpec) -> dict[str, str]:
+    """The labels every manager pod of the host carries (the metrics Service, its NetworkPolicy and the
+    PodDisruptionBudget select by them). One manager: `selector`, as before replicas existed. Several: the
+    host's label, since each replica's `app.kubernetes.io/instance` is its own (see `Replica`); the manager
+    namespace belongs to this host alone (spec.engines), so nothing else there carries it."""
+    if _replica_count(manager) == 1:
+        return selector(manager)
+    return {"app.kubernetes.io/name": "gitlab-runner", marks.HOST: manager.host.key}
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One manager of a Kubernetes host: a Deployment of one pod (two while it rolls) with its own identity.
+
+    Replica 0 is the host's manager as it was before `replicas` existed (same Deployment name, selector and
+    system id), so raising `replicas` from 1 adds Deployments and rolls the first in place, never replacing it
+    (`spec.selector` is immutable: a changed one replaces the Deployment, delete-first since it is named). The
+    others get their own name, `app.kubernetes.io/instance` (so no Deployment's selector matches another's pods)
+    and system id, derived from stack, host and index, so GitLab sees one manager per replica."""
+
+    index: int
+    """0 .. replicas-1."""
+    name: str
+    """The Deployment's name."""
+    identity: str
+    """The manager's `.runner_system_id`."""
+    identity_key: str
+    """The config Secret's key holding `identity`."""
+    labels: dict[str, str]
+    """The Deployment's and its pods' labels."""
+    selector: dict[str, str]
+    """The Deployment's `spec.selector.matchLabels`: its own pods only."""
+
+
+def replicas(manager: ManagerSpec) -> tuple[Replica, ...]:
+    """The host's managers, in index order (one unless `kubernetes.replicas` says more)."""
+    count, base = _replica_count(manager), object_name(manager.host.key)
+    found = []
+    for index in range(count):
+        own = labels(manager)
+        if index:
+            own["app.kubernetes.io/instance"] = label_value(f"{manager.stack}-{manager.host.key}-{index}")
+        if count > 1:
+            own[REPLICA_LABEL] = str(index)
+        keys = ("app.kubernetes.io/name", "app.kubernetes.io/instance")
+        found.append(
+            Replica(
+                index=index,
+                name=f"{base}-{index}" if index else base,
+                identity=system_id(manager, index),
+                identity_key=f"{SYSTEM_ID_KEY}.{index}" if index else SYSTEM_ID_KEY,
+                labels=own,
+                selector={k: v for k, v in own.items() if k in keys},
+            )
+        )
+    return tuple(found)
 
 
 def _metadata(manager: ManagerSpec, name: str, namespace: str) -> dict[str, Any]:
@@ -158,20 +224,30 @@ def config_secret_metadata(manager: ManagerSpec, target: KubernetesTarget) -> di
     return _metadata(manager, f"{object_name(manager.host.key)}-config", target.namespace)
 
 
-def system_id(manager: ManagerSpec) -> str:
-    """The manager's identity in GitLab (`.runner_system_id`), derived from stack and host: gitlab-runner uses a file
-    holding `s_` + 12 letters and digits as it is (configfile/system_id_state.go), so every pod of a rollout is the
-    same manager instead of a new one per pod."""
-    number = int.from_bytes(hashlib.sha256(f"{manager.stack}/{manager.host.key}".encode()).digest(), "big")
+def system_id(manager: ManagerSpec, replica: int = 0) -> str:
+    """The manager's identity in GitLab (`.runner_system_id`), derived from stack and host (and the replica index
+    from 1 on): gitlab-runner uses a file holding `s_` + 12 letters and digits as it is
+    (configfile/system_id_state.go), so every pod of a rollout is the same manager instead of a new one per pod."""
+    seed = f"{manager.stack}/{manager.host.key}" + (f"/{replica}" if replica else "")
+    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
     letters = "".join(_BASE62[(number // 62**i) % 62] for i in range(12))
     return f"s_{letters}"
 
 
-def config_secret_data(config_toml: str, ca_bundle: str | None = None, identity: str | None = None) -> dict[str, str]:
-    """The config Secret's stringData: config.toml under CONFIG_KEY (the GitLab CA under CA_KEY, the manager's
-    system id under SYSTEM_ID_KEY), each mounted as a single file."""
+def identities(manager: ManagerSpec) -> dict[str, str]:
+    """The config Secret's identity keys: each manager's system id under its `Replica.identity_key`."""
+    return {r.identity_key: r.identity for r in replicas(manager)}
+
+
+def config_secret_data(
+    config_toml: str, ca_bundle: str | None = None, identity: str | dict[str, str] | None = None
+) -> dict[str, str]:
+    """The config Secret's stringData: config.toml under CONFIG_KEY (the GitLab CA under CA_KEY, the managers'
+    system ids under their keys, `identities`; a lone id goes under SYSTEM_ID_KEY), each mounted as a single
+    file. Every replica loads the same config.toml."""
     data = {CONFIG_KEY: config_toml} | ({CA_KEY: ca_bundle} if ca_bundle is not None else {})
-    return data | ({SYSTEM_ID_KEY: identity} if identity is not None else {})
+    ids = {SYSTEM_ID_KEY: identity} if isinstance(identity, str) else identity or {}
+    return data | ids
 
 
 def ca_secret_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
@@ -183,110 +259,66 @@ def ca_secret_data(ca_bundle: str) -> dict[str, str]:
     return {CA_KEY: ca_bundle}
 
 
-def _manager_env(manager: ManagerSpec) -> list[dict[str, str]]:
-    """HOME, and the host's proxy; the API server (in-cluster, by its service IP) and cluster names direct."""
-    env = [{"name": "HOME", "value": HOME}]
-    if manager.host.proxy is not None:
-        env += [{"name": k, "value": v} for k, v in manager.host.proxy.environment(MANAGER_ALWAYS_DIRECT)]
-    return env
+def deployment_metadata(
+    manager: ManagerSpec, target: KubernetesTarget, replica: Replica | None = None
+) -> dict[str, Any]:
+    """The metadata of a manager's Deployment (replica 0 unless given)."""
+    replica = replica or replicas(manager)[0]
+    return {"name": replica.name, "namespace": target.namespace, "labels": replica.labels}
 
 
-def _manager_container(manager: ManagerSpec) -> dict[str, Any]:
-    return {
-        "name": "manager",
-        "image": manager.host.runner_image,
-        # Kubernetes stops pods with SIGTERM, which makes gitlab-runner abort jobs; dumb-init rewrites it
-        # to SIGQUIT (15 -> 3): stop taking jobs, finish the running ones, exit.
-        "command": ["/usr/bin/dumb-init", "--rewrite", "15:3", "--"],
-        "args": ["gitlab-runner", "run", "--config", f"{CONFIG_DIR}/{CONFIG_KEY}", "--working-directory", HOME],
-        "env": _manager_env(manager),
-        "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
-        # Both probes are local HTTP/TCP on the metrics listener: they never call GitLab.
-        "readinessProbe": {
-            "httpGet": {"path": "/health/ready", "port": "metrics"},
-            "periodSeconds": 10,
-            "timeoutSeconds": 3,
-            "failureThreshold": 3,
+def _anti_affinity(manager: ManagerSpec, replica: Replica) -> dict[str, Any]:
+    """Never two of the host's managers on one node, so losing or draining a node stops at most one of them.
+    Required, not preferred: preferred lets the scheduler stack them all on one node whenever it likes, and then
+    one node takes every manager down (the whole point of replicas). The term matches the host's *other*
+    replicas only, so a replica's rolling successor (same index, maxSurge 1) may start beside its predecessor:
+    a rollout needs no spare node. The price: a replica whose node is gone waits (Pending) for a node that holds
+    none of the others; the PodDisruptionBudget keeps the rest running meanwhile."""
+    term = {
+        "labelSelector": {
+            "matchLabels": managers_selector(manager),
+            "matchExpressions": [{"key": REPLICA_LABEL, "operator": "NotIn", "values": [str(replica.index)]}],
         },
-        "livenessProbe": {
-            "tcpSocket": {"port": "metrics"},
-            "initialDelaySeconds": 30,
-            "periodSeconds": 30,
-            "timeoutSeconds": 5,
-            "failureThreshold": 4,
-        },
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "1", "memory": "512Mi"},
-        },
+        "topologyKey": HOSTNAME_TOPOLOGY,
+    }
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+def deployment_spec(manager: ManagerSpec, checksum: str, replica: Replica | None = None) -> dict[str, Any]:
+    """A manager's Deployment spec (replica 0 unless given); `checksum` is `config_toml.checksum` of the host's
+    config.toml and CA. Each replica is a Deployment of one pod that rolls as a lone manager does: its successor
+    starts (same identity) before it drains, so no rollout ever lowers the number of managers taking jobs."""
+    replica = replica or replicas(manager)[0]
+    name = object_name(manager.host.key)
+    pod: dict[str, Any] = {
+        "serviceAccountName": name,
+        "automountServiceAccountToken": True,
+        "terminationGracePeriodSeconds": manager.drain_seconds,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUNNER_UID,
             "runAsGroup": RUNNER_GID,
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
+            "fsGroup": RUNNER_GID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "volumeMounts": [
-            {"name": "home", "mountPath": HOME},
-            # A writable config dir (gitlab-runner writes .runner_system_id next to config.toml) ...
-            {"name": "config-dir", "mountPath": CONFIG_DIR},
-            # ... holding the Secret's config.toml as a single read-only file.
-            {"name": "config", "mountPath": f"{CONFIG_DIR}/{CONFIG_KEY}", "subPath": CONFIG_KEY, "readOnly": True},
-            # ... and the manager's fixed identity next to it (see system_id).
-            {
-                "name": "config",
-                "mountPath": f"{CONFIG_DIR}/{SYSTEM_ID_KEY}",
-                "subPath": SYSTEM_ID_KEY,
-                "readOnly": True,
-            },
-            {"name": "tmp", "mountPath": "/tmp"},
-            *_ca_mounts(manager),
-        ],
     }
-
-
-def _ca_mounts(manager: ManagerSpec) -> list[dict[str, Any]]:
-    """The GitLab CA from the config Secret, where config.toml's `tls-ca-file` names it."""
-    if manager.gitlab_ca is None:
-        return []
-    path = manager_ca_file(manager, "")  # a fixed path on Kubernetes
-    return [{"name": "config", "mountPath": path, "subPath": CA_KEY, "readOnly": True}]
-
-
-def deployment_metadata(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
-    return _metadata(manager, object_name(manager.host.key), target.namespace)
-
-
-def deployment_spec(manager: ManagerSpec, checksum: str) -> dict[str, Any]:
-    """The Deployment's spec; `checksum` is `config_toml.checksum` of the host's config.toml and CA."""
-    name = object_name(manager.host.key)
+    if _replica_count(manager) > 1:
+        pod["affinity"] = _anti_affinity(manager, replica)
     return {
         "replicas": 1,
         "revisionHistoryLimit": 5,
-        "selector": {"matchLabels": selector(manager)},
+        "selector": {"matchLabels": replica.selector},
         # The new manager starts before the old one is asked to drain.
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
         "template": {
             "metadata": {
-                "labels": labels(manager),
+                "labels": replica.labels,
                 # A config change changes the pod template, so the manager rolls.
                 "annotations": {CHECKSUM_ANNOTATION: checksum},
             },
-            "spec": {
-                "serviceAccountName": name,
-                "automountServiceAccountToken": True,
-                "terminationGracePeriodSeconds": manager.drain_seconds,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": RUNNER_UID,
-                    "runAsGroup": RUNNER_GID,
-                    "fsGroup": RUNNER_GID,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [_manager_container(manager)],
+            "spec": pod
+            | {
+                "containers": [manager_container(manager, replica.identity_key)],
                 "volumes": [
                     # 0440: readable by the runner through fsGroup, by nobody else.
                     {"name": "config", "secret": {"secretName": f"{name}-config", "defaultMode": 0o440}},
@@ -299,6 +331,27 @@ def deployment_spec(manager: ManagerSpec, checksum: str) -> dict[str, Any]:
     }
 
 
+def disruption_budget(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any] | None:
+    """With several managers: a node drain (or any eviction) takes at most one of them at a time. Eviction
+    counts a draining (terminating) pod as gone, so the next one waits until the evicted manager's successor is
+    Ready elsewhere. A manager that is not Ready takes no job anyway: evicting it never blocks a drain
+    (`unhealthyPodEvictionPolicy: AlwaysAllow`, Kubernetes >= 1.27). None for a lone manager: a budget of
+    `minAvailable: 1` over one pod would block every node drain forever."""
+    count = _replica_count(manager)
+    if count == 1:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(manager, object_name(manager.host.key), target.namespace),
+        "spec": {
+            "minAvailable": count - 1,
+            "selector": {"matchLabels": managers_selector(manager)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
+
+
 def metrics_service(manager: ManagerSpec, target: KubernetesTarget) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -306,7 +359,7 @@ def metrics_service(manager: ManagerSpec, target: KubernetesTarget) -> dict[str,
         "metadata": _metadata(manager, f"{object_name(manager.host.key)}-metrics", target.namespace),
         "spec": {
             "type": "ClusterIP",
-            "selector": selector(manager),
+            "selector": managers_selector(manager),
             "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}],
         },
     }
@@ -326,5 +379,9 @@ def metrics_network_policy(manager: ManagerSpec, target: KubernetesTarget) -> di
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": _metadata(manager, f"{object_name(manager.host.key)}-metrics", target.namespace),
-        "spec": {"podSelector": {"matchLabels": selector(manager)}, "policyTypes": ["Ingress"], "ingress": ingress},
+        "spec": {
+            "podSelector": {"matchLabels": managers_selector(manager)},
+            "policyTypes": ["Ingress"],
+            "ingress": ingress,
+        },
     }

@@ -14,14 +14,14 @@ import yaml
 
 from components.domain.model import FleetSpec, field_default
 from components.spec.keys import TOP_LEVEL, Key, Section
-from components.spec.kinds import Choice, Flag, Nested, Text
+from components.spec.kinds import Choice, Flag, Nested, Refused, Text
 
 
 def summary(section: Section) -> str:
     """A section's keys on one line: `?` after optional ones, one-of groups joined with `|`, nested maps inline."""
     grouped = {name for rule in section.one_of for name in rule.names}
     parts = [" | ".join(_summary_of(section.by_name[n], in_group=True) for n in rule.names) for rule in section.one_of]
-    parts += [_summary_of(k) for k in section.keys if k.name not in grouped]
+    parts += [_summary_of(k) for k in section.keys if k.name not in grouped and not isinstance(k.kind, Refused)]
     return "{" + ", ".join(parts) + "}"
 
 

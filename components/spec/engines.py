@@ -4,11 +4,11 @@ Two host keys on one machine or cluster are allowed (two managers with their own
 or images) and are treated as one by every rule that protects what they share:
 - a Kubernetes namespace is declared by one host of a cluster, and no manager's metrics listener admits another
   host's job namespace;
-- a Docker machine publishes each metrics port once (its loopback is shared by every engine on it);
 - a host directory that protected jobs use is never shared with unprotected jobs of the same machine;
 - no host directory is inside a directory that a job of the same machine mounts writable (at any protection
   level, the same runner included): that job could swap the inner directory for a symbolic link, and Docker
   follows links in a bind source, so the next job mounting it gets any host path. A read-only outer mount is fine.
+Docker managers of one machine never meet on a published port: Docker picks each one's loopback port (docker_host).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from components.domain.engine_identity import LOCAL, Cluster, machine_groups
+from components.domain.engine_identity import Cluster, machine_groups
 from components.domain.host_paths import inside
 from components.domain.model import HostDirectory, HostSpec, RunnerSpec
 from components.domain.targets import DockerTarget, KubernetesTarget
@@ -35,7 +35,6 @@ def check(
     """Every per-engine rule over the fleet's hosts (None: invalid) and runners. `marks` (config key -> fingerprint
     of its value, `credentials.fingerprints`) make two kubeconfig keys with one value one kubeconfig."""
     check_namespaces(p, hosts.values(), marks or {})
-    check_metrics_ports(p, hosts.values())
     check_host_directories(p, hosts, runners)
 
 
@@ -81,26 +80,6 @@ def check_namespaces(p: Problems, hosts: Iterable[HostSpec | None], marks: Mappi
                     f"hosts.{key}.kubernetes.{where}",
                     f"{ns!r} is host {jobs_of!r}'s job namespace: jobs never reach a manager's listener",
                 )
-
-
-def _machine(machine: str) -> str:
-    return machine if machine == LOCAL else f"machine {machine}"
-
-
-def check_metrics_ports(p: Problems, hosts: Iterable[HostSpec | None]) -> None:
-    """Managers on one machine publish their listeners on distinct loopback ports, whatever engine or URL
-    spelling reaches it."""
-    docker = [(h.key, h.target) for h in hosts if h is not None and isinstance(h.target, DockerTarget)]
-    group = machine_groups(target.engine.machine for _, target in docker)
-    taken: dict[tuple[str, int], tuple[str, DockerTarget]] = {}
-    for key, target in docker:
-        owner = taken.setdefault((group[target.engine.machine], target.metrics_port), (key, target))
-        if owner[0] != key:
-            p.add(
-                f"hosts.{key}.docker.metricsPort",
-                f"port {target.metrics_port} on {_machine(target.engine.machine)} is already host {owner[0]!r}'s "
-                f"({owner[1].engine.endpoint} and {target.engine.endpoint} are one machine); set another metricsPort",
-            )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from components.domain import versions
-from components.domain.images import image_problem, runner_version
+from components.domain.images import HELPER_INDEX_SINCE, image_problem, release, runner_version
 from components.domain.model import HostSpec, default_runner_image
 from components.domain.targets import DockerTarget, DockerTls, KubernetesTarget, Monitoring, default_job_namespace
 from components.spec import keys, ssh_values, tolerations
@@ -207,12 +207,19 @@ def _check_runner_image(p: Problems, path: str, values: dict[str, Any], mirror: 
         )
     elif (target := values.get("target")) is not None:
         floor, why = versions.RUNNER_FLOORS[target.executor.value]
-        found = tuple(int(n) for n in version.removeprefix("v").split(".")[:2])
+        found = release(version)
         if found < floor:
             p.add(
                 f"{path}.runnerImage",
                 f"{version} is older than gitlab-runner {floor[0]}.{floor[1]}, which a {target.executor.value} host "
                 f"needs for {why}",
+            )
+        elif mirror and found < HELPER_INDEX_SINCE:
+            since = ".".join(map(str, HELPER_INDEX_SINCE))
+            p.add(
+                f"{path}.runnerImage",
+                f"{version} is older than gitlab-runner {since}, which registryMirror needs: jobs pull the helper "
+                f"image from the mirror by its multi-arch tag (alpine-latest-<release>), published from {since} on",
             )
 
 

@@ -9,12 +9,22 @@ reference are generated from, or tested against, these tables (`docs.py`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
 from components.domain.cache import CacheType, S3Authentication
 from components.domain.model import LogFormat, LogLevel, PullPolicy, ScopeKind, Tier, VariableType
-from components.spec.kinds import Choice, Flag, Kind, Nested, Ref, Text, TextMap, Texts, Verbatim, Whole
+from components.spec.autoscaler_keys import AUTOSCALER
+from components.spec.kinds import (
+    Choice,
+    Flag,
+    Nested,
+    Ref,
+    Refused,
+    Text,
+    TextMap,
+    Texts,
+    Verbatim,
+    Whole,
+)
+from components.spec.sections import SECRET_REF, Key, OneOf, Section
 
 MIN_MAXIMUM_TIMEOUT = 600
 """Seconds: GitLab refuses a runner `maximum_timeout` below 10 minutes."""
@@ -22,57 +32,11 @@ MIN_MAXIMUM_TIMEOUT = 600
 ROTATION_MAX_DAYS = 3650
 """The longest token rotation period, in days."""
 
+MAX_REPLICAS = 10
+"""The most manager replicas of one Kubernetes host: each is a manager that polls GitLab for jobs."""
+
 MAX_DEPTH = 32
 """Maps and lists nested deeper than this are refused; no stack key needs more than a handful of levels."""
-
-
-@dataclass(frozen=True)
-class Key:
-    """One key of a section."""
-
-    name: str
-    """The key as written in the stack file (camelCase)."""
-    kind: Kind
-    """How its value is read and what a wrong one is told."""
-    doc: str
-    """One line for the documentation: what it is, and its unit."""
-    field: str | None = None
-    """The model field it fills; None when the section parser uses the value itself."""
-    required: str = ""
-    """The message when it is missing; empty: optional (the model's default applies)."""
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """Exactly one of these keys must be present."""
-
-    names: tuple[str, ...]
-    """The keys, in the order the message lists them."""
-    message: str
-    """What is expected, e.g. "expected exactly one of 'project' or 'group'"."""
-    field: str
-    """Where `reader.read_section` puts the name of the key present (absent when the rule is broken)."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """The keys a map of the stack file may hold."""
-
-    keys: tuple[Key, ...]
-    """Every key, in the order they are read and listed in messages."""
-    expected: str
-    """What the map is, for the message when the value is not a map."""
-    one_of: tuple[OneOf, ...] = ()
-    """Groups of keys of which exactly one must be present."""
-    by_name: Mapping[str, Key] = field(init=False, repr=False, compare=False)
-    """The keys by name (derived)."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {k.name: k for k in self.keys})
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(k.name for k in self.keys)
 
 
 TLS = Section(
@@ -94,9 +58,13 @@ DOCKER = Section(
         Key("tls", Nested(TLS), "TLS material from secret config keys (tcp:// only)", "tls"),
         Key(
             "metricsPort",
-            Whole(1024, " (an unprivileged port)", maximum=65535, why_maximum=" (a TCP port)"),
-            "host port on 127.0.0.1 where the manager's metrics are published",
-            "metrics_port",
+            Refused(
+                "no longer taken: a manager's successor starts before the old one drains, so Docker picks each "
+                "manager's loopback port (127.0.0.1 only); remove this key and scrape with Prometheus "
+                "docker_sd_configs filtered on the label runner-fleet.io/role=manager, or find the port with "
+                "`docker port <manager container>`"
+            ),
+            "refused: Docker picks the manager's 127.0.0.1 port (find it with `docker port`)",
         ),
     ),
     expected="a map with 'host' (ssh://, tcp:// or unix:// URL)",
@@ -132,6 +100,17 @@ KUBERNETES = Section(
         Key("appArmorAnnotationFallback", Flag(), "clusters < 1.30: AppArmor by annotation", "apparmor_fallback"),
         Key("metricsFrom", Texts(), "namespaces whose pods may scrape the manager's metrics", "metrics_from"),
         Key("monitoring", Nested(MONITORING), "a ServiceMonitor and alert rules for Prometheus", "monitoring"),
+        Key(
+            "replicas",
+            Whole(
+                1,
+                " (1 is one manager, as without the key)",
+                maximum=MAX_REPLICAS,
+                why_maximum=" (each replica is a manager polling GitLab; add hosts instead)",
+            ),
+            "managers of this host, each its own GitLab manager on its own node; each runs up to `concurrent` jobs",
+            "replicas",
+        ),
     ),
     expected="a map with 'namespace' (and optional context, jobNamespace)",
 )
@@ -174,7 +153,6 @@ SCOPE = OneOf(
 )
 """A runner's scope: a map with exactly one of these keys (instance: true, or a group or project path or id)."""
 
-SECRET_REF = "{secret: <configKey>}"
 CACHE_S3 = Section(
     keys=(
         Key("bucketName", Text(), "the bucket", "bucket_name", "is required"),
@@ -273,6 +251,12 @@ RUNNER = Section(
         ),
         Key("registryAuth", Nested(), f"{SECRET_REF}: a Docker config.json for jobs' image pulls", "registry_auth"),
         Key("useHostProxy", Flag(), "its jobs get the host's proxy (default true)", "use_host_proxy"),
+        Key(
+            "autoscaler",
+            Nested(AUTOSCALER),
+            "docker-autoscaler: jobs on a cloud instance group (Docker hosts)",
+            "autoscaler",
+        ),
         Key(
             "tokenRotationDays",
             Whole(0, maximum=ROTATION_MAX_DAYS, why_maximum=" (ten years)"),

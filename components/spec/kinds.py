@@ -110,6 +110,59 @@ class Whole:
 
 
 @dataclass(frozen=True)
+class Number:
+    """A number (whole or not) within [minimum, maximum]."""
+
+    minimum: float
+    """The smallest value allowed."""
+    maximum: float
+    """The largest value allowed."""
+    why_maximum: str = ""
+    """Appended to the upper bound in the message."""
+    none_is_absent = True
+
+    def read(self, p: Problems, value: object, path: str) -> float | Invalid:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN is not a number
+            p.add(path, f"expected a number between {self.minimum} and {self.maximum}, found {describe(value)}")
+            return INVALID
+        if not self.minimum <= value <= self.maximum:
+            bound = f">= {self.minimum}" if value < self.minimum else f"<= {self.maximum}{self.why_maximum}"
+            p.add(path, f"must be {bound}, found {describe(value).removeprefix('number ')}")
+            return INVALID
+        return float(value)
+
+
+_DURATION = re.compile(r"(?:([0-9]{1,7})h)?(?:([0-9]{1,9})m)?(?:([0-9]{1,9})s)?")
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A duration written as Go writes one, in whole hours, minutes and seconds (`20m`, `1h30m`, `90s`, `0s`);
+    read as seconds within [minimum, maximum]."""
+
+    minimum: int
+    """The shortest, in seconds."""
+    maximum: int
+    """The longest, in seconds."""
+    why_maximum: str = ""
+    """Appended to the upper bound in the message."""
+    none_is_absent = True
+
+    def read(self, p: Problems, value: object, path: str) -> int | Invalid:
+        match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) and value.strip() else None
+        if match is None:
+            p.add(path, f"expected a duration like 20m, 1h30m or 90s (h, m, s), found {describe(value)}")
+            return INVALID
+        hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        total = hours * 3600 + minutes * 60 + seconds
+        if not self.minimum <= total <= self.maximum:
+            bound = f">= {self.minimum}s" if total < self.minimum else f"<= {self.maximum}s{self.why_maximum}"
+            p.add(path, f"must be {bound}, found {total}s")
+            return INVALID
+        return total
+
+
+@dataclass(frozen=True)
 class Choice:
     """One value of a closed set (a StrEnum of the model)."""
 
@@ -195,4 +248,18 @@ class Nested:
     none_is_absent = False
 
 
-Kind = Text | Verbatim | Flag | Whole | Choice | Texts | TextMap | Ref | Nested
+@dataclass(frozen=True)
+class Refused:
+    """A key runner-fleet no longer takes: any value is a problem that says why, and what to do instead. The key
+    stays in its table so that the message is this one, not "unknown key"."""
+
+    why: str
+    """The whole message: why the key is refused and what to do instead."""
+    none_is_absent = True
+
+    def read(self, p: Problems, value: object, path: str) -> Invalid:
+        p.add(path, self.why)
+        return INVALID
+
+
+Kind = Text | Verbatim | Flag | Whole | Number | Duration | Choice | Texts | TextMap | Ref | Nested | Refused

@@ -51,14 +51,14 @@ DOCKER_CHILDREN = {
     naming.DOCKER_MANAGER: ("docker:index/container:Container", "manager container"),
     naming.DOCKER_CONFIG_RELOADER: ("docker:index/container:Container", "config reloader container"),
 }
-# The Docker objects of a host: (kind, name function, what it is, needs the GitLab CA).
+# The Docker objects of a host: (kind, name function of stack, host key and generation, what it is, needs the CA).
 DOCKER_OBJECTS = (
-    ("container", marks.container_name, "manager container", False),
+    ("container", marks.manager_name, "manager container", False),
     ("container", marks.config_writer_name, "config writer container", False),
     ("container", marks.config_reloader_name, "config reloader container", False),
     ("volume", marks.config_volume_name, "config volume", False),
-    ("volume", marks.ca_volume_name, "GitLab CA volume", True),
-    ("network", marks.network_name, "manager network", False),
+    ("volume", lambda stack, key, _: marks.ca_volume_name(stack, key), "GitLab CA volume", True),
+    ("network", lambda stack, key, _: marks.network_name(stack, key), "manager network", False),
 )
 # Kubernetes kinds whose names are DNS labels (at most 63 characters); the others are DNS subdomains (253).
 LABEL_KINDS = frozenset({"Namespace", "Service"})
@@ -105,10 +105,11 @@ def _pulumi(scope: tuple[str, str], name: str, owner: str, what: str, base: str 
 def _docker_host(spec: FleetSpec, host: HostSpec) -> Iterator[Declared]:
     owner, component, with_ca = f"hosts.{host.key}", naming.host(host.key), spec.gitlab_ca is not None
     base = marks.container_name(spec.stack, host.key)
+    generation = marks.manager_inputs(spec.manager(host)).generation
     # Docker's names first: of a pair of keys that meet in several systems, the message names the one users see.
     for kind, name_of, what, needs_ca in DOCKER_OBJECTS:
         if with_ca or not needs_ca:
-            name = name_of(spec.stack, host.key)
+            name = name_of(spec.stack, host.key, generation)
             yield Declared(DOCKER, (kind,), name, owner, what, suffix=name.removeprefix(base))
     yield _pulumi((FLEET_TYPE, "pulumi:providers:docker"), naming.docker_provider(host.key), owner, "Docker provider")
     yield _pulumi((FLEET_TYPE, DOCKER_HOST_TYPE), component, owner, "host component")
@@ -134,12 +135,15 @@ def _k8s_objects(manager: ManagerSpec, target: KubernetesTarget) -> Iterator[tup
         ca = {"apiVersion": "v1", "kind": "Secret", "metadata": manifests.ca_secret_metadata(manager, target)}
         yield naming.K8S_JOB_CA, "job GitLab CA Secret", ca
     yield naming.K8S_METRICS_POLICY, "metrics NetworkPolicy", manifests.metrics_network_policy(manager, target)
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": manifests.deployment_metadata(manager, target),
-    }
-    yield naming.K8S_MANAGER, "manager Deployment", deployment
+    for replica in manifests.replicas(manager):
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": manifests.deployment_metadata(manager, target, replica),
+        }
+        yield naming.k8s_manager(replica.index), "manager Deployment", deployment
+    if (budget := manifests.disruption_budget(manager, target)) is not None:
+        yield naming.K8S_DISRUPTION_BUDGET, "managers' PodDisruptionBudget", budget
     yield naming.K8S_METRICS, "metrics Service", manifests.metrics_service(manager, target)
     if target.monitoring is not None:
         yield naming.K8S_SERVICE_MONITOR, "ServiceMonitor", monitoring.service_monitor(manager, target)
@@ -164,7 +168,8 @@ def _k8s_host(spec: FleetSpec, host: HostSpec, target: KubernetesTarget) -> Iter
         extra = name.removeprefix(base) if name.startswith(base) else ""
         chosen = kind == "Namespace" or suffix in (naming.K8S_ADMISSION, naming.K8S_ADMISSION_BINDING)
         yield Declared(KUBERNETES, (kind, namespace), name, owner, what, extra, chosen, target.cluster)
-    yield Declared(GITLAB, ("manager system id",), manifests.system_id(manager), owner, "manager system id")
+    for replica in manifests.replicas(manager):
+        yield Declared(GITLAB, ("manager system id",), replica.identity, owner, "manager system id")
 
 
 def _runner(spec: FleetSpec, runner: RunnerSpec, *, every_moment: bool) -> Iterator[Declared]:

@@ -28,7 +28,7 @@ from components.domain.model import (
     default_protect,
     field_default,
 )
-from components.spec import credentials, engines, extra_config, fleet_checks, keys, names
+from components.spec import autoscalers, credentials, engines, extra_config, fleet_checks, keys, names
 from components.spec.caches import parse_cache, secret_refs
 from components.spec.gitlab_urls import check_provider_config, parse_url
 from components.spec.hosts import parse_host
@@ -177,6 +177,7 @@ def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-
     refs += [ref for path, c in caches if c is not None for ref in secret_refs(c, path)]
     refs += [(f"runners.{r.key}.registryAuth", r.registry_auth) for r in runners if r and r.registry_auth]
     refs += [("gitlabCaBundle", gitlab_ca.secret)] if gitlab_ca is not None and gitlab_ca.secret else []
+    refs += autoscalers.secret_refs(runners)
     referenced = fleet_checks.referenced_secrets(p, refs, valid_vars, secrets, config_keys)
     for key in sorted(config_keys - set(TOP_LEVEL.names) - referenced):
         p.add(
@@ -187,6 +188,7 @@ def parse_spec(  # noqa: PLR0913 - the one entry point; every option is keyword-
         )
     engines.check(p, hosts, runners, secret_fingerprints)  # namespaces, ports, host directories: per machine/cluster
     fleet_checks.warn_about(p, hosts, runners)
+    autoscalers.check_fleet(p, hosts, runners, gitlab_ca)  # one instance group per runner; what instances lack
 
     spec = FleetSpec(
         stack=stack,

@@ -30,7 +30,7 @@ from components.domain.model import (
 )
 from components.domain.rotation import planned_moment, rotation_at, window_problem
 from components.domain.targets import DockerTarget
-from components.spec import keys
+from components.spec import autoscalers, keys
 from components.spec.caches import parse_cache
 from components.spec.kinds import GITLAB_PATH, MAX_INT32
 from components.spec.problems import CREDENTIAL_MESSAGE, Problems, describe, text_problem
@@ -228,6 +228,7 @@ def parse_runner(p: Problems, key: str, raw: object, fleet: FleetContext) -> Run
         "hostDirectories": parse_host_directories,
         "cache": parse_cache,
         "registryAuth": _registry_auth,
+        "autoscaler": autoscalers.parse_autoscaler,
     }
     values = read_section(p, raw, path, keys.RUNNER, nested)
     if values is None:
@@ -241,6 +242,7 @@ def parse_runner(p: Problems, key: str, raw: object, fleet: FleetContext) -> Run
     if host is not None and host not in hosts:
         p.add(f"{path}.host", f"unknown host {host!r} (known: {', '.join(sorted(hosts)) or 'none defined'})")
     _check_host_directories(p, path, values, hosts.get(host) if isinstance(host, str) else None)
+    autoscalers.check_runner(p, path, raw, values, hosts.get(host) if isinstance(host, str) else None)
     values["tags"] = tuple(sorted(set(values.get("tags", ()))))
     _check_tags(p, f"{path}.tags", values["tags"])
     values.setdefault("run_untagged", default_run_untagged(values["tags"]))

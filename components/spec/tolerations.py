@@ -41,7 +41,9 @@ def _key_problem(key: str) -> str | None:
             f"expected 'key=value' or 'key' with a taint key ([prefix/]name, as `kubectl taint` writes it) before "
             f"'=', found {key!r}; '*' is no wildcard in Kubernetes"
         )
-    domain = key.rpartition("/")[0]
+    # A key without a prefix that spells a cluster domain (`kubernetes.io`) is refused too: nothing but a typo
+    # of a cluster taint looks like that.
+    domain = key.rpartition("/")[0] or key
     if any(domain == d or domain.endswith(f".{d}") for d in CLUSTER_DOMAINS):
         return (
             f"{domain}/ taints are set by the cluster itself (control plane, cordoned, not-ready or unreachable "

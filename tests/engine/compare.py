@@ -65,6 +65,17 @@ def normalize(attr: Attr, value: Any) -> Any:
     return value
 
 
+def _computed_from(declared: list[Any], stored: list[Any], computed: tuple[str, ...]) -> list[Any]:
+    """Declared blocks with the computed fields they leave out taken from what Read stored (same position: a list)."""
+    if len(declared) != len(stored):
+        return declared
+    out = []
+    for mine, theirs in zip(declared, stored, strict=True):
+        unset = [k for k in computed if mine.get(k) in (None, 0) and isinstance(theirs, dict) and k in theirs]
+        out.append(mine | {k: theirs[k] for k in unset})
+    return out
+
+
 def sdk_name(tf_name: str, inputs: dict[str, str]) -> str:
     """The SDK input name of a Terraform attribute: the emulated renames, else camelCase."""
     renamed = {tf: sdk for sdk, tf in inputs.items()}
@@ -91,6 +102,8 @@ def differences(
             continue
         else:
             expected = attr.default
+        if attr.nested_computed and isinstance(expected, list) and isinstance(value, list):
+            expected = _computed_from(expected, value, attr.nested_computed)
         if normalize(attr, expected) != normalize(attr, value):
             action = "replace" if name in replace_keys else "update"
             found.append(Difference(resource, name, expected, value, action))

@@ -74,6 +74,7 @@ class Attr:
     default: Any = None
     suppress_empty: bool = False  # DiffSuppressFunc: a declared "" is a no-op (user, working_dir)
     nested_defaults: tuple[tuple[str, Any], ...] = ()
+    nested_computed: tuple[str, ...] = ()  # Optional+Computed fields of a block: absent from config, no diff
 
 
 # Every attribute the container's Read sets, with its schema flags (resource_docker_container.go).
@@ -104,7 +105,9 @@ CONTAINER_READ = {
     "tmpfs": Attr("map"),
     "host": Attr("blocks"),
     "privileged": Attr("bool"),
-    "ports": Attr("blocklist", nested_defaults=(("ip", "0.0.0.0"), ("protocol", "tcp"))),
+    # `external` is Optional+Computed ("a free random port >= 32768" when not given): SDKv2 plans no change for a
+    # computed attribute the configuration leaves out, whatever Read stored.
+    "ports": Attr("blocklist", nested_defaults=(("ip", "0.0.0.0"), ("protocol", "tcp")), nested_computed=("external",)),
     "device_read_bps": Attr("blocks"),
     "device_read_iops": Attr("blocks"),
     "device_write_bps": Attr("blocks"),

@@ -159,6 +159,7 @@ def test_doctor_reaches_a_docker_engine_as_its_provider_does(monkeypatch: pytest
         return type("Done", (), {"returncode": 0, "stdout": json.dumps({"ServerVersion": "27.3.1"}), "stderr": ""})
 
     monkeypatch.setattr(doctor.subprocess, "run", run)
+    monkeypatch.setattr(doctor.shutil, "which", lambda command, path=None: f"/usr/bin/{command}")
     monkeypatch.setenv("DOCKER_CERT_PATH", "/elsewhere")
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
     monkeypatch.setenv("DOCKER_HOST", "tcp://elsewhere.test:2376")
@@ -174,3 +175,81 @@ def test_doctor_reaches_a_docker_engine_as_its_provider_does(monkeypatch: pytest
     assert not {"DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_HOST"} & set(env)
     with pytest.raises(RuntimeError, match="secret config keys"):
         doctor.gather_docker(DockerTarget(url="tcp://edge-3.acme.test:2376", tls=DockerTls("ca", "cert", "key")))
+
+
+# --- the programs doctor runs here, and what it says when they fail -------------------------------------------
+
+
+def _tools(tmp_path: Path, scripts: dict[str, str]) -> str:
+    """A PATH holding only these executables (shell scripts using builtins only), and no ssh, docker or kubectl of
+    the machine."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in scripts.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body)
+        (bin_dir / name).chmod(0o755)
+    return str(bin_dir)
+
+
+def _mixed_with_unix_host(tmp_path: Path) -> Path:
+    values = json.loads(json.dumps(K8S_MIXED))
+    values["hosts"]["local"] = {"docker": {"host": "unix:///var/run/docker.sock"}}
+    return write_stack(tmp_path, values, "test")
+
+
+def _one_cluster(tmp_path: Path) -> Path:
+    values = K8S_MIXED | {"hosts": {"us": K8S_MIXED["hosts"]["us"]}}
+    return write_stack(tmp_path, values | {"runners": {"us-tests": K8S_MIXED["runners"]["us-tests"]}}, "test")
+
+
+def test_a_missing_program_is_named_with_how_to_install_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ssh, docker or kubectl on PATH: each host says which program it needs and how to get it; nothing is run."""
+    monkeypatch.setenv("PATH", _tools(tmp_path, {}))
+    assert doctor.main(["--stack-file", str(_mixed_with_unix_host(tmp_path))]) == 1
+    out = capsys.readouterr().out
+    expected = {
+        "edge-1": ("the OpenSSH client (`ssh`) is not on PATH", "apt-get install openssh-client"),
+        "local": ("the Docker CLI (`docker`) is not on PATH", "https://docs.docker.com/engine/install/"),
+        "eu": ("kubectl (`kubectl`) is not on PATH", "https://kubernetes.io/docs/tasks/tools/"),
+        "us": ("kubectl (`kubectl`) is not on PATH", "https://kubernetes.io/docs/tasks/tools/"),
+    }
+    for host, (what, fix) in expected.items():
+        block = out.split(f"{host}: block: ", 1)[1].split("\n  fix: ", 1)
+        assert block[0].startswith(f"cannot read the host: {what}"), (host, block[0])
+        assert fix in block[1].splitlines()[0], (host, block[1])
+    assert "No such file" not in out and "Errno" not in out
+
+
+def test_a_failing_command_s_error_is_shown_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kubectl's whole stderr (long lines, several of them, the reason on the last) reaches the operator."""
+    long_line = "E0101 memcache.go:265] couldn't get current server API group list: " + "x" * 400
+    reason = "error: You must be logged in to the server (the server has asked for the client to provide credentials)"
+    monkeypatch.setenv(
+        "PATH", _tools(tmp_path, {"kubectl": f'printf \'%s\\n\' "{long_line}" "{reason}" >&2\nexit 1\n'})
+    )
+    assert doctor.main(["--stack-file", str(_one_cluster(tmp_path))]) == 1
+    out = capsys.readouterr().out
+    assert long_line in out and reason in out
+    assert "`kubectl --context us-1 version -o json` exited with 1" in out
+
+
+def test_what_a_remote_command_prints_cannot_drive_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", _tools(tmp_path, {"kubectl": "printf 'denied\\033]0;owned\\007\\n' >&2\nexit 1\n"}))
+    assert doctor.main(["--stack-file", str(_one_cluster(tmp_path))]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "denied\\x1b]0;owned\\x07" in out
+
+
+def test_every_problem_of_a_bad_stack_file_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    values = json.loads(json.dumps(K8S_MIXED))
+    values["hosts"]["eu"]["concurrent"] = 0
+    values["hosts"]["us"]["kubernetes"]["replicas"] = "two"
+    assert doctor.main(["--stack-file", str(write_stack(tmp_path, values, "test"))]) == 2
+    err = capsys.readouterr().err
+    assert "hosts.eu.concurrent" in err and "hosts.us.kubernetes.replicas" in err

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.ops import mr_note
+from components.plan import impact_report
 from tests.conftest import ROOT
 from tests.ops.fake_gitlab import FakeGitLab, serve
 
@@ -122,3 +123,48 @@ def test_a_body_that_is_not_utf8_is_exit_2(tmp_path: Path) -> None:
     with serve(FakeGitLab()) as fake:
         done = _run(fake, body)
     assert done.returncode == 2 and "UTF-8" in done.stderr and "Traceback" not in done.stderr
+
+
+def _large_impact(hosts: int) -> str:
+    """impact.md as the plan writes it for a change that touches every host of a large fleet."""
+    diff = {
+        "diff": ["--- a", "+++ b", "@@ -1 +1 @@", "-limit = 2", "+limit = 3"] * 20,
+        "hidden": [],
+        "unreadable": False,
+    }
+    entry = {
+        "effect": "reload",
+        "drainSeconds": 0,
+        "why": "config.toml changes; the running manager reloads it, no job is touched",
+        "names": {"replaced": [], "deleted": [], "created": [], "updated": []},
+        "configDiff": diff,
+    }
+    found = {"resources": [], "hosts": {f"h{i}": entry for i in range(hosts)}, "runners": {}}
+    return impact_report.markdown(found, "prod")
+
+
+def test_a_large_report_is_summarized_under_the_limit_and_says_where_the_full_one_is(tmp_path: Path) -> None:
+    text = _large_impact(3000)
+    assert len(text) > mr_note.MAX_BODY, "the full report alone is beyond GitLab's limit"
+    body = tmp_path / "note.md"
+    body.write_text(text)
+    where = "plan/mr/prod/impact.md in the artifacts of the impact job"
+    with serve(FakeGitLab()) as fake:
+        done = subprocess.run(
+            [sys.executable, "-m", "components.ops.mr_note", "--body-file", str(body), "--full-report", where],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", **_env(fake)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        (note,) = fake.notes
+    assert len(note["body"]) <= mr_note.NOTE_BUDGET < mr_note.MAX_BODY
+    assert where in note["body"] and note["body"].count("```") % 2 == 0
+    assert note["body"].splitlines()[1] == "### runner-fleet `prod`: what this change does"
+
+
+def test_a_report_that_fits_is_posted_whole_with_its_diff(tmp_path: Path) -> None:
+    text = _large_impact(3)
+    assert mr_note.note_body(text) == f"{mr_note.MARKER}\n{text.strip()}\n" and "```diff" in text

@@ -92,7 +92,7 @@ ROWS: list[tuple[str, Edit, dict[str, str], dict[str, str]]] = [
         {"edge": "reload", "eu": "roll"},
         {"d-tests": "new-token", "k-tests": "new-token"},
     ),
-    ("`runnerImage`, `registryMirror`, `proxy`, `metricsPort`", _managers, {"edge": "drain", "eu": "roll"}, {}),
+    ("`runnerImage`, `registryMirror`, `proxy`", _managers, {"edge": "drain", "eu": "roll"}, {}),
     (
         "a token rotation (a new generation)",
         _runners("d-tests", "k-tests", tokenRotationDays=2),
@@ -134,6 +134,8 @@ def test_each_row_is_what_the_plan_and_the_impact_report_say(
     assert bool(forced) == (hosts["edge"] == "drain"), (row, forced)
     if hosts["edge"] == "drain":
         assert found["hosts"]["edge"]["drainSeconds"] == was["inputs"]["destroyGraceSeconds"] == 7260
+        # ... and its successor takes jobs while it drains: the host never has fewer than one manager.
+        assert found["hosts"]["edge"]["capacity"]["lowest"] == 1, found["hosts"]["edge"]["capacity"]
     if hosts["eu"] == "roll":
         assert found["hosts"]["eu"]["drainSeconds"] >= 1860
 

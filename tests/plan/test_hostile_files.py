@@ -340,13 +340,13 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ),
     ("port zero", _replace("ssh://ci@edge-1.acme.test", "tcp://edge-1:0"), 2, "hosts.edge-1.docker.host: port 0"),
     (
-        "two managers on one port",
+        "a metrics port (Docker picks it)",
         _replace(
-            "  runner-fleet:runners:",
-            "    edge-2:\n      docker:\n        host: ssh://ci@edge-1.acme.test\n  runner-fleet:runners:",
+            "        host: ssh://ci@edge-1.acme.test\n",
+            "        host: ssh://ci@edge-1.acme.test\n        metricsPort: 19252\n",
         ),
         2,
-        "hosts.edge-2.docker.metricsPort",
+        "hosts.edge-1.docker.metricsPort: no longer taken",
     ),
     (
         "jobs in kube-system",

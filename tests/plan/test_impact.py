@@ -53,6 +53,7 @@ def test_removing_a_protected_runner_is_reported_blocked_and_refused(
         "changed": [],
         "forcedBy": [],
         "blocked": step["blocked"],
+        "host": None,
     }
     assert step["blocked"]["reason"].startswith("it is protected") and "pulumi up" in step["blocked"]["fix"]
     assert found["runners"]["unit"]["effect"] == "removed"

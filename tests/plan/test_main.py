@@ -28,7 +28,8 @@ def test_plan_command_writes_the_plan(tmp_path: Path) -> None:
     out = tmp_path / "plan"
     done = _run_plan("--stack-file", "stacks/Pulumi.dev.yaml", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert "runner-fleet:fleet:RunnerFleet  fleet" in done.stdout
+    assert "runner-fleet:fleet:RunnerFleet  fleet" in (out / "tree.txt").read_text().splitlines()[0]
+    assert f"the resource tree: {out}/tree.txt" in done.stdout
     document = json.loads((out / "plan.json").read_text())
     assert document["stack"] == "dev"
     for res in document["resources"]:
@@ -36,10 +37,14 @@ def test_plan_command_writes_the_plan(tmp_path: Path) -> None:
         assert "protect" in res["options"]
     assert (out / "hosts" / "build-1" / "config.toml").is_file()
     build = document["hosts"]["build-1"]
-    assert build["executor"] == "docker" and build["manager"] == "container gitlab-runner-dev-build-1"
+    (manager,) = [r for r in document["resources"] if r["name"] == "host-build-1-manager"]
+    generation = {x["label"]: x["value"] for x in manager["inputs"]["labels"]}["runner-fleet.io/generation"]
+    assert manager["inputs"]["name"] == f"gitlab-runner-dev-build-1-{generation}"
+    assert manager["options"]["deleteBeforeReplace"] is False, "a new generation is created before the old drains"
+    assert build["executor"] == "docker" and build["manager"] == f"container gitlab-runner-dev-build-1-{generation}"
     assert build["runners"] == {"dev-images": {"buildkit": True}, "dev-tests": {"buildkit": False}}
     assert build["drainSeconds"] >= 3600
-    assert "host build-1: docker manager container gitlab-runner-dev-build-1" in done.stdout
+    assert f"host build-1: docker manager container gitlab-runner-dev-build-1-{generation}" in done.stdout
     assert "Traceback" not in done.stderr
 
 

@@ -47,8 +47,6 @@ def hosts(draw: st.DrawFn) -> dict[str, Any]:
     for i, key in enumerate(keys):
         if draw(st.booleans()):
             host: dict[str, Any] = {"docker": {"host": f"ssh://ci@{key}.acme.test"}}
-            if draw(st.booleans()):
-                host["docker"]["metricsPort"] = draw(st.integers(1024, 65535))
         else:
             k8s: dict[str, Any] = {"namespace": f"runners-{i}"}
             if draw(st.booleans()):

@@ -6,9 +6,14 @@ import json
 from pathlib import Path
 
 from components.plan import report
-from components.render import manifests
+from components.render import labels, manifests
 from tests.conftest import Plan
 from tests.fleets import K8S_MIXED
+from tests.harness import manager_of, spec_of
+
+
+def _generation(values: dict[str, object], host: str) -> str:
+    return labels.manager_inputs(manager_of(spec_of(values), host)).generation
 
 
 def test_host_summary_covers_both_executors(plan: Plan) -> None:
@@ -16,7 +21,7 @@ def test_host_summary_covers_both_executors(plan: Plan) -> None:
     assert summary == {
         "edge-1": {
             "executor": "docker",
-            "manager": "container gitlab-runner-test-edge-1",
+            "manager": f"container gitlab-runner-test-edge-1-{_generation(K8S_MIXED, 'edge-1')}",
             "concurrent": 4,
             "drainSeconds": 3660,
             "runners": {"test-docker-images": {"buildkit": True}},
@@ -42,7 +47,10 @@ def test_manifests_are_listed_in_apply_order(plan: Plan) -> None:
     for host, objects in report.manifests(plan(K8S_MIXED)).items():
         kinds = [o["kind"] for o in objects]
         assert kinds == sorted(kinds, key=manifests.APPLY_ORDER.index), host
-        assert set(kinds) == set(manifests.APPLY_ORDER) - {"ServiceMonitor", "PrometheusRule"}, host  # no monitoring
+        # no monitoring, and one manager per host (a PodDisruptionBudget comes with kubernetes.replicas >= 2)
+        assert set(kinds) == set(manifests.APPLY_ORDER) - {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"}, (
+            host
+        )
         assert list(objects[0])[:3] == ["apiVersion", "kind", "metadata"]
 
 
@@ -63,6 +71,7 @@ def test_plan_json_lists_every_resource_with_its_options(plan: Plan, tmp_path: P
         "hosts/us/manifests.yaml",
         "imports.sh",
         "plan.json",
+        "tree.txt",
     ]
 
 

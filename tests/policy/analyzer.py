@@ -112,7 +112,7 @@ def material(result: PlanResult, *, preview: bool = False) -> dict[str, Any]:
                 "options": {
                     "protect": bool(res.options.get("protect")),
                     "ignoreChanges": list(res.options.get("ignoreChanges") or ()),
-                    "deleteBeforeReplace": res.options.get("deleteBeforeReplace") or None,
+                    "deleteBeforeReplace": res.options.get("deleteBeforeReplace"),
                     "additionalSecretOutputs": list(res.options.get("additionalSecretOutputs") or ()),
                     "customTimeouts": {op: _seconds(timeouts.get(op)) for op in ("create", "update", "delete")},
                     "parent": res.parent,

@@ -152,6 +152,14 @@ FLEETS = {
     "tls-development": (TLS_AND_KUBECONFIG, TLS_SECRETS),
     "company": (COMPANY, COMPANY_SECRETS),
     "k8s-production": (K8S_FLEET | {"tier": "production"}, _secure("gitlab:token")),
+    # Three managers of one host (kubernetes.replicas): more Deployments, a PodDisruptionBudget, the same rules.
+    "k8s-replicas": (
+        K8S_FLEET
+        | {
+            "hosts": {k: {**h, "kubernetes": {**h["kubernetes"], "replicas": 3}} for k, h in K8S_FLEET["hosts"].items()}
+        },
+        _secure("gitlab:token"),
+    ),
 }
 
 

@@ -39,7 +39,9 @@ def _container(name: str, image: str, section: dict[str, Any], *, privileged: bo
 def job_pod(entry: dict[str, Any], *, services: int = 1) -> dict[str, Any]:
     """The job pod for a [[runners]] entry (a kubernetes runner), with `services` service containers."""
     k8s = entry["kubernetes"]
-    helper = k8s.get("helper_image", "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-v19.3.0")
+    helper = k8s.get(
+        "helper_image", "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper:alpine-latest-v19.3.0"
+    )
     privileged = bool(k8s.get("privileged", False))
     containers = [
         _container("build", k8s["image"], k8s.get("build_container_security_context", {}), privileged=privileged),

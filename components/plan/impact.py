@@ -184,9 +184,13 @@ def _manager_effect(step: Mapping[str, Any], resource: Mapping[str, Any]) -> dic
     if step["action"] in ("replace", "delete"):
         forced = f" ({', '.join(step['forcedBy'])} changed)" if step["forcedBy"] else ""
         what = "replaced" if step["action"] == "replace" else "removed"
-        return _effect(
-            "drain", f"manager {what}{forced}: it stops taking jobs and finishes the running ones", _drain(resource)
-        )
+        if step.get("order") == "create-before-delete":
+            how = "its successor starts first, then the old one stops taking jobs and finishes the running ones"
+        elif step["action"] == "replace":
+            how = "the old one stops taking jobs and finishes the running ones BEFORE its successor starts"
+        else:
+            how = "it stops taking jobs and finishes the running ones"
+        return _effect("drain", f"manager {what}{forced}: {how}", _drain(resource))
     if step["type"] == DEPLOYMENT and "spec" in step["changed"]:
         return _effect(
             "roll", "the pod template changes: a new manager pod starts, the old one drains", _drain(resource)

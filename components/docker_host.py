@@ -213,7 +213,10 @@ class DockerRunnerHost(pulumi.ComponentResource):
         return docker.Container(
             naming.child(parts.name, naming.DOCKER_MANAGER),
             name=parts.object_name(marks.manager_name),
-            image=parts.image.image_id,  # the id of `inputs.image`, which the RemoteImage pulled
+            # By reference, as the generation hashes it (an output of the RemoteImage, so the pull comes first): the
+            # provider's Read keeps a reference in the form given (Config.Image), whereas an image id read back after
+            # a moved tag was re-pulled would replace the manager under its own name, which Docker refuses.
+            image=parts.image.name,
             restart="unless-stopped",
             must_run=True,
             volumes=[parts.config_dir],

@@ -53,9 +53,10 @@ def manager_command(manager: ManagerSpec) -> list[str] | None:
 
     `gitlab-runner fleeting install` installs every plugin config.toml names that is not installed yet (into
     /root/.config/fleeting/plugins, the container's own layer), then the image's entrypoint runs the manager. A
-    failed install (the registry unreachable on the first start) stops the container before it takes a job, so a
-    successor without its plugins never replaces a working manager; later restarts of the same container find the
-    pinned versions installed and need no network. The set of plugins is in `restart_inputs`: a new plugin means a
+    failed install (the registry unreachable on the first start) stops the container before it takes a job; such a
+    host is replaced delete-first (`overlap_unsafe`), so the old manager is gone by then and the host has none until
+    the registry is reached (Docker restarts it). Later restarts of the same container find the pinned versions
+    installed and need no network. The set of plugins is in `restart_inputs`: a new plugin means a
     new manager container, which installs it at its start."""
     if not plugins(manager):
         return None

@@ -165,7 +165,8 @@ def sentence(capacity: Mapping[str, Any]) -> str | None:
         for s in capacity["stoppedFirst"]
     ]
     parts += [
-        f"{o['draining']} drains up to {duration(o['drainSeconds'])} while {o['successor']} takes jobs"
+        f"{o['successor']} starts first; {o['draining']} takes jobs beside it until the end of the run (limit and "
+        f"concurrent count per manager), then drains up to {duration(o['drainSeconds'])}"
         for o in capacity["overlaps"]
     ]
     parts += [

@@ -122,11 +122,20 @@ def hosts_summary(result: PlanResult, files: dict[str, str] | None = None) -> di
             "manager": manager,
             "concurrent": document["concurrent"],
             "drainSeconds": drain,
-            "runners": {
-                entry["name"]: {"buildkit": config_toml.is_buildkit_relaxed(entry)} for entry in document["runners"]
-            },
+            "runners": {entry["name"]: _runner_summary(entry) for entry in document["runners"]},
         }
     return summary
+
+
+def _runner_summary(entry: dict[str, Any]) -> dict[str, Any]:
+    """A config.toml runner entry as plan.json shows it: BuildKit or not, and the instance group it scales (its
+    plugin without the version, and the plugin's settings), which one manager at a time may scale."""
+    found: dict[str, Any] = {"buildkit": config_toml.is_buildkit_relaxed(entry)}
+    scaler = entry.get("autoscaler")
+    if isinstance(scaler, dict):
+        plugin = str(scaler.get("plugin", "")).rsplit(":", 1)[0]
+        found["instanceGroup"] = f"{plugin} {json.dumps(scaler.get('plugin_config', {}), sort_keys=True)}"
+    return found
 
 
 def secret_digests(result: PlanResult, res: Resource) -> dict[str, str]:

@@ -172,7 +172,35 @@ def warnings(
             if risk is not None:
                 found.append(risk)
     found += _provider_changes(base, new)
+    found += _instance_groups_moved(base, new)
     return found
+
+
+def _instance_groups(document: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Instance group -> (host, runner) of each autoscaled runner of a plan."""
+    return {
+        entry["instanceGroup"]: (host, runner)
+        for host, summary in (document.get("hosts") or {}).items()
+        for runner, entry in (summary.get("runners") or {}).items()
+        if entry.get("instanceGroup")
+    }
+
+
+def _instance_groups_moved(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[Risk]:
+    """An instance group that another host's manager scales after the change: the new manager starts its taskscaler
+    (removing the group's instances) while the old host's manager still drains jobs on them, in the same run."""
+    before, after = _instance_groups(base), _instance_groups(new)
+    return [
+        Risk(
+            "instance-group-changes-manager",
+            runner,
+            f"its instance group moves from host {before[group][0]!r} to {host!r}: the new manager removes the "
+            "group's instances, those running the old manager's jobs included, while the old one still drains "
+            "them; remove the runner in one `pulumi up`, wait for its jobs, then add it to the new host",
+        )
+        for group, (host, runner) in after.items()
+        if group in before and before[group][0] != host
+    ]
 
 
 def _provider_changes(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[Risk]:

@@ -38,10 +38,10 @@ ROLE_NETWORK = "manager-network"
 ROLE_CONFIG_RELOADER = "config-reloader"
 """The short-lived container that tells the manager to reload config.toml (SIGHUP) after each upload."""
 GENERATION = "runner-fleet.io/generation"
-AUTOSCALER = "runner-fleet.io/autoscaler"
-"""On a manager with docker-autoscaler runners: the digest of what only its restart applies; such a manager is
-replaced delete-first (two managers must never scale one instance group)."""
 """Label (Docker): the manager generation a container or config volume belongs to (`domain/generation.py`)."""
+AUTOSCALER = "runner-fleet.io/autoscaler"
+"""Label (Docker manager with docker-autoscaler runners): the digest of what only its restart applies; such a
+manager is replaced delete-first (two managers must never scale one instance group)."""
 CONFIG_DIGEST = "runner-fleet.io/config-digest"
 """Label (Docker reloader): the digest of the config.toml and CA it made the manager reload."""
 ROLE_GITLAB_CA = "gitlab-ca"

@@ -258,6 +258,18 @@ def parse_runner(p: Problems, key: str, raw: object, fleet: FleetContext) -> Run
         return None
     own = "token_rotation_days" in values
     values.setdefault("token_rotation_days", fleet.rotation_days)
+    if values.get("autoscaler") is not None and values["token_rotation_days"]:
+        # gitlab-runner keys a taskscaler by its registration: the retiring and the new registration would be two
+        # taskscalers of one instance group, and the new one removes the instances running the old one's jobs.
+        p.add(
+            f"{path}.tokenRotationDays" if own else f"{path}.autoscaler",
+            f"token rotation (every {values['token_rotation_days']} days"
+            f"{'' if own else ', the fleet-wide tokenRotationDays'}) keeps a retiring registration beside the new "
+            "one, and gitlab-runner would run two taskscalers of this runner's instance group (the new one removes "
+            "the instances running the other's jobs); set runners."
+            f"{key}.tokenRotationDays: 0 and rotate its token in a quiet moment",
+        )
+        return None
     return _with_rotation(
         p, f"{path}.tokenRotationDays" if own else "tokenRotationDays", RunnerSpec(key=key, **values), fleet
     )

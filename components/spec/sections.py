@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from components.spec.kinds import Kind
+from components.spec.kinds import Kind, Refused
 
 SECRET_REF = "{secret: <configKey>}"
 """How a key that holds a credential is written: the name of a secret config key."""
@@ -58,4 +58,5 @@ class Section:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(k.name for k in self.keys)
+        """The keys a user may write (a refused key stays in the table for its message, never offered)."""
+        return tuple(k.name for k in self.keys if not isinstance(k.kind, Refused))

@@ -172,3 +172,20 @@ def test_what_only_a_restart_applies_is_a_new_generation_and_policies_reload_in_
     for edit in (capacity, plugin):
         _, moved = _plan(tmp_path, _with(AUTOSCALED, edit), edit.__name__)
         assert _manager(moved)["inputs"]["name"] != name, edit.__name__
+
+
+def test_an_instance_group_moving_to_another_hosts_manager_is_a_running_jobs_risk(tmp_path: Path) -> None:
+    """Host A's old manager drains jobs on the group's instances until the end of the run while host B's new one
+    starts a taskscaler on the same group, which removes them: the report must say so, with its rule id."""
+    two = copy.deepcopy(AUTOSCALED)
+    two["hosts"]["build-2"] = {"docker": {"host": "ssh://ci@build-2.acme.test"}, "concurrent": 24}
+    base, _ = _plan(tmp_path, two, "base")
+    moved = copy.deepcopy(two)
+    moved["runners"]["images"]["host"] = "build-2"
+    new, _ = _plan(tmp_path, moved, "new", "--compare", str(base))
+    impact = (new / "impact.md").read_text()
+    assert "`instance-group-changes-manager`" in impact
+    assert "its instance group moves from host 'build-1' to 'build-2'" in impact
+    # Staying on its host is no such risk.
+    same, _ = _plan(tmp_path, two, "same", "--compare", str(base))
+    assert "instance group moves" not in (same / "impact.md").read_text()

@@ -342,3 +342,24 @@ def test_every_autoscaler_key_fills_a_field_of_its_model() -> None:
         fields = {f.name for f in dataclasses.fields(cls)}
         for key in section.keys:
             assert key.field in fields, f"{key.name} -> {key.field} is not a field of {cls.__name__}"
+
+
+@pytest.mark.parametrize("where", ["runner", "fleet"])
+def test_an_autoscaled_runner_never_rotates_its_token(where: str) -> None:
+    """A rotation keeps the retiring registration in config.toml beside the new one: two taskscalers of one instance
+    group, the second removing the first one's instances (gitlab-runner executors/internal/autoscaler/provider.go)."""
+    key = "runners.images.tokenRotationDays" if where == "runner" else "runners.images.autoscaler"
+
+    def rotate(values: dict[str, Any]) -> None:
+        (values["runners"]["images"] if where == "runner" else values)["tokenRotationDays"] = 7
+
+    problems = _problems(rotate)
+    assert any(x.startswith(f"{key}: token rotation") and "taskscalers" in x for x in problems), problems
+
+    def opt_out(values: dict[str, Any]) -> None:  # the documented way out
+        rotate(values)
+        values["runners"]["images"]["tokenRotationDays"] = 0
+
+    values = copy.deepcopy(AUTOSCALED)
+    opt_out(values)
+    parse_spec(values, stack="test")

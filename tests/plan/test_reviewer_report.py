@@ -166,7 +166,10 @@ def test_a_replaced_docker_manager_follows_the_order_the_semantics_give(dbr: boo
     if lowest == 0:
         assert line.startswith("NO MANAGER TAKES JOBS for up to 2 h 5 min") and "mgr-aaaa" in line
     else:
-        assert line == "1 → 2 managers: mgr-bbbb starts first; mgr-aaaa takes jobs beside it until the end of the run (limit and concurrent count per manager), then drains up to 2 h 5 min; never fewer than 1"
+        assert (
+            line
+            == "1 → 2 managers: mgr-bbbb starts first; mgr-aaaa takes jobs beside it until the end of the run (limit and concurrent count per manager), then drains up to 2 h 5 min; never fewer than 1"
+        )
     assert "- drained: `mgr-aaaa`" in impact.markdown(found, "s")
 
 
@@ -174,7 +177,10 @@ def test_a_successor_under_a_new_urn_overlaps_and_a_removed_host_is_said_loudly(
     base = _doc([_container("mgr-aaaa", "runner:1", None, "urn:old")])
     moved = _doc([_container("mgr-bbbb", "runner:2", None, "urn:new")])
     line = impact.compare(base, moved)["hosts"]["h"]["capacityLine"]
-    assert "mgr-bbbb starts first; mgr-aaaa takes jobs beside it until the end of the run (limit and concurrent count per manager), then drains up to 2 h 5 min; never fewer than 1" in line
+    assert (
+        "mgr-bbbb starts first; mgr-aaaa takes jobs beside it until the end of the run (limit and concurrent count per manager), then drains up to 2 h 5 min; never fewer than 1"
+        in line
+    )
     gone = impact.compare(base, _doc([], hosts=()))
     assert gone["hosts"]["h"]["capacityLine"].startswith("NO MANAGER from now on: the host is removed (mgr-aaaa")
     assert "**host h: NO MANAGER from now on" in impact.markdown(gone, "s")

@@ -24,16 +24,19 @@ deployment_executor.go) then runs, for an image upgrade:
   1. create the new image (RemoteImage is create-first), the new config volume (create-first: option);
   2. replace the writer delete-first (provider default, same name otherwise): the old reloader (property dependency
      on the writer) and the old writer go, the new writer uploads into the new volume; neither is a manager;
-  3. create the new manager (create-first: option), started; then the new reloader;
+  3. create the new manager (create-first: option), started, and wait until it is healthy (`wait` with the
+     manager's health check: its listener answers, so gitlab-runner loaded its config; a successor that exits or
+     crash-loops fails this create after WAIT_SECONDS); then the new reloader;
   4. only after every create and update of the run has succeeded (performPostSteps), delete what was replaced, in
      reverse dependency order: the old manager first, stopped with destroyGraceSeconds = the drain under SIGQUIT
      (it finishes its jobs while the new one takes new ones), then its volume.
-No step stops a running manager before step 4, and step 4 runs only when the successor was created and started;
+No step stops a running manager before step 4, and step 4 runs only when the successor was created and healthy;
 if any step fails, the run stops before step 4 and the old manager keeps running. A manager is never in a
 delete-before-replace cascade: nothing it has a property dependency on (image, volume, network) is replaced
 delete-first (the network's inputs are the host's, fixed), and `depends_on` (the writer) never cascades. A stack
 deployed before generations replaces its manager the same way (same URN, new name). tests/test_docker_host.py
-replays these steps from reference/provider-semantics.json and two plans; tests/engine runs them on a real dockerd.
+replays these steps from reference/provider-semantics.json and two plans; tests/engine runs them on a real dockerd
+(test_upgrade; test_failed_start: a successor that never gets healthy leaves the old manager running).
 
 Runner docs: https://docs.gitlab.com/runner/install/docker/ ; provider:
 https://www.pulumi.com/registry/packages/docker/api-docs/container/
@@ -110,6 +113,18 @@ class _Generation:
     def object_name(self, of: Callable[[str, str, str], str]) -> str:
         """A Docker object name of this generation (`labels.manager_name`, `labels.config_writer_name`...)."""
         return of(self.manager.stack, self.manager.host.key, self.generation)
+
+
+def _healthcheck(inputs: gen.ManagerInputs) -> docker.ContainerHealthcheckArgs:
+    interval, timeout, start_period, start_interval, retries = inputs.health_timing
+    return docker.ContainerHealthcheckArgs(
+        tests=list(inputs.healthcheck),
+        interval=interval,
+        timeout=timeout,
+        start_period=start_period,
+        start_interval=start_interval,
+        retries=retries,
+    )
 
 
 def _digest(files: list[str | None]) -> str:
@@ -241,6 +256,11 @@ class DockerRunnerHost(pulumi.ComponentResource):
             stop_timeout=MANAGER_STOP_TIMEOUT,
             destroy_grace_seconds=drain,
             log_driver=inputs.log_driver,
+            # The create waits until the new manager is healthy (its listener answers): a successor that exits or
+            # crash-loops fails the run before the engine stops the old manager (see the module docstring).
+            healthcheck=_healthcheck(inputs),
+            wait=True,
+            wait_timeout=gen.WAIT_SECONDS,
             labels=[
                 docker.ContainerLabelArgs(label=k, value=v)
                 for k, v in sorted((*inputs.labels, (marks.GENERATION, inputs.generation)))

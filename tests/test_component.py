@@ -16,8 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
+from components.domain import versions
 from components.domain.images import image_problem
-from tests.conftest import ROOT
+from components.plan import report
+from components.plan.engine import PlanResult
+from tests.conftest import ROOT, Plan
+from tests.fleets import COMPANY, COMPANY_SECRETS, MIRROR
 from tests.test_pipeline import COMPONENT, _component, jobs_for
 
 COMPONENT_NAME = COMPONENT.stem  # templates/<name>.yml is published as <name> (GitLab's component layout)
@@ -193,6 +197,77 @@ def test_the_written_out_example_job_hands_buildctl_valid_references(tmp_path: P
     assert done.returncode == 0, done.stderr
     refs = [r for found in _references(args).values() for r in found]
     assert refs and all(image_problem(r) is None for r in refs), refs
+
+
+# --- the image, with and without a registry mirror ------------------------------------------------------------------
+
+
+def allowed(pattern: str, image: str) -> bool:
+    """gitlab-runner's test of a job image against one allowed_images entry: `doublestar.Match(allowed, image)`
+    (gitlab-runner common/allowed_images.go, VerifyAllowedImage, at d79f3e7b); doublestar's `*` matches within one
+    `/`-separated segment, `**` across them, `?` one character other than `/`."""
+    parts = re.split(r"(\*\*|\*|\?)", pattern)
+    wildcards = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.fullmatch("".join(wildcards.get(p, re.escape(p)) for p in parts), image) is not None
+
+
+def test_the_image_input_defaults_to_the_fleets_pinned_buildkit_image() -> None:
+    spec, _ = _component()
+    assert spec["image"]["type"] == "string" and spec["image"]["default"] == versions.BUILDKIT_IMAGE
+
+
+def test_every_buildkit_image_the_readme_names_is_the_pinned_version() -> None:
+    named = re.findall(r"moby/buildkit:(v[\w.]+)-rootless", (ROOT / "README.md").read_text())
+    assert named and set(named) == {versions.BUILDKIT_VERSION}, named
+
+
+def _buildkit_allowed_images(result: PlanResult) -> dict[str, list[str]]:
+    """allowed_images of every BuildKit runner in the rendered config.toml files, by runner name."""
+    found = {}
+    for text in report.config_files(result).values():
+        for entry in tomllib.loads(text)["runners"]:
+            section = entry.get("docker") or entry.get("kubernetes") or {}
+            if "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox" in entry.get("environment", []):
+                found[entry["name"]] = section["allowed_images"]
+    return found
+
+
+def test_behind_a_registry_mirror_the_job_image_is_one_the_buildkit_runners_admit(plan: Plan) -> None:
+    """A fleet with registryMirror (tests/fleets.py COMPANY) admits only the mirror's rootless BuildKit images: the
+    component's default image would be refused, the mirror's image passed as `image` is admitted on every BuildKit
+    runner, Docker and Kubernetes alike."""
+    runners = _buildkit_allowed_images(plan(COMPANY, extra=COMPANY_SECRETS))
+    assert set(runners) == {"test-images", "test-k8s-images"}
+    mirrored = f"{MIRROR}/moby/buildkit:{versions.BUILDKIT_VERSION}-rootless"
+    spec, text = _component({"image": mirrored})
+    (job,) = yaml.safe_load(text).values()
+    assert job["image"] == {"name": mirrored, "entrypoint": [""]}
+    assert re.fullmatch(spec["image"]["regex"], mirrored)
+    (default_job,) = yaml.safe_load(_component()[1]).values()
+    for runner, patterns in runners.items():
+        assert any(allowed(p, job["image"]["name"]) for p in patterns), (runner, patterns)
+        assert not any(allowed(p, default_job["image"]["name"]) for p in patterns), (runner, patterns)
+
+
+def test_without_a_mirror_the_default_image_is_admitted_and_the_input_takes_only_rootless_buildkit(
+    plan: Plan,
+) -> None:
+    runners = _buildkit_allowed_images(
+        plan({k: v for k, v in COMPANY.items() if k != "registryMirror"}, extra=COMPANY_SECRETS)
+    )
+    spec, text = _component()
+    (job,) = yaml.safe_load(text).values()
+    for runner, patterns in runners.items():
+        assert any(allowed(p, job["image"]["name"]) for p in patterns), (runner, patterns)
+    regex = spec["image"]["regex"]
+    for image in (
+        versions.BUILDKIT_IMAGE,
+        f"docker.io/{versions.BUILDKIT_IMAGE}",
+        "localhost:5000/m/" + versions.BUILDKIT_IMAGE,
+    ):
+        assert re.fullmatch(regex, image), image
+    for image in ("alpine:3.22", "moby/buildkit:v0.32.2", "evil.example/buildkit:rootless", "moby/buildkit:latest"):
+        assert not re.fullmatch(regex, image), image
 
 
 # --- the release procedure -----------------------------------------------------------------------------------------

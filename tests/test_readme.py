@@ -1,20 +1,34 @@
-"""The README keeps the newcomer's path true (issue 21, parts 1 and 2): a table of contents near the top whose links
-land on headings, a path "From zero to a dev fleet" whose every shell command is run here, checked against the
-command's own --help, or listed as needing the real Pulumi CLI (with flags read in Pulumi's source) or an external
-tool; the stack file it shows plans without a warning; and no document asks for a secret on a command line."""
+"""The README keeps the newcomer's path true (issue 21, parts 1 and 2, and its review): a table of contents near the
+top whose links land on headings; a path "From zero to a dev fleet" whose every command (in sh, bash, shell or
+console fences; no command hides in a fence of another language) is run here, parsed by the project module's own
+argparse parser, checked against the Pulumi CLI's flags and the secrets table's providers and backends, or listed as
+an external tool, in an order a newcomer can follow (paths exist or an earlier step writes them; one stack
+throughout); each mutation a reviewer found is shown to be caught; the stack file it shows plans without a warning;
+no document asks for a secret on a command line; and each GitLab token is given one scope and role everywhere.
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import importlib
+import io
+import itertools
 import json
 import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
 
+from components.domain.targets import DockerTarget
+from components.ops import mr_note, verify
+from components.ops.doctor import docker_info_command
 from tests.conftest import ROOT
 from tests.fleets import ciphertext
 from tests.ops.test_doctor import GOOD_DOCKER
@@ -58,24 +72,35 @@ def test_the_path_comes_before_the_reference() -> None:
     assert steps == [str(i) for i in range(1, len(steps) + 1)] and len(steps) >= 8
 
 
-# --- every command of the path --------------------------------------------------------------------------------------
+# --- every command of the path ---------------------------------------------------------------------------------------
+
+SHELL_FENCES = {"sh", "bash", "shell", "console"}
+"""Fences whose lines are commands (a `console` line's `$ ` prompt is dropped)."""
+COMMAND_TEXT = re.compile(r"(?m)^\s*(?:\$\s+)?pulumi\s+[a-z]|python3? -m components\b")
+"""What a fence of any other language must not hold: a command that would escape these checks."""
 
 
 def _commands(section: str) -> list[str]:
-    """The shell commands of a section's ```sh blocks, comments dropped."""
+    """The commands of a section's shell fences, comments dropped."""
     found = []
     for language, body in FENCE.findall(section):
-        if language == "sh":
+        if language in SHELL_FENCES:
             for line in body.splitlines():
-                command = re.sub(r"\s+#.*$", "", line).strip()
+                command = re.sub(r"\s+#.*$", "", line).strip().removeprefix("$ ").strip()
                 if command and not command.startswith("#"):
                     found.append(command)
     return found
 
 
-PATH_COMMANDS = _commands(PATH_SECTION) + _commands(SECRETS_SECTION)
+def _path_sections(readme: str) -> list[str]:
+    path = readme.split("\n## From zero to a dev fleet\n", 1)[1].split("\n## ", 1)[0]
+    secrets = readme.split("\n## Secrets\n", 1)[1].split("\n## ", 1)[0]
+    return [path, secrets]
 
-# Tools the newcomer brings (step 1); the commands are theirs, the test only knows they are meant.
+
+PATH_COMMANDS = [c for section in _path_sections(README) for c in _commands(section)]
+
+# Tools the newcomer brings (step 1) and shell built-ins; the commands are theirs, the test only knows they are meant.
 EXTERNAL = {
     "python3 --version",
     "make --version",
@@ -83,6 +108,8 @@ EXTERNAL = {
     "ssh -V",
     "ssh deploy@build-1.dev.example.com docker version",
     "curl -fsSL https://get.pulumi.com | sh -s -- --version 3.272.0",
+    'export PATH="$HOME/.pulumi/bin:$PATH"',
+    "mkdir -p ~/.pulumi-state",
     "mkdir -p ~/.config/runner-fleet",
     "(umask 077 && head -c 32 /dev/urandom | base64 > ~/.config/runner-fleet/passphrase)",
     "export PULUMI_CONFIG_PASSPHRASE_FILE=~/.config/runner-fleet/passphrase",
@@ -101,24 +128,251 @@ PULUMI_FLAGS = {
     ("preview",): {"--stack", "--diff", "--refresh", "--expect-no-changes", "--policy-pack", "--json"},
     ("up",): {"--stack", "--refresh", "--yes", "--skip-preview", "--policy-pack", "--diff"},
 }
+PULUMI_VALUE_FLAGS = {"--stack", "-s", "--secrets-provider", "--type", "--cloud-url", "--default-org", "--policy-pack"}
+"""Flags of those subcommands that take a value (the next word)."""
+PROJECT_PREFIX = ".venv/bin/python -m "
+OUTPUT_PATHS = {"out"}
+"""Path options of the project's commands that name what the command writes (need not exist beforehand)."""
 NEEDS_REAL_CLI = [c for c in PATH_COMMANDS if c.startswith("pulumi ")]
 PROJECT_COMMANDS = [c for c in PATH_COMMANDS if c not in EXTERNAL and c not in NEEDS_REAL_CLI]
 
 
-def test_every_command_of_the_path_is_known() -> None:
-    for command in PATH_COMMANDS:
-        assert command in EXTERNAL or command.startswith(("pulumi ", "make ", ".venv/bin/python -m components.")), (
-            f"README command {command!r}: run it in a test, or list it as external"
-        )
+class _Parsed(Exception):  # a signal that parsing is done, not an error
+    def __init__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+        super().__init__()
+        self.parser, self.namespace = parser, namespace
+
+
+def parse_project_command(module: str, argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace] | str:
+    """`argv` parsed by the module's own argparse parser, as its `main` builds it, and nothing run: parse_args is
+    stopped right after it parsed. A usage error (unknown flag, missing value or required option) is its message."""
+    original = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
+        raise _Parsed(self, original(self, args, namespace))
+
+    imported = importlib.import_module(module)
+    entry = getattr(imported, "main", None) or importlib.import_module(f"{module}.__main__").main
+    said = io.StringIO()
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", parse_then_stop), contextlib.redirect_stderr(said):
+        try:
+            entry(argv)
+        except _Parsed as parsed:
+            return parsed.parser, parsed.namespace
+        except SystemExit:
+            return said.getvalue().strip().splitlines()[-1]
+    return "its main returned without parsing arguments"
+
+
+def _secrets_table_schemes(readme: str) -> tuple[set[str], set[str], set[str]]:
+    """From the secrets table's first column: provider names (`passphrase`), provider URL schemes (`awskms://...`)
+    and backend URL schemes (`file://`)."""
+    secrets = _path_sections(readme)[1]
+    table = secrets.split("### Secrets providers and backends\n", 1)[1].split("\n### ", 1)[0]
+    cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    words = [w for cell in cells for w in re.findall(r"`([^`]+)`", cell)]
+    names = {w for w in words if re.fullmatch(r"\w+", w)}
+    providers = {m[1] for w in words if (m := re.fullmatch(r"(\w+)://\S+", w))}
+    backends = {m[1] for w in words if (m := re.fullmatch(r"(\w+)://", w))}
+    return names, providers, backends
+
+
+def _pulumi_problems(command: str, words: list[str], schemes: tuple[set[str], set[str], set[str]]) -> list[str]:
+    subcommand = next((k for k in sorted(PULUMI_FLAGS, key=len, reverse=True) if tuple(words[: len(k)]) == k), None)
+    if subcommand is None:
+        return [f"{command}: no Pulumi subcommand this test knows"]
+    problems = []
+    flags = {w.split("=", 1)[0] for w in words if w.startswith("-")}
+    if flags - PULUMI_FLAGS[subcommand]:
+        problems.append(f"{command}: flags the CLI does not have: {sorted(flags - PULUMI_FLAGS[subcommand])}")
+    names, providers, backends = schemes
+    for flag, value in itertools.pairwise(words):
+        if flag == "--secrets-provider" and value not in names and value.split("://", 1)[0] not in providers:
+            problems.append(f"{command}: secrets provider {value!r} is none of the secrets table's")
+    if subcommand == ("login",):
+        urls = [w for w in words[1:] if not w.startswith("-")]
+        if urls and (urls[0].split("://", 1)[0] not in backends or "://" not in urls[0]):
+            problems.append(
+                f"{command}: backend {urls[0]!r} has none of the secrets table's schemes {sorted(backends)}"
+            )
+    return problems
+
+
+def _stacks(words: list[str]) -> list[str]:
+    """The stack a pulumi command names: `--stack X`, `-s X`, or `stack init X`."""
+    named = [value for flag, value in itertools.pairwise(words) if flag in ("--stack", "-s")]
+    if words[:2] == ["stack", "init"] and len(words) > 2 and not words[2].startswith("-"):
+        named.append(words[2])
+    return named
+
+
+def _project_problems(command: str, words: list[str], produced: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Problems of a `.venv/bin/python -m components.X` command, and the stacks its stack files name."""
+    module, argv = words[2], words[3:]
+    parsed = parse_project_command(module, argv)
+    if isinstance(parsed, str):
+        return [f"{command}: {parsed}"], []
+    parser, namespace = parsed
+    problems, stacks = [], []
+    for action in parser._actions:  # argparse keeps its options there
+        value = getattr(namespace, action.dest, None)
+        if action.type is not Path or value is None or action.dest in OUTPUT_PATHS:
+            continue
+        if not (ROOT / value).exists() and str(value) not in produced:
+            problems.append(f"{command}: {action.option_strings[0]} {value}: not in the repository, nor written before")
+        elif produced.get(str(value), "").startswith("pulumi stack output") and "--json" not in produced[str(value)]:
+            problems.append(f"{command}: {value} comes from `{produced[str(value)]}`, which writes no JSON (--json)")
+        if match := re.fullmatch(r"(?:.*/)?Pulumi\.([\w-]+)\.yaml", str(value)):
+            stacks.append(match[1])
+    return problems, stacks
+
+
+def _order_problems(command: str, words: list[str], produced: dict[str, str]) -> list[str]:
+    """What a pulumi command needs from earlier steps: the CLI on PATH (the install script puts it in
+    ~/.pulumi/bin and changes only new shells' PATH) and, for the file backend, its directory (the file backend does
+    not create it: gocloud's fileblob opens it without create_dir, pulumi/pulumi#15841)."""
+    problems = []
+    if "pulumi on PATH" not in produced:
+        problems.append(f'{command}: runs before ~/.pulumi/bin is on PATH (export PATH="$HOME/.pulumi/bin:$PATH")')
+    if words[:1] == ["login"] and len(words) > 1 and words[1].startswith("file://"):
+        directory = words[1].removeprefix("file://")
+        if directory not in produced:
+            problems.append(f"{command}: {directory} is created by no earlier step (mkdir -p {directory})")
+    return problems
+
+
+def _command_problems(
+    command: str, schemes: tuple[set[str], set[str], set[str]], produced: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """One command's problems and the stacks it names; what it writes is recorded in `produced`."""
+    words = shlex.split(command.split("<", 1)[0])
+    if ">" in words:
+        produced[words[words.index(">") + 1]] = command
+        words = words[: words.index(">")]
+    if words[:2] == ["mkdir", "-p"]:
+        produced.update({w: command for w in words[2:]})
+    if command.startswith("export PATH=") and "$HOME/.pulumi/bin" in command:
+        produced["pulumi on PATH"] = command
+    if command in EXTERNAL or command.startswith("make "):
+        return [], []
+    if command.startswith("pulumi "):
+        found = _pulumi_problems(command, words[1:], schemes) + _order_problems(command, words[1:], produced)
+        return found, _stacks(words[1:])
+    if command.startswith(PROJECT_PREFIX + "components."):
+        return _project_problems(command, words, produced)
+    return [f"{command}: run it in a test, or list it as external"], []
+
+
+def path_problems(readme: str) -> list[str]:
+    """What is wrong with the commands of the README's newcomer path and secrets section, read as a newcomer runs
+    them top to bottom."""
+    problems: list[str] = []
+    schemes = _secrets_table_schemes(readme)
+    produced: dict[str, str] = {"plan/dev": "make plan"}  # what earlier commands wrote, and which command
+    stacks: list[str] = []
+    for section in _path_sections(readme):
+        for language, body in FENCE.findall(section):
+            if language not in SHELL_FENCES and COMMAND_TEXT.search(body):
+                problems.append(f"a ```{language or '(no language)'} block holds a command: {body.splitlines()[0]}")
+        for command in _commands(section):
+            found, named = _command_problems(command, schemes, produced)
+            problems += found
+            stacks += named
+    if len(set(stacks)) > 1:
+        problems.append(f"the path names more than one stack: {sorted(set(stacks))}")
+    return problems
+
+
+def test_every_command_of_the_path_is_one_a_newcomer_can_run() -> None:
+    assert path_problems(README) == []
     assert not EXTERNAL - set(PATH_COMMANDS), f"no longer in the README: {EXTERNAL - set(PATH_COMMANDS)}"
+    assert PROJECT_COMMANDS and NEEDS_REAL_CLI
+
+
+MUTATIONS = {
+    "a stack file that does not exist": (
+        "verify --stack-file stacks/Pulumi.dev.yaml",
+        "verify --stack-file stacks/Pulumi.dev.yml",
+        "stacks/Pulumi.dev.yml: not in the repository, nor written before",
+    ),
+    "stack output without --json": (
+        "pulumi stack output --stack dev --json > outputs.json",
+        "pulumi stack output --stack dev > outputs.json",
+        "which writes no JSON (--json)",
+    ),
+    "another stack inside the dev path": (
+        "pulumi preview --stack dev --diff",
+        "pulumi preview --stack prod --diff",
+        "the path names more than one stack: ['dev', 'prod']",
+    ),
+    "a backend scheme no backend has": (
+        "pulumi login file://~/.pulumi-state",
+        "pulumi login fiel://~/.pulumi-state",
+        "backend 'fiel://~/.pulumi-state' has none of the secrets table's schemes",
+    ),
+    "a secrets provider that does not exist": (
+        "pulumi stack init dev --secrets-provider passphrase",
+        "pulumi stack init dev --secrets-provider pasphrase",
+        "secrets provider 'pasphrase' is none of the secrets table's",
+    ),
+    "a shell fence with bogus flags": (
+        "```sh\npulumi preview --stack dev --diff\n",
+        "```shell\npulumi preview --stack dev --diff --bogus\n",
+        "flags the CLI does not have: ['--bogus']",
+    ),
+    "a console fence with bogus flags": (
+        "```sh\npulumi preview --stack dev --diff\n",
+        "```console\n$ pulumi up -x\n",
+        "flags the CLI does not have: ['-x']",
+    ),
+    "a command in a text fence": (
+        "```sh\npulumi preview --stack dev --diff\n",
+        "```text\npulumi preview --stack dev\n",
+        "a ```text block holds a command",
+    ),
+    "an unknown flag of a project command": ("--host build-1", "--hots build-1", "unrecognized arguments: --hots"),
+    "a missing value of a project command": (
+        "--outputs outputs.json\n",
+        "--outputs\n",
+        "argument --outputs: expected one argument",
+    ),
+    "a missing required option": (
+        " --outputs outputs.json\n",
+        "\n",
+        "the following arguments are required: --outputs",
+    ),
+    "an output that no step writes": (
+        "--json > outputs.json",
+        "--json > output.json",
+        "--outputs outputs.json: not in the repository, nor written before",
+    ),
+    "a command nobody checks": ("ssh -V\n", "ssh -V\nrm -rf build\n", "rm -rf build: run it in a test"),
+    "a file backend whose directory nobody creates": (
+        "mkdir -p ~/.pulumi-state\n",
+        "",
+        "~/.pulumi-state is created by no earlier step",
+    ),
+    "the CLI used before it is on PATH": (
+        'export PATH="$HOME/.pulumi/bin:$PATH"\n',
+        "",
+        "pulumi version: runs before ~/.pulumi/bin is on PATH",
+    ),
+}
+"""Each a change to the README that a newcomer would trip over (a reviewer's mutations), and what the check says."""
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
+def test_the_check_reports_each_wrong_command(mutation: str) -> None:
+    old, new, said = MUTATIONS[mutation]
+    assert README.count(old) == 1, f"{mutation}: {old!r} is not once in the README"
+    problems = path_problems(README.replace(old, new))
+    assert any(said in problem for problem in problems), problems
 
 
 @pytest.mark.parametrize("command", NEEDS_REAL_CLI)
 def test_a_pulumi_command_uses_subcommands_and_flags_the_cli_has(command: str) -> None:
     words = shlex.split(command.split("<", 1)[0].split(">", 1)[0])[1:]
-    subcommand = next(key for key in sorted(PULUMI_FLAGS, key=len, reverse=True) if tuple(words[: len(key)]) == key)
-    flags = {w.split("=", 1)[0] for w in words if w.startswith("--")}
-    assert flags <= PULUMI_FLAGS[subcommand], f"{command}: {flags - PULUMI_FLAGS[subcommand]}"
+    assert _pulumi_problems(command, words, _secrets_table_schemes(README)) == []
 
 
 def test_the_cli_version_is_the_one_the_pipeline_installs() -> None:
@@ -144,18 +398,6 @@ def test_the_make_targets_of_the_path_are_what_ci_runs_or_run_here(tmp_path: Pat
     out = tmp_path / "plan-dev"
     assert plan_findings(ROOT / "stacks" / "Pulumi.dev.yaml", out) == []
     assert (out / "plan.json").is_file() and (out / "hosts" / "build-1" / "config.toml").is_file()
-
-
-@pytest.mark.parametrize("command", [c for c in PROJECT_COMMANDS if c.startswith(".venv/bin/python -m ")])
-def test_a_project_command_uses_flags_its_help_lists(command: str) -> None:
-    words = shlex.split(command)
-    module = words[2]
-    helped = subprocess.run(
-        [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert helped.returncode == 0, helped.stderr
-    for flag in (w for w in words if w.startswith("--")):
-        assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", helped.stdout), f"{command}: {flag}"
 
 
 # --- the stack file of the path -------------------------------------------------------------------------------------
@@ -304,3 +546,139 @@ def test_no_document_puts_a_secret_value_on_the_command_line() -> None:
 )
 def test_the_history_check_tells_a_value_from_a_flag(text: str, caught: bool) -> None:
     assert bool(value_on_the_command_line(text)) == caught
+
+
+# --- tokens: one role, one scope each ---------------------------------------------------------------------------------
+
+GITLAB_SCOPES = [
+    "api",
+    "read_api",
+    "read_user",
+    "create_runner",
+    "manage_runner",
+    "k8s_proxy",
+    "read_repository",
+    "write_repository",
+    "read_registry",
+    "write_registry",
+    "read_virtual_registry",
+    "write_virtual_registry",
+    "sudo",
+    "admin_mode",
+    "read_service_ping",
+    "self_rotate",
+    "ai_features",
+]
+"""GitLab's token scopes (docs.gitlab.com, user/profile/personal_access_tokens, "Personal access token scopes")."""
+PROVIDER_ROLE = "its user owner of the groups and at least maintainer of the projects the stack names"
+TOKEN_SCOPES = {
+    # token: (how documents name it, the scope it has, what must follow that scope)
+    "the provider's token (gitlab:token)": (r"gitlab:token|provider's (?:gitlab )?token", "api", f"; {PROVIDER_ROLE}"),
+    "verify's token (GITLAB_TOKEN)": (r"gitlab_token|verify's (?:read )?token", "read_api", ""),
+    "the note's token (RUNNER_FLEET_NOTE_TOKEN)": (r"runner_fleet_note_token|token_env", "api", ""),
+}
+SCOPE_STATEMENT = re.compile(rf"\b({'|'.join(GITLAB_SCOPES)}) scope\b|\bscope:? ({'|'.join(GITLAB_SCOPES)})\b")
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs, comment blocks and table rows, lower case, without Markdown, quotes or comment marks."""
+    blocks = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        rows = [line for line in paragraph.splitlines() if line.lstrip().startswith("|")]
+        rest = "\n".join(line for line in paragraph.splitlines() if line not in rows)
+        for block in [*rows, rest]:
+            plain = re.sub(r"(?m)^\s*#+ ?", "", block)
+            blocks.append(" ".join(re.sub(r"[`*\"]", "", plain).lower().split()))
+    return blocks
+
+
+def scope_problems(text: str) -> list[str]:
+    """Every statement of a token's scope, attributed to the token named last before it: the scope that token has
+    (and, for the provider's, the role its user needs, in the same words everywhere)."""
+    problems = []
+    for block in _blocks(text):
+        for statement in SCOPE_STATEMENT.finditer(block):
+            named = [
+                (m.start(), token)
+                for token, (pattern, _, _) in TOKEN_SCOPES.items()
+                for m in re.finditer(pattern, block[: statement.start()])
+            ]
+            if not named:
+                problems.append(
+                    f"a scope of no named token: ...{block[max(0, statement.start() - 80) : statement.end()]}"
+                )
+                continue
+            token = max(named)[1]
+            _, scope, after = TOKEN_SCOPES[token]
+            if (statement[1] or statement[2]) != scope or not block[statement.end() :].startswith(after):
+                problems.append(f"{token}: {block[statement.start() : statement.end() + len(after) + 10]!r}")
+    return problems
+
+
+def test_every_document_gives_each_token_its_one_scope() -> None:
+    stated = {}
+    for document in DOCUMENTS:
+        text = document.read_text()
+        assert "create_runner" not in text, document.relative_to(ROOT)
+        assert scope_problems(text) == [], document.relative_to(ROOT)
+        stated[document.relative_to(ROOT).as_posix()] = len(SCOPE_STATEMENT.findall(" ".join(_blocks(text))))
+    # The places a newcomer reads the provider's token's scope: the path, the secrets table, both stack files.
+    for place in ("README.md", "stacks/Pulumi.dev.yaml", "stacks/Pulumi.prod.yaml"):
+        assert stated[place], place
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pulumi config set --secret gitlab:token prompts for a token with the create_runner scope.",
+        "paste the provider's token, with the `api` scope (any role).",
+        "`GITLAB_TOKEN`: a token with the `api` scope",
+        "a token with the `api` scope",
+    ],
+)
+def test_the_scope_check_catches_a_token_given_another_scope(text: str) -> None:
+    assert scope_problems(text) != []
+
+
+def test_what_ci_needs_names_the_tokens_the_commands_read_and_the_pipeline_header_lists_every_variable() -> None:
+    table = SECRETS_SECTION.split("### What CI needs\n", 1)[1].split("\n### ", 1)[0]
+    rows = "\n".join(line for line in table.splitlines() if line.startswith("| "))
+    variables = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", rows))
+    assert {verify.TOKEN_ENV, mr_note.TOKEN_ENV} <= variables
+    header = "".join(re.findall(r"(?m)^#.*$", (ROOT / ".gitlab-ci.yml").read_text().split("\nworkflow:", 1)[0]))
+    assert {v for v in variables if not re.search(rf"\b{v}\b", header)} == set()
+
+
+# --- what the path says the tools do ---------------------------------------------------------------------------------
+
+
+CITATION = re.compile(r'README[,:]? "([^"]+)"')
+
+
+def test_every_citation_of_a_readme_section_names_one_it_has() -> None:
+    headings = _headings()
+    for document in [*DOCUMENTS, ROOT / "schemas" / "README.md"]:
+        for cited in CITATION.findall(document.read_text()):
+            assert any(h == cited or h.startswith(f"{cited} (") for h in headings), (document.relative_to(ROOT), cited)
+
+
+def test_step_2_names_what_make_plan_writes_and_the_plan_writes_it(tmp_path: Path) -> None:
+    step = PATH_SECTION.split("### 2. ", 1)[1].split("\n### ", 1)[0]
+    assert "prints the resource tree" not in README  # the terminal gets a summary; the tree goes to tree.txt
+    named = re.findall(r"`plan/dev/([^`]+)`", step)
+    assert "tree.txt" in named
+    out = tmp_path / "plan-dev"
+    assert plan_findings(ROOT / "stacks" / "Pulumi.dev.yaml", out) == []
+    assert [n for n in named if not (out / n).is_file()] == []
+
+
+def test_step_1_says_where_doctor_runs_docker_for_each_kind_of_engine() -> None:
+    """ssh:// hosts: `docker info` runs on the host over ssh (the Docker CLI is needed there, not here); tcp:// and
+    unix://: the local Docker CLI with -H."""
+    remote = docker_info_command(DockerTarget(url="ssh://deploy@build-1.dev.example.com"))
+    assert remote[0] == "ssh" and remote[-1].startswith("docker info")
+    for url in ("tcp://build-2.example.com:2376", "unix:///var/run/docker.sock"):
+        assert docker_info_command(DockerTarget(url=url))[:3] == ["docker", "-H", url]
+    step = " ".join(PATH_SECTION.split("### 1. ", 1)[1].split("\n### ", 1)[0].split())
+    assert "`doctor` runs `docker info` on the host over the same ssh URL and options" in step
+    assert "the **Docker CLI** (`docker`), for `tcp://` and `unix://` Docker hosts: `doctor` runs it here" in step

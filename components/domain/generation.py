@@ -50,6 +50,21 @@ returns the stored form; a bare name would replace the manager on every `pulumi 
 DIRECT = ("localhost", "127.0.0.1")
 """Never through the proxy: the manager's own listener."""
 
+HEALTH_TEST = ("CMD", "gitlab-runner", "health-check", "--port", "9252", "--port", "9252")
+"""The manager's health check: gitlab-runner's own `health-check` (in the main binary of every image flavour:
+main.go registers helpers.NewHealthCheckCommand) dials localhost:<port> until it connects, so it passes once the
+manager's listener is up, i.e. gitlab-runner loaded its config and runs. The port is given twice: the command drops
+the last `--port` entry (commands/helpers/health_check.go, an urfave/cli quirk it works around), so one entry is
+left whether or not the quirk adds its own."""
+HEALTH_TIMING = ("10s", "5s", "5m0s", "0s", 3)
+"""(interval, timeout, start period, start interval, retries), spelled as the provider's Read returns them (Go's
+time.Duration.String()): probe every 10 s; during the first 5 minutes (a fleeting plugin download) failures do not
+count. No start interval: engines before API 1.44 drop it, and Read would then differ from what was declared."""
+WAIT_SECONDS = 300
+"""How long the provider's create waits for the new manager to be healthy (`wait`, `waitTimeout`): a successor that
+exits, crash-loops or never opens its listener fails the create, so the run stops before the old manager is
+stopped (the engine deletes replaced resources only after every create succeeded)."""
+
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -88,6 +103,11 @@ class ManagerInputs:
     """Docker log driver."""
     privileged: bool = False
     """Never privileged."""
+    healthcheck: tuple[str, ...] = HEALTH_TEST
+    """The health check's command. Not an input that forces replacement (the provider keeps a changed one in state
+    only), so it is part of the generation: a new check reaches the engine with a new manager."""
+    health_timing: tuple[str, str, str, str, int] = HEALTH_TIMING
+    """The health check's timing, for the same reason."""
 
     @property
     def generation(self) -> str:

@@ -82,10 +82,12 @@ def _base(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]] | i
         return None
     try:
         document = compare_base.load_base(args.compare)
+        configs = config_diff.read_configs(args.compare, document["hosts"])
+        compare_base.check_configs(configs)
     except compare_base.BaseError as exc:
         print(one_line(f"error: --compare {args.compare}: {exc}"), file=sys.stderr)
         return EXIT_INVALID
-    return document, config_diff.read_configs(args.compare, document["hosts"])
+    return document, configs
 
 
 def _moment(args: argparse.Namespace) -> datetime | int:

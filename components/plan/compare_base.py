@@ -1,4 +1,5 @@
-"""The compare base (`--compare BASE_DIR`): an earlier plan's plan.json, read as untrusted input.
+"""The compare base (`--compare BASE_DIR`): an earlier plan's plan.json and hosts/<host>/config.toml, read as
+untrusted input, all of it before anything is written.
 
 A base comes from another branch's pipeline, an artifact, or a hand edit: reading it must end in the document or in
 a clean error, whatever it holds (nesting beyond Python's stack, numbers JSON has not, a device or a gigabyte in
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,10 @@ MAX_BASE_BYTES = 256 << 20
 MAX_BASE_DEPTH = 100
 """Nesting a compare base may have: plan.json nests resource inputs (at most MAX_DEPTH deep from the stack file)
 a few levels down; anything deeper is not a plan, and comparing it could exhaust Python's stack."""
+
+MAX_CONFIG_DEPTH = 32
+"""Nesting a compare base's config.toml may have: a rendered one nests under 10 levels (runners, executor, volumes,
+a volume, its attributes); the impact report walks it recursively, so deeper is refused, not a plan output."""
 
 
 class BaseError(ValueError):
@@ -85,3 +92,19 @@ def load_base(directory: Path) -> dict[str, Any]:
         raise BaseError("plan.json is not a plan output")
     loaded: dict[str, Any] = document
     return loaded
+
+
+def check_configs(configs: Mapping[str, str]) -> None:
+    """BaseError for a base hosts/<host>/config.toml nested deeper than MAX_CONFIG_DEPTH (TOML's dotted keys and
+    inline arrays nest without bound), naming that file. One that is not TOML at all is left to the impact report,
+    which says so for its host."""
+    for host, text in configs.items():
+        where = f"hosts/{host}/config.toml"  # host keys that reach here are safe directory names
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            continue
+        except RecursionError:
+            raise BaseError(f"{where} is nested too deeply to be a plan output") from None
+        if _deeper_than(document, MAX_CONFIG_DEPTH):
+            raise BaseError(f"{where} is nested more than {MAX_CONFIG_DEPTH} levels deep: not a plan output")

@@ -1,11 +1,14 @@
 """The config.toml each manager will load, as a reviewer reads it: a unified diff of `hosts/<host>/config.toml` in
 the compare base against the new plan, with every value masked unless its key is known to hold no secret.
 
-Positive model: a value is shown only when its key is in SHOWN_KEYS (or, for a job environment entry, its name is
-in SHOWN_ENVIRONMENT); every other value, including any key an `extraConfig` passthrough adds, is shown as
-REDACTED, with its key, so the changed line is still seen. URL credentials are cut out of shown values. Tables are
-walked, never shown whole. The plan output already masks tokens and secret config values; this is the second
-line, and it also holds for a compare base written by anyone.
+Positive model, down to every leaf: a scalar (or each scalar of a list) is shown only when its key is in SHOWN_KEYS;
+a table is never shown whole, whatever its key: it is walked, and each of its leaves judged the same way. Tables
+whose keys are data, not settings (labels, annotations, tolerations, CSI volume attributes, the `items` of a
+ConfigMap or Secret volume), show their keys and, as a value, only what MAP_VALUES admits for that table; a job
+environment entry shows its value only when its name is in SHOWN_ENVIRONMENT. Everything else, including any key an
+`extraConfig` passthrough adds, is shown as REDACTED with its key, so the changed line is still seen (and listed by
+`hidden_changes`). URL credentials are cut out of shown values. The plan output already masks tokens and secret
+config values; this is the second line, and it also holds for a compare base written by anyone.
 https://docs.gitlab.com/runner/configuration/advanced-configuration/
 """
 
@@ -47,7 +50,8 @@ SHOWN_KEYS = frozenset(
         "ephemeral_storage_limit", "helper_cpu_request", "helper_memory_request", "service_cpu_request",
         "service_memory_request", "service_account", "allow_privilege_escalation", "drop", "add", "run_as_user",
         "run_as_group", "run_as_non_root", "type", "mount_path", "read_only", "sub_path", "medium",
-        "node_selector", "node_tolerations", "pod_annotations", "pod_labels",
+        # [runners.kubernetes.volumes.*] entries (their volume_attributes and items are tables of data: MAP_VALUES)
+        "host_path", "mount_propagation", "size_limit", "driver", "fs_type",
         # [runners.cache] and its backends (credentials are not here: AccessKey, SecretKey, PrivateKey, AccountKey)
         "Type", "Shared", "Path", "MaxUploadedArchiveSize", "BucketName", "ServerAddress", "BucketLocation",
         "AuthenticationType", "Insecure", "ServerSideEncryption", "CredentialsFile", "AccessID", "ContainerName",
@@ -63,17 +67,52 @@ SHOWN_ENVIRONMENT = frozenset(
     {"BUILDKITD_FLAGS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
 )
 """Job environment variables whose values hold no secret (others, such as DOCKER_AUTH_CONFIG, are masked)."""
+
+WELL_KNOWN_LABELS = frozenset(
+    {
+        "kubernetes.io/arch", "kubernetes.io/os", "kubernetes.io/hostname", "node.kubernetes.io/instance-type",
+        "topology.kubernetes.io/region", "topology.kubernetes.io/zone",
+    }
+)  # fmt: skip
+"""Kubernetes' well-known node labels (https://kubernetes.io/docs/reference/labels-annotations-taints/): their
+values name architectures, systems, machine types and places. Any other label's value is the stack's own data and
+is masked (its key and the fact that it changed still show)."""
+_LABEL_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+_PROFILE_ANNOTATION = re.compile(
+    r"container\.(?:apparmor\.security\.beta|seccomp\.security\.alpha)\.kubernetes\.io/[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+)
+_PROFILE = re.compile(r"unconfined|runtime/default|docker/default|localhost/[A-Za-z0-9._/-]{1,253}")
+TAINT_EFFECTS = frozenset({"NoSchedule", "PreferNoSchedule", "NoExecute", ""})
+"""What a node_tolerations value may be: a taint effect (Kubernetes core/v1 TaintEffect; empty: every effect)."""
+
+
+def _label(key: str, value: str) -> bool:
+    return key in WELL_KNOWN_LABELS and _LABEL_VALUE.fullmatch(value) is not None
+
+
+def _annotation(key: str, value: str) -> bool:
+    # Only the per-container AppArmor and seccomp profile annotations (runner-fleet renders the build container's).
+    return _PROFILE_ANNOTATION.fullmatch(key) is not None and _PROFILE.fullmatch(value) is not None
+
+
+def _never(key: str, value: str) -> bool:
+    return False
+
+
+MAP_VALUES = {
+    "node_selector": _label,
+    "pod_labels": _label,
+    "pod_annotations": _annotation,
+    "node_tolerations": lambda key, value: value in TAINT_EFFECTS,
+    "volume_attributes": _never,  # CSI driver parameters: secret-store paths, passwords
+    "items": _never,  # a ConfigMap or Secret volume's key -> path
+}
+"""Tables whose keys are data: per table, which (key, value) pairs show their value. Keys always show."""
 _USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
 
 
-def _shown(value: Any) -> Any:
-    if isinstance(value, str):
-        return _USERINFO.sub(f"{REDACTED}@", value)
-    if isinstance(value, list):
-        return [_shown(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _shown(v) for k, v in value.items()}
-    return value
+def _shown(value: str) -> str:
+    return _USERINFO.sub(f"{REDACTED}@", value)
 
 
 def _environment(entries: Any) -> Any:
@@ -86,19 +125,26 @@ def _environment(entries: Any) -> Any:
     return out
 
 
+def _data_table(table: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    """A table whose keys are data: each value shown only when MAP_VALUES admits it (strings only)."""
+    admits = MAP_VALUES[table]
+    return {k: _shown(v) if isinstance(v, str) and admits(k, v) else REDACTED for k, v in document.items()}
+
+
+def _value(key: str, value: Any) -> Any:
+    """`value` under `key`, masked: tables walked, list items judged under the list's key, scalars by the key."""
+    if isinstance(value, dict):
+        return _data_table(key, value) if key in MAP_VALUES else masked(value)
+    if isinstance(value, list):
+        return [_value(key, item) for item in value]
+    if key in SHOWN_KEYS:
+        return _shown(value) if isinstance(value, str) else value
+    return REDACTED
+
+
 def masked(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The document with every value whose key is not known to be non-secret replaced by REDACTED."""
-    out: dict[str, Any] = {}
-    for key, value in document.items():
-        if key == "environment":
-            out[key] = _environment(value)
-        elif isinstance(value, dict) and key not in SHOWN_KEYS:
-            out[key] = masked(value)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            out[key] = [masked(v) for v in value]
-        else:
-            out[key] = _shown(value) if key in SHOWN_KEYS else REDACTED
-    return out
+    """The document with every leaf value whose key is not known to be non-secret replaced by REDACTED."""
+    return {key: _environment(value) if key == "environment" else _value(key, value) for key, value in document.items()}
 
 
 def _text(text: str | None) -> tuple[list[str], dict[str, Any]] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
 from collections import Counter
@@ -29,7 +30,8 @@ MAX_SINGLE_ERRORS = 10
 MAX_HOST_LINES = 20
 """Hosts given a line of their own; the others are counted (every host is in plan.json and impact.md)."""
 MAX_WARNINGS = 10
-"""Program warnings printed; the others are counted (all are in plan.json `warnings`)."""
+"""Lines of program warnings printed (each a warning or a group of the same finding); the rest are counted (all
+are in plan.json `warnings`)."""
 PROGRESS_DELAY = 2.0
 """Seconds a plan runs before progress appears (on a terminal)."""
 TICK = 0.5
@@ -97,11 +99,48 @@ def plan_lines(hosts: Mapping[str, Any], resources: Sequence[Any], stack: str, o
     return lines
 
 
+_NAMED_KEY = re.compile(r"^(?P<section>hosts|runners)\.(?P<name>[a-z0-9][a-z0-9-]*)(?=[.:\[]|$)")
+_INDEXED_KEY = re.compile(r"^(?P<section>[A-Za-z]+)\[(?P<name>\d+)\]")
+_PLACEHOLDER = {"hosts": "<host>", "runners": "<runner>"}  # any other section: a list index
+
+
+def _warning_group(warning: str) -> tuple[tuple[str, str], str, str]:
+    """(group, key pattern, the name that varies) of a program warning `<key path>: <message>`: the host, runner or
+    list index in the key path is abstracted (`hosts.<host>.concurrent`), and so are that name and every number in
+    the message, so that the same finding about many hosts is one group, and different findings never are."""
+    path, sep, message = warning.partition(": ")
+    match = _NAMED_KEY.match(path) or _INDEXED_KEY.match(path) if sep else None
+    if match is None:
+        return (warning, ""), warning, ""
+    section, name = match["section"], match["name"]
+    placeholder = _PLACEHOLDER.get(section, "<i>")
+    pattern = path[: match.start("name")] + placeholder + path[match.end("name") :]
+    shape = re.sub(r"\d+", "#", re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", placeholder, message))
+    return (pattern, shape), pattern, name
+
+
 def warning_lines(warnings: Sequence[str]) -> list[str]:
-    """The program's warnings, up to MAX_WARNINGS, then a count."""
-    lines = [f"warning: {w}" for w in warnings[:MAX_WARNINGS]]
-    if len(warnings) > MAX_WARNINGS:
-        lines.append(f"warning: ... and {len(warnings) - MAX_WARNINGS} more warnings (plan.json: warnings)")
+    """The program's warnings grouped by finding (the key path with its host, runner or index abstracted): a group
+    of up to MAX_SINGLE as its warnings, a larger one as one line with the count, EXAMPLES names and the first
+    warning; at most MAX_WARNINGS lines, then a count (every warning is in plan.json `warnings`)."""
+    groups: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for warning in warnings:
+        key, pattern, name = _warning_group(warning)
+        groups.setdefault(key, []).append((warning, pattern, name))
+    lines: list[str] = []
+    for found in groups.values():
+        if len(found) <= MAX_SINGLE:
+            lines += [f"warning: {warning}" for warning, _, _ in found]
+            continue
+        first, pattern, _ = found[0]
+        names = [name for _, _, name in found]
+        lines.append(
+            f"warning: {pattern}: {len(found)} warnings ({_examples(names)}); the first: {first} "
+            "(every one in plan.json: warnings)"
+        )
+    if len(lines) > MAX_WARNINGS:
+        rest = len(lines) - MAX_WARNINGS + 1
+        lines = [*lines[: MAX_WARNINGS - 1], f"warning: ... and {rest} more lines of warnings (plan.json: warnings)"]
     return lines
 
 

@@ -53,7 +53,7 @@ def script(result: PlanResult) -> str:
     header = (
         "#!/bin/sh\n"
         f"# Adopt the existing CI/CD variables of stack '{result.stack}' (README: Adopting existing runners).\n"
-        "# Run with the stack selected and GITLAB_TOKEN or gitlab:token set; then `pulumi preview`.\n"
+        "# Run with the stack selected and gitlab:token set in it (the provider's token); then `pulumi preview`.\n"
         "set -eu\n"
     )
     return header + "".join(line + "\n" for line in commands(result))

@@ -34,7 +34,8 @@ class GitlabConnection:
     base_url: str
     """The API root with a trailing slash; default `<gitlabUrl>/api/v4/`."""
     token: pulumi.Output[str] | None
-    """`gitlab:token` (secret); None: the provider falls back to GITLAB_TOKEN."""
+    """`gitlab:token` (secret), passed to the provider explicitly, so that it ignores GITLAB_TOKEN (verify's read
+    token); None: the provider falls back to GITLAB_TOKEN (README "Secrets": always set gitlab:token)."""
     insecure: bool | None = None
     """`gitlab:insecure`: skip TLS verification; unset by default."""
     cacert_file: str | None = None

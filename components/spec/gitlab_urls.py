@@ -70,7 +70,10 @@ def check_provider_config(p: Problems, provider: Mapping[str, str | None], gitla
         if value == REDACTED and kind != "secret":
             p.add(key, "must not be a secret: runner-fleet checks where the provider's token goes")
         elif kind == "secret" and value != REDACTED:
-            p.add(key, "holds the API token in plain text; set it with `pulumi config set --secret` (or GITLAB_TOKEN)")
+            p.add(
+                key,
+                "holds the API token in plain text; set it with `pulumi config set --secret gitlab:token` (it prompts)",
+            )
         elif kind in ("bool", "int") and not re.fullmatch(expected, value):
             p.add(key, f"expected {'true or false' if kind == 'bool' else 'a whole number 0-999'}")
         elif kind == "path" and (not re.fullmatch(expected, value) or ".." in value.split("/")):

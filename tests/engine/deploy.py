@@ -37,6 +37,7 @@ trap 'echo reload >> /tmp/signals' HUP
 trap 'echo quit >> /tmp/signals; sleep 2; echo drained >> /tmp/signals; exit 0' QUIT
 cat /proc/1/status > /tmp/status
 echo started >> /tmp/signals
+touch /tmp/listening
 while :; do sleep 1 & wait $!; done
 """
 # Every other process starts as /bin/sh: it reports the privileges it runs with on stderr (the container's logs),
@@ -44,6 +45,12 @@ while :; do sleep 1 & wait $!; done
 SHELL = """#!/bin/busybox sh
 /bin/busybox grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/$$/status >&2
 exec /bin/busybox sh "$@"
+"""
+# `gitlab-runner health-check --port 9252 ...` (the manager's health check) of the stand-in: passes once the manager
+# stand-in runs (it marks /tmp/listening where gitlab-runner would open its listener); anything else fails.
+RUNNER = """#!/bin/busybox sh
+[ "$1" = health-check ] && exec /bin/busybox test -e /tmp/listening
+exit 1
 """
 DRAIN_SECONDS = 2  # how long the stand-in's fake job runs after SIGQUIT
 
@@ -64,6 +71,7 @@ def _rootfs() -> bytes:
         add("bin/busybox", BUSYBOX.read_bytes(), 0o755)
         add("bin/sh", SHELL.encode(), 0o755)
         add("entrypoint", MANAGER.encode(), 0o755)
+        add("bin/gitlab-runner", RUNNER.encode(), 0o755)
         for applet in APPLETS:
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
@@ -178,8 +186,9 @@ READS = {
 }
 
 
-def deploy(engine: Engine, standins: StandIns, resources: list[Resource]) -> Deployed:
-    """Create one host's resources in dependency order, as the provider's Create functions do."""
+def deploy(engine: Engine, standins: StandIns, resources: list[Resource], *, wait: bool = True) -> Deployed:
+    """Create one host's resources in dependency order, as the provider's Create functions do (`wait=False`: without
+    waiting for the manager's health, which changes nothing the engine stores)."""
     real: dict[str, str] = {}
     created: list[Created] = []
     for r in _ordered(resources):
@@ -191,7 +200,7 @@ def deploy(engine: Engine, standins: StandIns, resources: list[Resource]) -> Dep
         if r.type not in CREATES:
             raise provider.NotEmulated(f"{r.type} ({r.name})")
         d = provider.declared(r.name, inputs, provider.SCHEMAS[r.type][0])
-        rid = CREATES[r.type](engine, d)
+        rid = provider.create_container(engine, d, wait=wait) if r.type == CONTAINER else CREATES[r.type](engine, d)
         if r.type == CONTAINER:  # the mock's id of a container (components/plan/engine.py), e.g. in a pidMode
             real[f"{r.name}-id"] = rid
         created.append(Created(r, d, rid))

@@ -59,10 +59,17 @@ CONTAINER_INPUTS = {
     "destroyGraceSeconds": "destroy_grace_seconds",
     "logDriver": "log_driver",
     "logOpts": "log_opts",
+    "healthcheck": "healthcheck",
+    "wait": "wait",
+    "waitTimeout": "wait_timeout",
 }
 VOLUME_INPUTS = {"name": "name", "labels": "labels", "driver": "driver", "driverOpts": "driver_opts"}
 NETWORK_INPUTS = {"name": "name", "labels": "labels", "driver": "driver", "options": "options", "internal": "internal"}
-NESTED_RENAMES = {"adds": "add", "drops": "drop"}  # bridge renames inside blocks; the rest is camelCase -> snake
+NESTED_RENAMES = {
+    "adds": "add",
+    "drops": "drop",
+    "tests": "test",
+}  # bridge renames inside blocks; the rest is camelCase -> snake
 
 
 @dataclass(frozen=True)
@@ -186,8 +193,9 @@ def declared(resource: str, inputs: dict[str, Any], table: dict[str, str]) -> di
     if unknown:
         raise NotEmulated(f"{resource}: the engine lane does not emulate the provider for input(s) {unknown}")
     out = {table[k]: _tf_value(v) for k, v in inputs.items()}
-    if isinstance(out.get("capabilities"), dict):
-        out["capabilities"] = [out["capabilities"]]  # a block (MaxItems 1) in Terraform, an object in the SDK
+    for block in ("capabilities", "healthcheck"):
+        if isinstance(out.get(block), dict):
+            out[block] = [out[block]]  # a block (MaxItems 1) in Terraform, an object in the SDK
     return out
 
 
@@ -283,8 +291,44 @@ def _config(d: dict[str, Any]) -> dict[str, Any]:
             "ExposedPorts": exposed,
             "Volumes": paths,
             "Labels": _labels(d.get("labels")),
+            "Healthcheck": _healthcheck(d.get("healthcheck")),
         }
     )
+
+
+_GO_UNITS = {"h": 3600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
+
+
+def _nanoseconds(text: str) -> int:
+    """time.ParseDuration for the forms a healthcheck uses (`10s`, `5m0s`, `500ms`); errors ignored as Create does."""
+    return sum(int(n) * _GO_UNITS[u] for n, u in re.findall(r"(\d+)(ms|h|m|s)", text or ""))
+
+
+def go_duration(ns: int) -> str:
+    """time.Duration.String() for whole seconds and above: `0s`, `10s`, `5m0s`, `1h0m0s`."""
+    seconds = ns // 10**9
+    if seconds == 0:
+        return "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + f"{secs}s"
+
+
+def _healthcheck(blocks: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The HealthConfig resourceDockerContainerCreate builds from the `healthcheck` block."""
+    if not blocks:
+        return None
+    h = blocks[0]
+    config = {
+        "Test": h.get("test"),
+        "Interval": _nanoseconds(h.get("interval", "0s")),
+        "Timeout": _nanoseconds(h.get("timeout", "0s")),
+        "StartPeriod": _nanoseconds(h.get("start_period", "0s")),
+        "Retries": int(h.get("retries") or 0),
+    }
+    if _nanoseconds(h.get("start_interval", "0s")):
+        raise NotEmulated("healthcheck.start_interval (API >= 1.44)")
+    return config
 
 
 def _security_opts(opts: list[str] | None) -> dict[str, Any]:
@@ -351,8 +395,10 @@ def _upload_tar(upload: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def create_container(engine: Engine, d: dict[str, Any]) -> str:
-    """resourceDockerContainerCreate: create, join networks_advanced, upload, start. Returns the id."""
+def create_container(engine: Engine, d: dict[str, Any], *, wait: bool = True) -> str:
+    """resourceDockerContainerCreate: create, join networks_advanced, upload, start, and with `wait` wait until the
+    container is healthy. Returns the id. `wait=False` skips only the waiting (it changes nothing the engine
+    stores), for tests that read back what was stored and not how long a start takes."""
     created = engine.json("POST", "/containers/create", container_body(d), {"name": d.get("name", "")})
     cid: str = created["Id"]
     if d.get("networks_advanced"):
@@ -370,7 +416,26 @@ def create_container(engine: Engine, d: dict[str, Any]) -> str:
         engine.call("PUT", f"/containers/{cid}/archive", _upload_tar(upload), {"path": "/"})
     if d.get("start", True):
         engine.call("POST", f"/containers/{cid}/start")
+        if wait and d.get("wait"):
+            _wait_healthy(engine, cid, int(d.get("wait_timeout", 60)))
     return cid
+
+
+class NotHealthy(RuntimeError):
+    """The provider's errContainerFailedToBeInHealthyState: the create fails, so does the run."""
+
+
+def _wait_healthy(engine: Engine, cid: str, timeout: int) -> None:
+    """waitForHealthyState: inspect every second until Health.Status is healthy, within wait_timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = (engine.inspect(cid).get("State") or {}).get("Health")
+        if health is None:
+            raise NotHealthy("you have supplied a 'wait' argument, but the container does not have a healthcheck")
+        if health.get("Status") == "healthy":
+            return
+        time.sleep(1)
+    raise NotHealthy("container failed to be in healthy state")
 
 
 def stop_as_delete(engine: Engine, cid: str, d: dict[str, Any]) -> dict[str, Any]:
@@ -483,7 +548,17 @@ def read_container(engine: Engine, cid: str, d: dict[str, Any]) -> dict[str, Any
     if _get_ok(d, "pid_mode") is not None:
         out["pid_mode"] = hc["PidMode"]
     if cfg.get("Healthcheck") is not None:
-        out["healthcheck"] = [cfg["Healthcheck"]]
+        h = cfg["Healthcheck"]
+        out["healthcheck"] = [
+            {
+                "test": h.get("Test"),
+                "interval": go_duration(h.get("Interval", 0)),
+                "timeout": go_duration(h.get("Timeout", 0)),
+                "start_period": go_duration(h.get("StartPeriod", 0)),
+                "start_interval": go_duration(h.get("StartInterval", 0)),
+                "retries": h.get("Retries", 0),
+            }
+        ]
     return out
 
 

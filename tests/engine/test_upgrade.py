@@ -42,13 +42,11 @@ def _host(values: dict[str, Any]) -> list[Resource]:
     return [r for r in planned.resources if r.options.get("provider") == f"docker-{HOST}" and r.custom]
 
 
-def _next_image(engine: Engine, standins: StandIns) -> str:
-    """A second manager stand-in with an id of its own: the first, committed with a label of its own."""
+def _next_image(engine: Engine, standins: StandIns, changes: str = "LABEL runner-fleet.test/image=next") -> str:
+    """A second manager stand-in with an id of its own: the first, committed with a label (or `changes`) of its own."""
     cid = engine.json("POST", "/containers/create", {"Image": standins.ids["manager"]})["Id"]
     query = {"container": cid, "repo": "runner-fleet-standin/manager-next", "tag": "latest"}
-    image_id: str = engine.json("POST", "/commit", None, query | {"changes": "LABEL runner-fleet.test/image=next"})[
-        "Id"
-    ]
+    image_id: str = engine.json("POST", "/commit", None, query | {"changes": changes})["Id"]
     engine.call("DELETE", f"/containers/{cid}", query={"force": 1})
     return image_id
 
@@ -60,8 +58,9 @@ Upgrade = tuple["Applier", list[steps.Step], list[list[dict[str, Any]]]]
 class Applier:
     """Runs steps on the daemon as the provider's Create and Delete do; remembers real ids by resource."""
 
-    def __init__(self, engine: Engine, standins: StandIns, next_image: str) -> None:
+    def __init__(self, engine: Engine, standins: StandIns, next_image: str, wait_timeout: int | None = None) -> None:
         self.engine, self.standins, self.next_image = engine, standins, next_image
+        self.wait_timeout = wait_timeout  # instead of the declared waitTimeout (a failing start, in seconds)
         self.real: dict[str, str] = {}  # mock output -> real id (a container's `<name>-id`, an image's digest)
         self.ids: dict[tuple[str, str], str] = {}  # (resource name, declared name) -> real id
         self.declared: dict[str, dict[str, Any]] = {}  # real id -> Terraform attributes
@@ -78,6 +77,8 @@ class Applier:
                 self.real[_mock_output(r)] = self.standins.tag(inputs["name"], "manager")
             return
         d = provider.declared(r.name, inputs, provider.SCHEMAS[r.type][0])
+        if self.wait_timeout is not None and d.get("wait"):
+            d["wait_timeout"] = self.wait_timeout
         rid = CREATES[r.type](self.engine, d)
         if r.type == CONTAINER:
             self.real[f"{r.name}-id"] = rid  # later resources (the reloader's pidMode) mean this one

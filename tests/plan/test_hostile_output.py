@@ -158,6 +158,28 @@ def test_a_hostile_compare_base_ends_cleanly(tmp_path: Path, case: str) -> None:
     assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
+CONFIGS: dict[str, str] = {
+    "dotted keys 5000 levels": "CANARY." * 5000 + "x = 1\n",
+    "inline arrays 5000 deep": "x = " + "[" * 5000 + "]" * 5000 + "\n",
+    "tables 40 levels": "[" + ".".join(["t"] * 40) + "]\nCANARY = 1\n",
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIGS))
+def test_a_base_config_toml_nested_beyond_a_plan_is_refused_by_name_before_anything_is_written(
+    tmp_path: Path, case: str
+) -> None:
+    """The reviewer's finding: such a base exited 2 naming plan.json, after writing the new plan."""
+    base = _base(tmp_path, json.dumps(_real_base(tmp_path)))
+    (base / "hosts" / "edge-1").mkdir(parents=True)
+    (base / "hosts" / "edge-1" / "config.toml").write_text(CONFIGS[case])
+    status, stdout, stderr = _plan(tmp_path, tmp_path / "out", "--compare", str(base))
+    assert status == 2, stderr
+    assert stderr.startswith(f"error: --compare {base}: hosts/edge-1/config.toml is nested"), stderr
+    assert "plan.json" not in stderr and "CANARY" not in stdout + stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_compare_base_that_is_a_directory_or_missing_ends_cleanly(tmp_path: Path) -> None:
     (tmp_path / "base" / "plan.json").mkdir(parents=True)
     status, _, stderr = _plan(tmp_path, tmp_path / "out", "--compare", str(tmp_path / "base"))

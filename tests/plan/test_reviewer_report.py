@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from bench import fleets as bench_fleets
-from components.plan import capacity, config_diff, impact
+from components.plan import capacity, config_diff, console, impact
 from components.plan.__main__ import main
 from tests.conftest import ROOT
 from tests.fleets import COMPANY, COMPANY_SECRETS, ciphertext, fleet, write_stack
@@ -99,6 +99,50 @@ unknown_passthrough = "maybe-secret"
     assert masked["runners"][0]["environment"][0] == "BUILDKITD_FLAGS=--oci-worker-no-process-sandbox"
     assert masked["runners"][0]["docker"]["image"] == "alpine:3.22"
     assert found["hidden"] == ["runners[a].autoscaler.connector_config.password", "runners[a].cache.s3.SecretKey"]
+
+
+def test_masking_walks_every_table_down_to_its_leaves() -> None:
+    """A table whose key is a shown setting is still walked: a CSI volume's attributes, an annotation, a custom label or
+    toleration never show their values (the reviewer's finding); the AppArmor annotation runner-fleet renders, a
+    well-known node label, a taint effect and a volume's mount path do."""
+    before = """[[runners]]
+name = "a"
+[runners.kubernetes.pod_annotations]
+"vault.hashicorp.com/token" = "S3CRET2"
+"container.apparmor.security.beta.kubernetes.io/build" = "unconfined"
+[runners.kubernetes.pod_labels]
+team = "S3CRET3"
+[runners.kubernetes.node_selector]
+"kubernetes.io/arch" = "arm64"
+pool = "S3CRET4"
+[runners.kubernetes.node_tolerations]
+"dedicated=builds" = "NoSchedule"
+odd = "S3CRET5"
+[[runners.kubernetes.volumes.csi]]
+name = "vault"
+mount_path = "/run/secrets/app"
+driver = "secrets-store.csi.k8s.io"
+volume_attributes = { password = "S3CRET", name = "S3CRET6" }
+[[runners.kubernetes.volumes.config_map]]
+name = "conf"
+mount_path = "/conf"
+items = { "key" = "S3CRET7" }
+[runners.docker]
+volumes = ["/cache", { odd = "S3CRET8" }]
+"""
+    shown = json.dumps(config_diff.masked(tomllib.loads(before)))
+    for n in ("", "2", "3", "4", "5", "6", "7", "8"):
+        assert f'S3CRET{n}"' not in shown, n
+    kubernetes = config_diff.masked(tomllib.loads(before))["runners"][0]["kubernetes"]
+    assert kubernetes["pod_annotations"]["container.apparmor.security.beta.kubernetes.io/build"] == "unconfined"
+    assert kubernetes["node_selector"]["kubernetes.io/arch"] == "arm64"
+    assert kubernetes["node_tolerations"]["dedicated=builds"] == "NoSchedule"
+    (csi,) = kubernetes["volumes"]["csi"]
+    assert csi["mount_path"] == "/run/secrets/app" and csi["volume_attributes"]["password"] == "[secret]"
+    # A change under a masked leaf still reaches the reviewer, by key path only.
+    found = config_diff.host_diff("h", before, before.replace('password = "S3CRET"', 'password = "ROTATED"'))
+    assert "ROTATED" not in "\n".join(found["diff"])
+    assert found["hidden"] == ["runners[a].kubernetes.volumes.csi[vault].volume_attributes.password"]
 
 
 def _managers(document: dict[str, Any]) -> dict[str, str]:
@@ -237,6 +281,9 @@ def test_a_thousand_runners_with_one_changed_print_at_most_100_lines(tmp_path: P
     for done in (first, second):
         assert done.returncode == 0, done.stdout[-3000:]
         assert len(done.stdout.splitlines()) <= 100, done.stdout
+        # The same program warning about many hosts is one line, with its count and examples (it was ten lines).
+        (concurrent,) = [line for line in done.stdout.splitlines() if ".concurrent: " in line]
+        assert re.match(r"warning: hosts\.<host>\.concurrent: \d+ warnings \(\w+, \w+, \w+, \.\.\.\)", concurrent)
     policies = json.loads((tmp_path / "out" / "plan.json").read_text())["policies"]
     untagged = [p for p in policies if p["rule"] == "buildkit-runs-untagged"]
     assert len(untagged) > 300
@@ -246,6 +293,20 @@ def test_a_thousand_runners_with_one_changed_print_at_most_100_lines(tmp_path: P
     assert f"{tmp_path / 'out'}/tree.txt" in second.stdout and "+ runner-fleet:fleet:RunnerFleet" not in second.stdout
     (block,) = _diff_blocks((tmp_path / "out" / "impact.md").read_text())
     assert "+limit = 5" in block.splitlines()
+
+
+def test_program_warnings_group_by_finding_with_the_host_or_runner_abstracted() -> None:
+    many = [f"hosts.d{i}.concurrent: {i % 3 + 1} is lower than the 10 runners on this host" for i in range(40)]
+    few = [f"runners.r{i}.maximumTimeout: runner r{i} has no maximum timeout" for i in range(2)]
+    other = "hosts.d1: no runner is placed on this host; its manager will have nothing to run"
+    lines = console.warning_lines([*many, other, *few])
+    assert lines == [
+        f"warning: hosts.<host>.concurrent: 40 warnings (d0, d1, d2, ...); the first: {many[0]} "
+        "(every one in plan.json: warnings)",
+        f"warning: {other}",
+        *(f"warning: {w}" for w in few),
+    ]
+    assert len(console.warning_lines([f"k{i}: finding {i}" for i in range(50)])) == console.MAX_WARNINGS
 
 
 def _under_pty(args: list[str]) -> str:

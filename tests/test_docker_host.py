@@ -263,3 +263,16 @@ def test_the_stack_outputs_name_each_docker_manager_and_its_generation(plan: Pla
     assert set(generations) == {"edge-1", "edge-2", "edge-3"}
     for host, generation in generations.items():
         assert result.outputs["managers"][host] == f"gitlab-runner-test-{host}-{generation}"
+
+
+def test_the_health_check_dials_the_port_the_listener_is_rendered_on() -> None:
+    """The manager's health check and its config.toml's listen_address name one port (else every create would wait
+    for a port nobody opens, and fail)."""
+    from components.domain.generation import HEALTH_TEST
+    from components.render import config_toml
+
+    ports = {HEALTH_TEST[i + 1] for i, part in enumerate(HEALTH_TEST) if part == "--port"}
+    assert ports == {str(config_toml.METRICS_PORT)}
+    result = _docker_host(fleet())
+    (manager,) = [r for r in result.resources if r.name.endswith("-manager") and r.type.endswith("Container")]
+    assert manager.inputs["healthcheck"]["tests"] == list(HEALTH_TEST) and manager.inputs["wait"] is True

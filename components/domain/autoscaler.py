@@ -259,12 +259,18 @@ class AutoscalerSpec:
     def instance_group(self) -> tuple[str, str]:
         """What names its instance group: the plugin, and the keys that name the group (all of them for a plugin
         runner-fleet does not know). Two runners with one instance group would both scale it."""
-        path = f"{self.plugin.registry}/{self.plugin.repository}/{self.plugin.name}"
-        settings = json.loads(self.plugin_config)
-        official = self.plugin.official
-        if official is not None:
-            settings = {k: settings.get(k) for k in OFFICIAL_PLUGINS[official].required}
-        return path.rsplit("/", 1)[-1] if official else path, json.dumps(settings, sort_keys=True)
+        return instance_group(self.plugin, json.loads(self.plugin_config))
+
+
+def instance_group(plugin: PluginRef, settings: Mapping[str, Any]) -> tuple[str, str]:
+    """The identity of the instance group a plugin with these settings scales, however the plugin is spelled: the
+    plugin (short name for GitLab's own, from any registry) and the settings that name the group (every setting for
+    a plugin runner-fleet does not know)."""
+    path = f"{plugin.registry}/{plugin.repository}/{plugin.name}"
+    official = plugin.official
+    if official is not None:
+        settings = {k: settings.get(k) for k in OFFICIAL_PLUGINS[official].required}
+    return path.rsplit("/", 1)[-1] if official else path, json.dumps(dict(settings), sort_keys=True)
 
 
 # --- config.toml --------------------------------------------------------------------------------

@@ -77,6 +77,10 @@ def restart_inputs(manager: ManagerSpec) -> tuple[str, ...]:
         names = {ref: f"[secret:{ref}]" for ref in runner.autoscaler.secret_keys}
         settings = table(runner.autoscaler, names)
         settings.pop("policy", None)
+        # What gives the runner a new registration (a new token in config.toml, reloaded): gitlab-runner keys its
+        # taskscalers by registration and removes one only when it stops, so a reload would add a second taskscaler
+        # of the same instance group. A new registration therefore restarts the manager.
+        settings["registration"] = [runner.scope.kind.value, runner.scope.ref]
         lines.append(f"{runner.key}={json.dumps(settings, sort_keys=True, separators=(',', ':'))}")
     return tuple(lines)
 

@@ -59,7 +59,8 @@ left whether or not the quirk adds its own."""
 HEALTH_TIMING = ("10s", "5s", "5m0s", "0s", 3)
 """(interval, timeout, start period, start interval, retries), spelled as the provider's Read returns them (Go's
 time.Duration.String()): probe every 10 s; during the first 5 minutes (a fleeting plugin download) failures do not
-count. No start interval: engines before API 1.44 drop it, and Read would then differ from what was declared."""
+count. No start interval: the provider's Docker client refuses a non-zero one below API 1.44 (moby
+client/container_create.go), and engines of Docker 20.10-24 speak older APIs."""
 WAIT_SECONDS = 300
 """How long the provider's create waits for the new manager to be healthy (`wait`, `waitTimeout`): a successor that
 exits, crash-loops or never opens its listener fails the create, so the run stops before the old manager is

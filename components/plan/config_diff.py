@@ -108,7 +108,9 @@ MAP_VALUES = {
     "items": _never,  # a ConfigMap or Secret volume's key -> path
 }
 """Tables whose keys are data: per table, which (key, value) pairs show their value. Keys always show."""
-_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
+# Everything up to the last '@' of the authority (a password may hold '@'), with or without a scheme.
+# Not a digest (`alpine:3.22@sha256:...`): that '@' is part of an image reference.
+_USERINFO = re.compile(r"(?:(?<=//)|^)[^/\s]*@(?!sha256:)")
 
 
 def _shown(value: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from components.docker_host import CONFIG_FILE
+from components.domain import autoscaler
 from components.domain.model import PROJECT, REDACTED
 from components.plan import engine, imports
 from components.plan.engine import PlanResult, Resource
@@ -133,8 +134,15 @@ def _runner_summary(entry: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {"buildkit": config_toml.is_buildkit_relaxed(entry)}
     scaler = entry.get("autoscaler")
     if isinstance(scaler, dict):
-        plugin = str(scaler.get("plugin", "")).rsplit(":", 1)[0]
-        found["instanceGroup"] = f"{plugin} {json.dumps(scaler.get('plugin_config', {}), sort_keys=True)}"
+        given = scaler.get("plugin_config")
+        settings: dict[str, Any] = given if isinstance(given, dict) else {}
+        try:  # the spec's identity, so that two spellings of one plugin are one group
+            found["instanceGroup"] = " ".join(
+                autoscaler.instance_group(autoscaler.parse_plugin(scaler["plugin"]), settings)
+            )
+        except (autoscaler.PluginProblem, KeyError, TypeError):
+            plugin = str(scaler.get("plugin", "")).rsplit(":", 1)[0]
+            found["instanceGroup"] = f"{plugin} {json.dumps(settings, sort_keys=True)}"
     return found
 
 

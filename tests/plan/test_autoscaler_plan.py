@@ -169,6 +169,12 @@ def test_what_only_a_restart_applies_is_a_new_generation_and_policies_reload_in_
 
     _, same = _plan(tmp_path, _with(AUTOSCALED, policies), "policies")
     assert _manager(same)["inputs"]["name"] == name
+    # A new registration (scope moved) is a new token in config.toml: gitlab-runner would start a second taskscaler
+    # of the group on reload, so the manager restarts instead.
+    rescoped = copy.deepcopy(AUTOSCALED)
+    rescoped["runners"]["images"]["scope"] = {"project": 42}
+    _, moved = _plan(tmp_path, rescoped, "rescoped")
+    assert _manager(moved)["inputs"]["name"] != name
     for edit in (capacity, plugin):
         _, moved = _plan(tmp_path, _with(AUTOSCALED, edit), edit.__name__)
         assert _manager(moved)["inputs"]["name"] != name, edit.__name__
@@ -186,6 +192,11 @@ def test_an_instance_group_moving_to_another_hosts_manager_is_a_running_jobs_ris
     impact = (new / "impact.md").read_text()
     assert "`instance-group-changes-manager`" in impact
     assert "its instance group moves from host 'build-1' to 'build-2'" in impact
+    # However the plugin is spelled: GitLab's registry path names the same plugin, so the same group.
+    spelled = copy.deepcopy(moved)
+    spelled["runners"]["images"]["autoscaler"]["plugin"] = "registry.gitlab.com/gitlab-org/fleeting/plugins/aws:1.0.0"
+    again, _ = _plan(tmp_path, spelled, "spelled", "--compare", str(base))
+    assert "`instance-group-changes-manager`" in (again / "impact.md").read_text()
     # Staying on its host is no such risk.
     same, _ = _plan(tmp_path, two, "same", "--compare", str(base))
     assert "instance group moves" not in (same / "impact.md").read_text()

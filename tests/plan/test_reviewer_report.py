@@ -345,3 +345,17 @@ def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
     assert "plan: running the program under the mock engine" in shown, shown[-2000:]
     piped = _command("--stack-file", str(stack), "--out", str(tmp_path / "pipe"))
     assert "plan: running" not in piped.stdout and "\r" not in piped.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("http://ci:Tr0ub4dor@x3@proxy:3128", "http://[secret]@proxy:3128"),  # a password holding '@'
+        ("user:s3cr3t@proxy:3128", "[secret]@proxy:3128"),  # no scheme
+        ("alpine:3.22@sha256:" + "a" * 64, "alpine:3.22@sha256:" + "a" * 64),  # a digest is no credential
+    ],
+)
+def test_credentials_in_a_shown_value_are_cut_up_to_the_last_at(value: str, shown: str) -> None:
+    from components.plan import config_diff
+
+    assert config_diff._shown(value) == shown

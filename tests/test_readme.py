@@ -253,14 +253,37 @@ def _command_problems(
         produced.update({w: command for w in words[2:]})
     if command.startswith("export PATH=") and "$HOME/.pulumi/bin" in command:
         produced["pulumi on PATH"] = command
+    if command.startswith(("export PULUMI_CONFIG_PASSPHRASE_FILE=", "export PULUMI_CONFIG_PASSPHRASE=")):
+        produced["the passphrase"] = command
     if command in EXTERNAL or command.startswith("make "):
         return [], []
     if command.startswith("pulumi "):
         found = _pulumi_problems(command, words[1:], schemes) + _order_problems(command, words[1:], produced)
+        found += _secret_problems(command, words[1:], produced)
         return found, _stacks(words[1:])
     if command.startswith(PROJECT_PREFIX + "components."):
         return _project_problems(command, words, produced)
     return [f"{command}: run it in a test, or list it as external"], []
+
+
+KNOWN_PROVIDER_KEYS = {"gitlab:token"}
+"""The provider settings the path sets; project keys (registryAuth, a CA's key...) have no prefix."""
+
+
+def _secret_problems(command: str, args: list[str], produced: dict[str, str]) -> list[str]:
+    """`config set` in the path and the secrets section sets secrets: with `--secret`, a key that exists, and the
+    passphrase provider's passphrase exported before anything needs it."""
+    found = []
+    if args[:2] == ["config", "set"]:
+        keys = [a for a in args[2:] if not a.startswith("-") and a not in ("dev",)]
+        if "--secret" not in args:
+            found.append(f"{command}: a secret set without --secret is stored in plain text")
+        found += [
+            f"{command}: {k!r} is no key runner-fleet reads" for k in keys if ":" in k and k not in KNOWN_PROVIDER_KEYS
+        ]
+    if args[:2] == ["stack", "init"] and "passphrase" in args and "the passphrase" not in produced:
+        found.append(f"{command}: the passphrase provider needs PULUMI_CONFIG_PASSPHRASE_FILE exported first")
+    return found
 
 
 def path_problems(readme: str) -> list[str]:
@@ -290,6 +313,23 @@ def test_every_command_of_the_path_is_one_a_newcomer_can_run() -> None:
 
 
 MUTATIONS = {
+    "a secret set in plain text": (
+        "pulumi config set --secret gitlab:token\n```",
+        "pulumi config set gitlab:token\n```",
+        "a secret set without --secret is stored in plain text",
+    ),
+    "a misspelt provider key": (
+        "pulumi config set --secret gitlab:token\n```",
+        "pulumi config set --secret gitlab:tokne\n```",
+        "'gitlab:tokne' is no key runner-fleet reads",
+    ),
+    "the passphrase exported after the stack needs it": (
+        "export PULUMI_CONFIG_PASSPHRASE_FILE=~/.config/runner-fleet/passphrase\n"
+        "pulumi stack init dev --secrets-provider passphrase\n",
+        "pulumi stack init dev --secrets-provider passphrase\n"
+        "export PULUMI_CONFIG_PASSPHRASE_FILE=~/.config/runner-fleet/passphrase\n",
+        "needs PULUMI_CONFIG_PASSPHRASE_FILE exported first",
+    ),
     "a stack file that does not exist": (
         "verify --stack-file stacks/Pulumi.dev.yaml",
         "verify --stack-file stacks/Pulumi.dev.yml",

@@ -63,7 +63,8 @@ def delete_first(new: Resource) -> bool:
     return "name" in new.inputs if provider == "when-named" else bool(provider)
 
 
-def _ordered(resources: list[Resource]) -> list[Resource]:
+def ordered(resources: list[Resource]) -> list[Resource]:
+    """Dependency order (dependsOn holds resource names); the plan's own order breaks ties."""
     by_name = {r.name: r for r in resources}
     done: list[Resource] = []
     seen: set[str] = set()
@@ -99,7 +100,7 @@ def _cascade(root: Resource, old: dict[str, Resource]) -> list[Resource]:
 def steps(before: Iterable[Resource], after: Iterable[Resource]) -> list[Step]:
     """Every step from the resources of `before` to those of `after` (Docker resources, matched by URN)."""
     old = {r.name: r for r in before if r.custom}
-    new = _ordered([r for r in after if r.custom])
+    new = ordered([r for r in after if r.custom])
     out: list[Step] = []
     gone: set[str] = set()  # old resources already deleted (a delete-first cascade)
     deferred: list[Resource] = []

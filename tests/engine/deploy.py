@@ -18,6 +18,7 @@ from typing import Any
 
 from components.plan.engine import PlanResult, Resource
 from components.plan.engine import _digest as mock_digest
+from tests import steps
 from tests.engine import provider
 from tests.engine.compare import Difference, differences
 from tests.engine.daemon import Engine
@@ -110,26 +111,6 @@ def docker_hosts(plan: PlanResult) -> dict[str, list[Resource]]:
     return hosts
 
 
-def _ordered(resources: list[Resource]) -> list[Resource]:
-    """Dependency order (dependsOn holds resource names); the plan's own order breaks ties."""
-    by_name = {r.name: r for r in resources}
-    done: list[Resource] = []
-    seen: set[str] = set()
-
-    def visit(r: Resource) -> None:
-        if r.name in seen:
-            return
-        seen.add(r.name)
-        for dep in r.options["dependsOn"]:
-            if dep in by_name:
-                visit(by_name[dep])
-        done.append(r)
-
-    for r in resources:
-        visit(r)
-    return done
-
-
 def _translate(value: Any, real: dict[str, str]) -> Any:
     if isinstance(value, str):
         for mock, actual in real.items():
@@ -191,7 +172,7 @@ def deploy(engine: Engine, standins: StandIns, resources: list[Resource], *, wai
     waiting for the manager's health, which changes nothing the engine stores)."""
     real: dict[str, str] = {}
     created: list[Created] = []
-    for r in _ordered(resources):
+    for r in steps.ordered(resources):
         inputs = _translate(r.revealed, real)
         if r.type == IMAGE:
             mock_id = _mock_output(r)

@@ -22,7 +22,7 @@ def test_a_successor_that_never_gets_healthy_fails_the_run_and_the_old_manager_k
     before, after = _host(fleet()), _host(_upgraded())
     applier = Applier(engine, standins, broken, wait_timeout=15)
     try:
-        for r in steps._ordered(before):
+        for r in steps.ordered(before):
             applier.create(r)
         (old,) = applier.running_managers()
         failed = None

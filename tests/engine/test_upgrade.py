@@ -113,7 +113,7 @@ def upgrade(engine: Engine, standins: StandIns) -> Iterator[Upgrade]:
     before, after = _host(fleet()), _host(_upgraded())
     applier = Applier(engine, standins, _next_image(engine, standins))
     try:
-        for r in steps._ordered(before):
+        for r in steps.ordered(before):
             applier.create(r)
         sequence = steps.steps(before, after)
         seen = []

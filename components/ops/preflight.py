@@ -28,8 +28,7 @@ BLOCKED = 3  # as the plan command: the run would do harm; fix first
 
 
 def _is_manager(resource: Mapping[str, Any]) -> bool:
-    labels = (resource.get("inputs") or {}).get("labels") or []
-    return {"label": marks.ROLE, "value": marks.ROLE_MANAGER} in labels
+    return marks.label_of(resource.get("inputs") or {}, marks.ROLE) == marks.ROLE_MANAGER
 
 
 def failed_starts(export: Mapping[str, Any]) -> list[str]:

@@ -140,8 +140,7 @@ def host_capacity(
 
 def _why_first(resource: Mapping[str, Any]) -> str | None:
     """Why the program replaces this manager delete-first on purpose, when it does."""
-    labels = resource.get("inputs", {}).get("labels") or []
-    if any(isinstance(x, Mapping) and x.get("label") == marks.AUTOSCALER for x in labels):
+    if marks.label_of(resource.get("inputs", {}), marks.AUTOSCALER) is not None:
         return (
             "docker-autoscaler runners: two managers must never scale one instance group, and a starting manager "
             "removes the group's instances"

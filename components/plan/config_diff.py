@@ -24,6 +24,7 @@ from typing import Any
 import tomli_w
 
 from components.domain.model import REDACTED
+from components.spec.safe_text import redact_userinfo
 
 MAX_CONFIG_BYTES = 8 << 20
 """A compare base's config.toml larger than this is not read (one for 1,000 runners is about 1 MiB)."""
@@ -108,13 +109,13 @@ MAP_VALUES = {
     "items": _never,  # a ConfigMap or Secret volume's key -> path
 }
 """Tables whose keys are data: per table, which (key, value) pairs show their value. Keys always show."""
-# Everything up to the last '@' of the authority (a password may hold '@'), with or without a scheme.
-# Not a digest (`alpine:3.22@sha256:...`): that '@' is part of an image reference.
-_USERINFO = re.compile(r"(?:(?<=//)|^)[^/\s]*@(?!sha256:)")
+# `user:password@host` without a scheme (URLs go through safe_text.redact_userinfo): everything up to the last '@'
+# before any '/'. Not a digest (`alpine:3.22@sha256:...`): that '@' is part of an image reference.
+_BARE_USERINFO = re.compile(r"^[^/\s]*@(?!sha256:)")
 
 
 def _shown(value: str) -> str:
-    return _USERINFO.sub(f"{REDACTED}@", value)
+    return redact_userinfo(value) if "://" in value else _BARE_USERINFO.sub(f"{REDACTED}@", value)
 
 
 def _environment(entries: Any) -> Any:

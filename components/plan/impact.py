@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from components.plan import capacity, config_diff, impact_report, risks
+from components.render import labels as marks
 
 ROOT = Path(__file__).resolve().parents[2]
 SEMANTICS = ROOT / "reference" / "provider-semantics.json"
@@ -30,7 +31,6 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 USER_RUNNER = "gitlab:index/userRunner:UserRunner"
 HOST_COMPONENTS = ("runner-fleet:docker_host:DockerRunnerHost", "runner-fleet:kubernetes_host:KubernetesRunnerHost")
 REGISTRATION = "runner-fleet:registration:RunnerRegistration"
-ROLE_LABEL, MANAGER_ROLE, CONFIG_WRITER_ROLE = "runner-fleet.io/role", "manager", "config-writer"
 RETIRING = risks.RETIRING
 
 
@@ -156,13 +156,13 @@ def _owner(urn: str, component_types: tuple[str, ...], prefix: str) -> str | Non
 
 
 def _role(resource: Mapping[str, Any]) -> str | None:
-    labels = resource.get("inputs", {}).get("labels") or []
-    found = [x.get("value") for x in labels if isinstance(x, dict) and x.get("label") == ROLE_LABEL]
-    return found[0] if found else None
+    return marks.label_of(resource.get("inputs", {}), marks.ROLE)
 
 
 def _is_manager(resource: Mapping[str, Any]) -> bool:
-    return resource["type"] == DEPLOYMENT or (resource["type"] == DOCKER_CONTAINER and _role(resource) == MANAGER_ROLE)
+    return resource["type"] == DEPLOYMENT or (
+        resource["type"] == DOCKER_CONTAINER and _role(resource) == marks.ROLE_MANAGER
+    )
 
 
 def _drain(resource: Mapping[str, Any]) -> int:
@@ -217,7 +217,7 @@ def _host_effect(
     if new_token and manager is not None and manager["type"] == DEPLOYMENT:
         why = "a new token changes config.toml: a new manager pod starts, the old one drains"
         return _effect("roll", why, _drain(manager))
-    writer = [s for s in host_steps if _role(resources[s["urn"]]) == CONFIG_WRITER_ROLE]
+    writer = [s for s in host_steps if _role(resources[s["urn"]]) == marks.ROLE_CONFIG_WRITER]
     if writer or new_token:
         return _effect("reload", "config.toml changes; the running manager reloads it, no job is touched")
     manager_updates = [s for s in host_steps if _is_manager(resources[s["urn"]]) and s["action"] == "update"]

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.render import labels as marks
+
 DOCKER_CONTAINER = "docker:index/container:Container"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -56,7 +58,7 @@ def _delete_timeout(resource: Mapping[str, Any], semantics: Mapping[str, Any]) -
 def _manager_risk(step: Mapping[str, Any], old: Mapping[str, Any], semantics: Mapping[str, Any]) -> Risk | None:
     """A manager replaced or removed is stopped with its old grace, under its old delete timeout."""
     inputs = old.get("inputs", {})
-    manager = {"label": "runner-fleet.io/role", "value": "manager"} in (inputs.get("labels") or [])
+    manager = marks.label_of(inputs, marks.ROLE) == marks.ROLE_MANAGER
     if step["action"] not in ("replace", "delete") or not (old["type"] == DEPLOYMENT or manager):
         return None
     if old["type"] == DOCKER_CONTAINER:

@@ -12,7 +12,8 @@ takes a name the draining manager holds. The network and the CA volume are the h
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from components.domain import fleeting
 from components.domain.generation import DIRECT, METRICS_BIND, ManagerInputs
@@ -53,6 +54,15 @@ pod; what publishes or fences it is the host's business (docker_host, render/man
 
 MANAGED_BY = "runner-fleet"
 """Value of app.kubernetes.io/managed-by."""
+
+
+def label_of(inputs: Mapping[str, Any], label: str) -> str | None:
+    """The value of `label` among a declared Docker object's labels (`[{label, value}]`, as plans and states hold
+    them); None without it."""
+    for entry in inputs.get("labels") or []:
+        if isinstance(entry, Mapping) and entry.get("label") == label:
+            return str(entry.get("value"))
+    return None
 
 
 def object_name(host_key: str) -> str:

@@ -14,7 +14,7 @@ import re
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from tqdm import tqdm
@@ -42,40 +42,55 @@ def _examples(names: Sequence[str]) -> str:
     return f"{shown}, ..." if len(names) > EXAMPLES else shown
 
 
-def aggregated(prefix: str, findings: Sequence[tuple[str, str, str]], where: str) -> list[str]:
-    """`findings` as (rule, resource, message): up to MAX_SINGLE of a rule as `prefix rule: resource: message`
-    (`prefix resource: message` for a rule-less prefix), more as one line with the rule, the count, examples and
-    the first message; `where` says where every finding is."""
+Found = Sequence[tuple[str, str]]
+"""The (resource, message) findings of one rule."""
+
+
+def grouped(
+    findings: Iterable[tuple[str, str, str]],
+    single: Callable[[str, str, str], str],
+    many: Callable[[str, Found], str],
+    limit: int = MAX_SINGLE,
+) -> list[str]:
+    """`findings` as (rule, resource, message), grouped per rule in order of appearance: up to `limit` of a rule a
+    line each (`single(rule, resource, message)`), more as one line (`many(rule, findings)`)."""
     by_rule: dict[str, list[tuple[str, str]]] = {}
     for rule, resource, message in findings:
         by_rule.setdefault(rule, []).append((resource, message))
     lines = []
     for rule, found in by_rule.items():
-        if len(found) <= MAX_SINGLE:
-            lines += [f"{prefix}{resource}: {message}" for resource, message in found]
-            continue
-        names = [resource for resource, _ in found]
-        lines.append(f"{prefix}[{rule}] {len(found)} resources ({_examples(names)}): {found[0][1]} (every one {where})")
+        if len(found) <= limit:
+            lines += [single(rule, resource, message) for resource, message in found]
+        else:
+            lines.append(many(rule, found))
     return lines
+
+
+def aggregated(prefix: str, findings: Sequence[tuple[str, str, str]], where: str) -> list[str]:
+    """`findings` as (rule, resource, message): up to MAX_SINGLE of a rule as `prefix resource: message`, more as
+    one line with the rule, the count, examples and the first message; `where` says where every finding is."""
+    return grouped(
+        findings,
+        lambda _, resource, message: f"{prefix}{resource}: {message}",
+        lambda rule, found: (
+            f"{prefix}[{rule}] {len(found)} resources ({_examples([r for r, _ in found])}): {found[0][1]} "
+            f"(every one {where})"
+        ),
+    )
 
 
 def aggregated_policies(severity: str, findings: Sequence[tuple[str, str, str]]) -> list[str]:
     """Policy findings of one severity (error, warning, note): `severity: policy rule: resource: message`, more than
     MAX_SINGLE of a rule as one line with the rule id, the count and examples (all are in plan.json `policies`)."""
-    by_rule: dict[str, list[tuple[str, str]]] = {}
-    for rule, resource, message in findings:
-        by_rule.setdefault(rule, []).append((resource, message))
-    lines = []
-    for rule, found in by_rule.items():
-        if len(found) <= (MAX_SINGLE_ERRORS if severity == "error" else MAX_SINGLE):
-            lines += [f"{severity}: policy {rule}: {resource}: {message}" for resource, message in found]
-        else:
-            names = [resource for resource, _ in found]
-            lines.append(
-                f"{severity}: policy {rule}: {len(found)} findings ({_examples(names)}); the first: {found[0][0]}: "
-                f"{found[0][1]} (every one in plan.json: policies)"
-            )
-    return lines
+    return grouped(
+        findings,
+        lambda rule, resource, message: f"{severity}: policy {rule}: {resource}: {message}",
+        lambda rule, found: (
+            f"{severity}: policy {rule}: {len(found)} findings ({_examples([r for r, _ in found])}); the first: "
+            f"{found[0][0]}: {found[0][1]} (every one in plan.json: policies)"
+        ),
+        MAX_SINGLE_ERRORS if severity == "error" else MAX_SINGLE,
+    )
 
 
 def plan_lines(hosts: Mapping[str, Any], resources: Sequence[Any], stack: str, out: Any) -> list[str]:

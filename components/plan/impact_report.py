@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from components.plan.capacity import duration
-from components.plan.console import EXAMPLES, MAX_SINGLE
+from components.plan.console import EXAMPLES, grouped
 from components.plan.risks import Risk
 from components.spec.safe_text import escape_controls
 
@@ -33,19 +33,14 @@ def _value(value: Any) -> str:
 
 
 def _risks(at_risk: Sequence[Risk]) -> list[str]:
-    by_rule: dict[str, list[Risk]] = {}
-    for risk in at_risk:
-        by_rule.setdefault(risk.rule, []).append(risk)
-    lines = []
-    for rule, found in by_rule.items():
-        if len(found) <= MAX_SINGLE:
-            lines += [f"- :warning: **running jobs at risk** (`{rule}`): {r}" for r in found]
-        else:
-            lines.append(
-                f"- :warning: **running jobs at risk** (`{rule}`, {len(found)} resources: "
-                f"{_code(r.resource for r in found)}): {found[0].message}"
-            )
-    return lines
+    return grouped(
+        ((r.rule, r.resource, r.message) for r in at_risk),
+        lambda rule, resource, message: f"- :warning: **running jobs at risk** (`{rule}`): {resource}: {message}",
+        lambda rule, found: (
+            f"- :warning: **running jobs at risk** (`{rule}`, {len(found)} resources: "
+            f"{_code(r for r, _ in found)}): {found[0][1]}"
+        ),
+    )
 
 
 def _attention(impact: Mapping[str, Any], at_risk: Sequence[Risk]) -> list[str]:

@@ -123,9 +123,15 @@ def setter(path: str, value: Any, sep: str = ".") -> Callable[[dict[str, Any]], 
     return edit
 
 
-def plan_command(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m components.plan ARGS` as a user runs it, in the project directory."""
+def plan_command(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m components.plan ARGS` as a user runs it, in the project directory (with exactly `env` as its
+    environment when given)."""
     root = Path(__file__).resolve().parents[1]
     return subprocess.run(
-        [sys.executable, "-m", "components.plan", *args], cwd=root, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "components.plan", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )

@@ -12,7 +12,6 @@ import copy
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from components.plan import gate
 from components.plan.stack_file import read_stack_file
 from tests.conftest import ROOT, Plan
 from tests.fleets import K8S_MIXED, ciphertext, fleet, write_stack
-from tests.harness import of_type
+from tests.harness import of_type, plan_command
 
 # Docker provider inputs (Pulumi names) that default from the environment when absent, transcribed from upstream:
 # pulumi-docker provider/resources.go (`host`: EnvVars DOCKER_HOST) and sdk python provider.py
@@ -105,15 +104,7 @@ def test_a_tcp_host_without_tls_still_gets_the_advisory(plan: Plan, tmp_path: Pa
 def _plan_command(out: Path, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`python -m components.plan` on the dev stack file with exactly `environ` (plus PATH and HOME)."""
     env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ} | environ
-    stack = ROOT / "stacks" / "Pulumi.dev.yaml"
-    return subprocess.run(
-        [sys.executable, "-m", "components.plan", "--stack-file", str(stack), "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return plan_command("--stack-file", str(ROOT / "stacks" / "Pulumi.dev.yaml"), "--out", str(out), env=env)
 
 
 def test_the_plan_is_the_same_in_a_hostile_environment_and_says_so(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from components.ops import mr_note, verify
 from components.ops.doctor import docker_info_command
 from tests.conftest import ROOT
 from tests.fleets import ciphertext
+from tests.harness import plan_command
 from tests.ops.test_doctor import GOOD_DOCKER
 from tests.test_shipped_stacks import plan_findings
 
@@ -518,13 +519,7 @@ def test_the_secrets_table_says_what_the_offline_plan_does_with_each_provider(
     provider: str, head: str, token: str, planned: bool, tmp_path: Path
 ) -> None:
     stack, out = _stack(tmp_path, head, token), tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "components.plan", "--stack-file", str(stack), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = plan_command("--stack-file", str(stack), "--out", str(out))
     assert done.returncode == (0 if planned else 2), done.stderr
     assert token not in done.stdout + done.stderr
     table = SECRETS_SECTION.split("### Secrets providers and backends\n", 1)[1].split("\n### ", 1)[0]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, STACKS
+from tests.harness import plan_command
 
 SHIPPED = [ROOT / "stacks" / "Pulumi.dev.yaml", ROOT / "stacks" / "Pulumi.prod.yaml"]
 # What the plan reads from the environment besides the stack file (README "Offline plan"): left out, so that only the
@@ -26,14 +25,7 @@ def plan_findings(stack_file: Path, out: Path) -> list[str]:
     """Everything a user would see as a warning or a finding when planning `stack_file` with the real command: the
     plan's `warnings` and `policies` (mandatory, advisory or exempt) from plan.json, and every stderr line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(AMBIENT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "components.plan", "--stack-file", str(stack_file), "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = plan_command("--stack-file", str(stack_file), "--out", str(out), env=env)
     assert done.returncode in (0, 3), done.stderr  # 3: a mandatory policy, listed below
     document = json.loads((out / "plan.json").read_text())
     found = [f"warning: {w}" for w in document["warnings"]]
